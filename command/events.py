@@ -1,0 +1,257 @@
+"""Every domain event of the wartime log, and its wire form.
+
+An event is a frozen dataclass with a past-tense name, a stable `wire` name and
+a `version`. What happened is the payload; who did it, when and under which
+idempotency key travel beside it in a `Recorded` envelope, so the payload stays
+the same whether the event is new or replayed.
+
+Wire form (one Redis stream entry): ``t`` wire name, ``v`` version, ``a`` actor,
+``at`` epoch milliseconds, ``k`` idempotency key, ``d`` the payload as compact
+JSON. `encode` / `decode` are the only two functions that know this layout.
+Adding a field with a default keeps the version; renaming or removing one bumps
+it and `decode` upgrades old entries.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import msgspec
+
+from command.errors import InvalidRequest
+
+_json_encode = msgspec.json.Encoder(order="deterministic").encode
+_json_decode = msgspec.json.Decoder().decode
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Base of all events; subclasses set `wire` and `version`."""
+
+    wire: ClassVar[str] = ""
+    version: ClassVar[int] = 1
+
+
+# --- registry -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryLoaded(Event):
+    """A grid registry (网格台账) became the county's tree; geometry is stored aside by digest."""
+
+    wire: ClassVar[str] = "registry_loaded"
+    county: str
+    grids: tuple[dict[str, Any], ...]
+    central_households: tuple[dict[str, Any], ...] = ()
+    geometry: str | None = None
+    source: str = ""
+
+
+# --- modes and secretaries -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ModeSwitched(Event):
+    """A subtree changed mode; carries the secretaries installed or released and the vacancies."""
+
+    wire: ClassVar[str] = "mode_switched"
+    scope: str
+    mode: str
+    incident: str | None = None
+    level: str | None = None
+    reason: str = ""
+    grids: tuple[str, ...] = ()
+    installed: tuple[tuple[str, str], ...] = ()
+    vacancies: tuple[str, ...] = ()
+    released: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LevelChanged(Event):
+    """The response level of a wartime subtree was raised or lowered."""
+
+    wire: ClassVar[str] = "level_changed"
+    scope: str
+    level: str
+    reason: str = ""
+    grids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SecretaryAppointed(Event):
+    """A commander filled a vacancy with an acting secretary (代理书记)."""
+
+    wire: ClassVar[str] = "secretary_appointed"
+    grid: str
+    person: str
+
+
+# --- operations ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OperationLaunched(Event):
+    """A wartime operation (战时任务) started over a scope with per-grid targets."""
+
+    wire: ClassVar[str] = "operation_launched"
+    operation: str
+    kind: str
+    scope: str
+    name: str
+    deadline: int | None = None
+    targets: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressReported(Event):
+    """Increments from the field on one grid; negative counts are a correction with a reason."""
+
+    wire: ClassVar[str] = "progress_reported"
+    operation: str
+    grid: str
+    counts: Mapping[str, int]
+    report_id: str
+    note: str = ""
+    reason: str = ""
+
+    @property
+    def is_correction(self) -> bool:
+        """Any negative increment makes the report a correction (更正)."""
+        return any(v < 0 for v in self.counts.values())
+
+
+@dataclass(frozen=True, slots=True)
+class OperationClosed(Event):
+    """An operation closed; its totals are frozen from here on."""
+
+    wire: ClassVar[str] = "operation_closed"
+    operation: str
+    reason: str = ""
+
+
+# --- alerts ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRaised(Event):
+    """A condition that needs a commander's attention began."""
+
+    wire: ClassVar[str] = "alert_raised"
+    alert: str
+    kind: str
+    grid: str
+    operation: str | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertAcknowledged(Event):
+    """Somebody took charge of an alert; the actor is in the envelope."""
+
+    wire: ClassVar[str] = "alert_acknowledged"
+    alert: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlertCleared(Event):
+    """The condition behind an alert ended."""
+
+    wire: ClassVar[str] = "alert_cleared"
+    alert: str
+
+
+# --- accounts (audit trail; the password hash never enters the log) -------------
+
+
+@dataclass(frozen=True, slots=True)
+class UserAdded(Event):
+    """An account was created or its role/scope changed."""
+
+    wire: ClassVar[str] = "user_added"
+    username: str
+    role: str
+    scope: str
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.wire: cls
+    for cls in (
+        RegistryLoaded,
+        ModeSwitched,
+        LevelChanged,
+        SecretaryAppointed,
+        OperationLaunched,
+        ProgressReported,
+        OperationClosed,
+        AlertRaised,
+        AlertAcknowledged,
+        AlertCleared,
+        UserAdded,
+    )
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """An event as it stands in the log: stream entry id plus envelope."""
+
+    id: str
+    event: Event
+    actor: str
+    at: int
+    key: str = ""
+    stream: str = ""
+
+    @property
+    def ms(self) -> int:
+        """Milliseconds part of the entry id: the log's own clock."""
+        return int(self.id.split("-", 1)[0])
+
+
+def _payload(event: Event) -> dict[str, Any]:
+    return {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
+
+
+def encode(event: Event, *, actor: str, at: int, key: str = "") -> dict[str, bytes | str]:
+    """Fields of one stream entry for `event`."""
+    return {
+        "t": event.wire,
+        "v": str(event.version),
+        "a": actor,
+        "at": str(at),
+        "k": key,
+        "d": _json_encode(_payload(event)),
+    }
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _s(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def decode(entry_id: bytes | str, fields: Mapping[Any, Any], stream: str = "") -> Recorded:
+    """Inverse of `encode`; unknown wire names raise InvalidRequest naming the type."""
+    get = fields.get
+    wire = _s(get(b"t") or get("t") or "")
+    cls = EVENT_TYPES.get(wire)
+    if cls is None:
+        raise InvalidRequest(f"unknown event type {wire!r}", field="t")
+    data = _json_decode(get(b"d") or get("d") or b"{}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    event = cls(**{k: _freeze(v) for k, v in data.items() if k in names})
+    return Recorded(
+        id=_s(entry_id),
+        event=event,
+        actor=_s(get(b"a") or get("a") or ""),
+        at=int(get(b"at") or get("at") or 0),
+        key=_s(get(b"k") or get("k") or ""),
+        stream=stream,
+    )

@@ -1,0 +1,335 @@
+"""Wartime operations (战时任务): kinds, counters, targets, and their commands.
+
+An operation runs over a scope that is in wartime. Targets are per grid:
+defaults come from the registry (population for mass testing, households for
+fire checks) and can be overridden at launch, either for the whole scope
+(``{"people_evacuated": 200}``) or per grid (``{"PN01-L01": {...}}``). A parent's
+target is the sum of its children's unless set explicitly.
+
+Progress lands on leaf grids only (a micro grid, or a small grid without micro
+grids): that is what keeps every total exactly the sum of its children.
+Negative increments are corrections and need a reason; no counter may go below
+zero. Reports beyond the target are accepted and flagged.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from command.access import Actor, require_command, require_report
+from command.errors import (
+    InvalidReport,
+    InvalidRequest,
+    ModeConflict,
+    OperationClosed,
+    TooLarge,
+    UnknownOperation,
+)
+from command.events import OperationClosed as OperationClosedEvent
+from command.events import OperationLaunched, ProgressReported
+from command.grids import GridTree
+
+if TYPE_CHECKING:
+    from command.fold import ControlState
+
+
+class OperationKind(enum.StrEnum):
+    """The three wartime operations of the published reports."""
+
+    MASS_TESTING = "mass_testing"
+    FLOOD_EVACUATION = "flood_evacuation"
+    FIRE_HAZARD_CHECK = "fire_hazard_check"
+
+
+class OperationState(enum.StrEnum):
+    """An operation is open until closed; closing freezes its totals."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+COUNTERS: dict[str, tuple[str, ...]] = {
+    OperationKind.MASS_TESTING: ("sampled",),
+    OperationKind.FLOOD_EVACUATION: ("hazard_points_checked", "people_evacuated"),
+    OperationKind.FIRE_HAZARD_CHECK: (
+        "households_checked",
+        "hazards_found",
+        "hazards_eliminated",
+        "people_persuaded",
+    ),
+}
+"""Counters per kind; the first one is the headline counter of the big screen."""
+
+REGISTRY_TARGETS: dict[str, tuple[str, str]] = {
+    OperationKind.MASS_TESTING: ("sampled", "population"),
+    OperationKind.FIRE_HAZARD_CHECK: ("households_checked", "households"),
+}
+"""Counter whose default target per leaf grid is a registry column."""
+
+MAX_INCREMENT = 1_000_000
+MAX_NOTE = 500
+MAX_NAME = 200
+REPORT_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
+
+
+@dataclass(slots=True)
+class Operation:
+    """An operation as the control state holds it."""
+
+    id: str
+    kind: str
+    scope: str
+    name: str
+    deadline: int | None
+    targets: dict[str, dict[str, int]]
+    launched_at: int
+    launched_by: str
+    state: OperationState = OperationState.OPEN
+    closed_at: int | None = None
+
+    @property
+    def counters(self) -> tuple[str, ...]:
+        """Counters this kind accepts."""
+        return COUNTERS[self.kind]
+
+    def target_of(self, grid: str) -> dict[str, int]:
+        """Targets of one grid (empty where none is set)."""
+        return dict(self.targets.get(grid, {}))
+
+    def summary(self) -> dict[str, Any]:
+        """Plain fields for listings."""
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "scope": self.scope,
+            "name": self.name,
+            "deadline": self.deadline,
+            "state": self.state.value,
+            "launched_at": self.launched_at,
+            "closed_at": self.closed_at,
+        }
+
+
+def default_targets(
+    tree: GridTree, kind: str, scope: str, overrides: Mapping[str, Any]
+) -> dict[str, dict[str, int]]:
+    """Targets of every grid of the scope: registry defaults on leaves, overrides, roll-ups.
+
+    A scope-wide override (counter → int) is the scope's own target. A per-grid
+    override replaces what the grid would otherwise sum up to.
+    """
+    explicit: dict[str, dict[str, int]] = {}
+    for key, value in overrides.items():
+        if isinstance(value, Mapping):
+            explicit.setdefault(key, {}).update({c: int(n) for c, n in value.items()})
+        else:
+            explicit.setdefault(scope, {})[key] = int(value)
+    registry = REGISTRY_TARGETS.get(kind)
+    out: dict[str, dict[str, int]] = {}
+    order = list(tree.subtree(scope))
+    for code in reversed(order):  # children before parents
+        cell: dict[str, int] = {}
+        kids = tree.children[code]
+        if kids:
+            for k in kids:
+                for c, n in out[k].items():
+                    cell[c] = cell.get(c, 0) + n
+        elif registry is not None:
+            counter, column = registry
+            cell[counter] = int(getattr(tree.grids[code], column))
+        cell.update(explicit.get(code, {}))
+        out[code] = cell
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchRequest:
+    """What the console sends to start an operation."""
+
+    operation: str
+    kind: str
+    scope: str
+    name: str
+    deadline: int | None = None
+    targets: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _parse_count(value: object, field_name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidReport(f"{field_name} must be an integer", field=field_name)
+    if abs(value) > MAX_INCREMENT:
+        raise InvalidReport(f"{field_name} is beyond ±{MAX_INCREMENT}", field=field_name)
+    return value
+
+
+def launch(state: ControlState, actor: Actor, req: LaunchRequest) -> OperationLaunched:
+    """Start an operation over a scope that is entirely in wartime."""
+    from command.modes import parse_enum
+
+    tree = state.tree
+    if tree is None:
+        raise ModeConflict("no registry loaded", field="scope")
+    kind = parse_enum(OperationKind, req.kind, "kind")
+    require_command(actor, tree, req.scope)
+    name = req.name.strip() if isinstance(req.name, str) else ""
+    if not name:
+        raise InvalidRequest("name is required", field="name")
+    if len(name) > MAX_NAME:
+        raise TooLarge(f"name is longer than {MAX_NAME} characters", field="name")
+    if req.operation in state.operations:
+        raise InvalidRequest(f"operation {req.operation} exists already", field="operation")
+    if req.deadline is not None and (
+        isinstance(req.deadline, bool) or not isinstance(req.deadline, int)
+    ):
+        raise InvalidRequest("deadline must be a time", field="deadline")
+    if any(g not in state.wartime for g in tree.subtree(req.scope)):
+        raise ModeConflict(f"{req.scope} is not (entirely) in wartime", field="scope")
+    counters = COUNTERS[kind]
+    clean: dict[str, Any] = {}
+    if not isinstance(req.targets, Mapping):
+        raise InvalidRequest("targets must be an object", field="targets")
+    for key, value in req.targets.items():
+        if isinstance(value, Mapping):
+            if key not in tree:
+                raise InvalidRequest(f"unknown grid {key!r} in targets", field=f"targets.{key}")
+            if not tree.is_within(key, req.scope):
+                raise InvalidRequest(f"{key} is outside the scope", field=f"targets.{key}")
+            cell = {}
+            for c, n in value.items():
+                if c not in counters:
+                    raise InvalidRequest(f"unknown counter {c!r}", field=f"targets.{key}.{c}")
+                cell[c] = _target(n, f"targets.{key}.{c}")
+            clean[key] = cell
+        else:
+            if key not in counters:
+                raise InvalidRequest(f"unknown counter {key!r} for {kind}", field=f"targets.{key}")
+            clean[key] = _target(value, f"targets.{key}")
+    return OperationLaunched(
+        operation=req.operation,
+        kind=kind,
+        scope=req.scope,
+        name=name,
+        deadline=req.deadline,
+        targets=clean,
+    )
+
+
+def _target(value: object, field_name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidRequest(f"{field_name} must be a non-negative integer", field=field_name)
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRequest:
+    """One progress report from the field (进度上报)."""
+
+    operation: str
+    report_id: object
+    grid: object
+    counts: object
+    note: object = ""
+    reason: object = ""
+
+
+def operation_of(state: ControlState, operation: str) -> Operation:
+    """The operation or a 404."""
+    op = state.operations.get(operation)
+    if op is None:
+        raise UnknownOperation(f"unknown operation {operation!r}", field="operation")
+    return op
+
+
+def report(
+    state: ControlState,
+    actor: Actor,
+    req: ReportRequest,
+    current: Mapping[str, int] | None = None,
+) -> ProgressReported:
+    """Validate a report against the operation, the grid, the actor and the current totals."""
+    tree = state.tree
+    if tree is None:
+        raise ModeConflict("no registry loaded", field="grid")
+    op = operation_of(state, req.operation)
+    if not isinstance(req.report_id, str) or not REPORT_ID.match(req.report_id):
+        raise InvalidReport(
+            "report_id is required: 1–100 characters of letters, digits, _ . : -",
+            field="report_id",
+        )
+    if not isinstance(req.grid, str) or not req.grid:
+        raise InvalidReport("grid is required", field="grid")
+    grid = req.grid
+    tree[grid]
+    require_report(actor, tree, grid)
+    if op.state == OperationState.CLOSED:
+        raise OperationClosed(f"operation {op.id} is closed", field="operation")
+    if not tree.is_within(grid, op.scope):
+        raise InvalidReport(f"{grid} is outside the operation's scope {op.scope}", field="grid")
+    if tree.children[grid]:
+        raise InvalidReport(
+            f"{grid} has sub-grids; report on one of them", field="grid"
+        )
+    if grid not in state.wartime:
+        raise ModeConflict(f"{grid} is not in wartime", field="grid")
+    if not isinstance(req.counts, Mapping) or not req.counts:
+        raise InvalidReport("counts must be a non-empty object", field="counts")
+    counts: dict[str, int] = {}
+    for counter, value in req.counts.items():
+        if counter not in op.counters:
+            allowed = ", ".join(op.counters)
+            raise InvalidReport(
+                f"unknown counter {counter!r} for {op.kind} (allowed: {allowed})",
+                field=f"counts.{counter}",
+            )
+        n = _parse_count(value, f"counts.{counter}")
+        if n:
+            counts[counter] = n
+    if not counts:
+        raise InvalidReport("every count is zero", field="counts")
+    note = _text(req.note, "note", MAX_NOTE)
+    reason = _text(req.reason, "reason", MAX_NOTE)
+    if any(n < 0 for n in counts.values()):
+        if not reason.strip():
+            raise InvalidReport("a negative count is a correction and needs a reason", field="reason")
+        have = current or {}
+        for counter, n in counts.items():
+            if have.get(counter, 0) + n < 0:
+                raise InvalidReport(
+                    f"correction would take {counter} below zero (now {have.get(counter, 0)})",
+                    field=f"counts.{counter}",
+                )
+    return ProgressReported(
+        operation=op.id, grid=grid, counts=counts, report_id=req.report_id, note=note, reason=reason
+    )
+
+
+def _text(value: object, field_name: str, limit: int) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidReport(f"{field_name} must be text", field=field_name)
+    if len(value) > limit:
+        raise TooLarge(f"{field_name} is longer than {limit} characters", field=field_name)
+    return value
+
+
+def close(state: ControlState, actor: Actor, operation: str, reason: str = "") -> OperationClosedEvent:
+    """Close an open operation; its totals freeze."""
+    tree = state.tree
+    if tree is None:
+        raise ModeConflict("no registry loaded", field="operation")
+    op = operation_of(state, operation)
+    require_command(actor, tree, op.scope, field="operation")
+    if op.state == OperationState.CLOSED:
+        raise OperationClosed(f"operation {op.id} is already closed", field="operation")
+    return OperationClosedEvent(operation=op.id, reason=_text(reason, "reason", MAX_NOTE))
+
+
+def over_target(op: Operation, totals: Mapping[str, int], grid: str) -> list[str]:
+    """Counters of a grid whose totals exceed its targets (accepted, but flagged)."""
+    target = op.targets.get(grid, {})
+    return [c for c, n in totals.items() if c in target and n > target[c]]

@@ -1,0 +1,1 @@
+"""Dash pages, HTTP API and the `wartime` CLI."""

@@ -1,0 +1,1 @@
+"""Redis adapters: embedded server, event log, projector, read models, live push."""

@@ -1,0 +1,217 @@
+"""One county's command surface over Redis: command → events → log, and its views.
+
+`County` is what the HTTP API, the CLI, the scheduler and the demo call. Each
+command refreshes the control view (so it decides on the latest log), runs the
+pure command from `command/`, and appends the resulting event under an
+idempotency key. Nothing here decides anything the domain has not decided.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from command import modes, operations
+from command.access import Actor
+from command.errors import ModeConflict, UnknownGrid
+from command.events import Event, ProgressReported, RegistryLoaded
+from command.fold import ControlState
+from command.grids import GridTree
+from command.modes import SwitchRequest
+from command.operations import LaunchRequest, ReportRequest
+from streams.keys import CURRENT_COUNTY, CountyKeys
+from streams.log import Appended, EventLog, Pending
+from streams.readmodel import ControlView, ProgressView, current_county, geometry_digest
+from streams.server import Client
+
+
+def now_ms() -> int:
+    """Wall clock in epoch milliseconds; the one clock read of the write path."""
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a command appended: the event, its id and whether it was a retry."""
+
+    event: Event
+    appended: Appended
+
+    @property
+    def event_id(self) -> str:
+        return self.appended.id
+
+    @property
+    def duplicate(self) -> bool:
+        return self.appended.duplicate
+
+
+class County:
+    """A county's log, control view and progress view on one Redis."""
+
+    def __init__(self, client: Client, county: str, clock: Callable[[], int] = now_ms) -> None:
+        self.client = client
+        self.code = county
+        self.keys = CountyKeys(county)
+        self.clock = clock
+        self.view = ControlView(client, county)
+        self.progress = ProgressView(client, self.view)
+        self.log = EventLog(client, county)
+        self._bind_tree()
+
+    @classmethod
+    def current(cls, client: Client, clock: Callable[[], int] = now_ms) -> County:
+        """The county this Redis serves (the last one whose registry was loaded)."""
+        code = current_county(client)
+        if code is None:
+            raise LookupError("no county loaded yet: run `wartime import` or `wartime demo`")
+        return cls(client, code, clock)
+
+    def _bind_tree(self) -> None:
+        self.view.refresh()
+        tree = self.view.tree
+        if tree is not None and self.log.towns != tree.towns:
+            self.log = EventLog(self.client, self.code, tree.towns, tree.town_of)
+
+    @property
+    def state(self) -> ControlState:
+        """The control state as of the last refresh."""
+        return self.view.state
+
+    @property
+    def tree(self) -> GridTree:
+        """The registry's tree (refuses politely before any registry)."""
+        tree = self.view.tree
+        if tree is None:
+            raise ModeConflict("no registry loaded", field="scope")
+        return tree
+
+    def refresh(self) -> ControlState:
+        """Catch up with the log; cheap when nothing changed."""
+        self._bind_tree()
+        return self.view.state
+
+    def _append(self, event: Event, actor: Actor, key: str = "") -> Outcome:
+        appended = self.log.append(event, actor=actor.username, at=self.clock(), key=key)
+        self._bind_tree()
+        return Outcome(event, appended)
+
+    # -- registry ------------------------------------------------------------------
+
+    def load_registry(
+        self, tree: GridTree, geometry: Mapping[str, Any] | None, actor: Actor, source: str = ""
+    ) -> Outcome:
+        """Make `tree` the county's registry: geometry stored by digest, then one event."""
+        digest = None
+        if geometry:
+            digest = geometry_digest(geometry)
+            self.client.set(self.keys.geometry(digest), msgspec.json.encode(geometry))
+        event = RegistryLoaded(
+            county=tree.root,
+            grids=tuple(tree.rows()),
+            central_households=tuple(c.to_row() for c in tree.central_households),
+            geometry=digest,
+            source=source,
+        )
+        out = self._append(event, actor)
+        self.client.set(CURRENT_COUNTY, self.code)
+        return out
+
+    # -- modes ---------------------------------------------------------------------
+
+    def switch(self, actor: Actor, req: SwitchRequest, key: str = "") -> Outcome:
+        """Peacetime ↔ wartime over a subtree (see command.modes.switch)."""
+        self.refresh()
+        return self._append(modes.switch(self.state, actor, req), actor, key)
+
+    def change_level(self, actor: Actor, scope: str, level: str, reason: str = "") -> Outcome:
+        """Raise or lower the response level."""
+        self.refresh()
+        return self._append(modes.change_level(self.state, actor, scope, level, reason), actor)
+
+    def appoint(self, actor: Actor, grid: str, person: str) -> Outcome:
+        """Fill a vacancy with an acting secretary."""
+        self.refresh()
+        return self._append(modes.appoint(self.state, actor, grid, person), actor)
+
+    # -- operations ----------------------------------------------------------------
+
+    def launch(
+        self,
+        actor: Actor,
+        kind: str,
+        scope: str,
+        name: str,
+        deadline: int | None = None,
+        targets: Mapping[str, Any] | None = None,
+        operation: str | None = None,
+    ) -> Outcome:
+        """Start an operation; its id is made here unless given."""
+        self.refresh()
+        op_id = operation or f"op-{secrets.token_hex(4)}"
+        req = LaunchRequest(op_id, kind, scope, name, deadline, targets or {})
+        return self._append(operations.launch(self.state, actor, req), actor)
+
+    def report(self, actor: Actor, req: ReportRequest) -> Outcome:
+        """A progress report: duplicates are answered from the log without validation twice."""
+        self.refresh()
+        op = operations.operation_of(self.state, req.operation)
+        current = None
+        grid = req.grid if isinstance(req.grid, str) else ""
+        if grid in self.tree and any(
+            isinstance(v, int) and v < 0 for v in (req.counts or {}).values()  # type: ignore[union-attr]
+        ):
+            current = self.progress.totals(op.id, [grid])[grid]
+        event = operations.report(self.state, actor, req, current)
+        key = f"{event.operation}:{event.report_id}"
+        return self._append(event, actor, key)
+
+    def report_many(self, actor: Actor, reqs: list[ReportRequest]) -> list[Outcome]:
+        """Many reports in as few script calls as possible (simulator, bulk import)."""
+        self.refresh()
+        events: list[ProgressReported] = [operations.report(self.state, actor, r) for r in reqs]
+        at = self.clock()
+        pend = [Pending(e, actor.username, at, f"{e.operation}:{e.report_id}") for e in events]
+        return [Outcome(e, a) for e, a in zip(events, self.log.append_many(pend), strict=True)]
+
+    def close(self, actor: Actor, operation: str, reason: str = "") -> Outcome:
+        """Close an operation: towns refuse its reports first, then the event."""
+        self.refresh()
+        event = operations.close(self.state, actor, operation, reason)
+        self.log.close_for_reports(operation)
+        return self._append(event, actor, f"close:{operation}")
+
+    def grid(self, code: str) -> dict[str, Any]:
+        """The API's view of one grid: mode, incident, level, secretary, children."""
+        tree = self.tree
+        if code not in tree:
+            raise UnknownGrid(code)
+        g = tree[code]
+        st = self.state
+        w = st.wartime.get(code)
+        sec = st.secretaries.get(code)
+        return {
+            "code": g.code,
+            "name": g.name,
+            "grid_level": g.level.value,
+            "kind": g.kind.value,
+            "parent": g.parent,
+            "households": g.households,
+            "population": g.population,
+            "first_leader": g.first_leader,
+            "leader": g.leader,
+            "mode": st.mode_of(code).value,
+            "incident": w.incident if w else None,
+            "level": w.level if w else None,
+            "since": w.since if w else None,
+            "secretary": (
+                {"name": sec.name, "acting": sec.acting, "since": sec.since} if sec else None
+            ),
+            "vacancy": code in st.vacancies,
+            "children": list(tree.children[code]),
+        }

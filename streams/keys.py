@@ -1,0 +1,142 @@
+"""Every Redis key name, in one place.
+
+Colon namespaces under ``wt:``; a hash tag in braces on every key of the log and
+the read models, so Redis Cluster keeps what one script touches on one slot:
+
+* ``{COUNTY}`` (e.g. ``{PN}``) — the control stream: registry, modes,
+  secretaries, operations, alerts, accounts; low volume.
+* ``{TOWN}`` (e.g. ``{PN07}``) — one report stream and its read models per town;
+  the high-volume part, spread over the shards town by town.
+
+County roll-ups are computed from the per-town ones at read time, so no write
+ever spans two slots.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CURRENT_COUNTY = "wt:county"
+"""The county this Redis serves by default (set by the first registry load)."""
+
+GROUP = "projector"
+"""Consumer group of the projector workers on every stream."""
+
+
+@dataclass(frozen=True, slots=True)
+class CountyKeys:
+    """Keys of one county's control shard."""
+
+    county: str
+
+    @property
+    def tag(self) -> str:
+        return "{" + self.county + "}"
+
+    @property
+    def log(self) -> str:
+        """Control stream."""
+        return f"wt:{self.tag}:log"
+
+    @property
+    def idem(self) -> str:
+        """Idempotency keys of the control stream → first entry id."""
+        return f"wt:{self.tag}:idem"
+
+    @property
+    def closed(self) -> str:
+        """Unused on the control shard; present so both shards share one append script."""
+        return f"wt:{self.tag}:closed"
+
+    @property
+    def checkpoint(self) -> str:
+        """Last control entry folded into the control read model."""
+        return f"wt:{self.tag}:rm:ckpt"
+
+    @property
+    def control(self) -> str:
+        """Control read model: JSON snapshot of modes, secretaries, operations, alerts."""
+        return f"wt:{self.tag}:rm:control"
+
+    def geometry(self, digest: str) -> str:
+        """Grid polygons (GeoJSON) by content digest, referenced from RegistryLoaded."""
+        return f"wt:{self.tag}:geo:{digest}"
+
+    @property
+    def users(self) -> str:
+        """Accounts: username → JSON with role, scope and password hash."""
+        return f"wt:{self.tag}:users"
+
+    @property
+    def secret(self) -> str:
+        """Token signing key, made once per county."""
+        return f"wt:{self.tag}:secret"
+
+    @property
+    def revoked(self) -> str:
+        """Revoked token ids (kiosk links, logouts) → expiry."""
+        return f"wt:{self.tag}:revoked"
+
+    @property
+    def changes(self) -> str:
+        """Pub/sub channel of applied changes, for live push."""
+        return f"wt:{self.tag}:changes"
+
+    @property
+    def lock_prefix(self) -> str:
+        """Scheduler job locks."""
+        return f"wt:{self.tag}:lock:"
+
+    @property
+    def logins(self) -> str:
+        """Failed-login counters for rate limiting."""
+        return f"wt:{self.tag}:logins"
+
+
+@dataclass(frozen=True, slots=True)
+class TownKeys:
+    """Keys of one town's shard."""
+
+    town: str
+
+    @property
+    def tag(self) -> str:
+        return "{" + self.town + "}"
+
+    @property
+    def log(self) -> str:
+        """Report stream of the town."""
+        return f"wt:{self.tag}:log"
+
+    @property
+    def idem(self) -> str:
+        """Idempotency keys (operation:report_id) → first entry id."""
+        return f"wt:{self.tag}:idem"
+
+    @property
+    def closed(self) -> str:
+        """Operations closed for this town: the append script refuses their reports."""
+        return f"wt:{self.tag}:closed"
+
+    @property
+    def checkpoint(self) -> str:
+        """Last entry of the town stream applied to its read models."""
+        return f"wt:{self.tag}:rm:ckpt"
+
+    def counts(self, operation: str) -> str:
+        """Hash ``grid|counter`` → total, for every grid of the town (town itself included)."""
+        return f"wt:{self.tag}:rm:counts:{operation}"
+
+    def last(self, operation: str) -> str:
+        """Hash grid → epoch ms of the last report that touched it."""
+        return f"wt:{self.tag}:rm:last:{operation}"
+
+    @property
+    def operations(self) -> str:
+        """Set of operations with read models in this town (for replay's drop)."""
+        return f"wt:{self.tag}:rm:ops"
+
+
+def field(grid: str, counter: str) -> str:
+    """Field of a counts hash."""
+    return f"{grid}|{counter}"

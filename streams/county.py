@@ -96,7 +96,8 @@ class County:
         self._bind_tree()
         return self.view.state
 
-    def _append(self, event: Event, actor: Actor, key: str = "") -> Outcome:
+    def record(self, event: Event, actor: Actor, key: str = "") -> Outcome:
+        """Append an event decided elsewhere (alerts, accounts) under this county."""
         appended = self.log.append(event, actor=actor.username, at=self.clock(), key=key)
         self._bind_tree()
         return Outcome(event, appended)
@@ -118,7 +119,7 @@ class County:
             geometry=digest,
             source=source,
         )
-        out = self._append(event, actor)
+        out = self.record(event, actor)
         self.client.set(CURRENT_COUNTY, self.code)
         return out
 
@@ -127,17 +128,17 @@ class County:
     def switch(self, actor: Actor, req: SwitchRequest, key: str = "") -> Outcome:
         """Peacetime ↔ wartime over a subtree (see command.modes.switch)."""
         self.refresh()
-        return self._append(modes.switch(self.state, actor, req), actor, key)
+        return self.record(modes.switch(self.state, actor, req), actor, key)
 
     def change_level(self, actor: Actor, scope: str, level: str, reason: str = "") -> Outcome:
         """Raise or lower the response level."""
         self.refresh()
-        return self._append(modes.change_level(self.state, actor, scope, level, reason), actor)
+        return self.record(modes.change_level(self.state, actor, scope, level, reason), actor)
 
     def appoint(self, actor: Actor, grid: str, person: str) -> Outcome:
         """Fill a vacancy with an acting secretary."""
         self.refresh()
-        return self._append(modes.appoint(self.state, actor, grid, person), actor)
+        return self.record(modes.appoint(self.state, actor, grid, person), actor)
 
     # -- operations ----------------------------------------------------------------
 
@@ -155,7 +156,7 @@ class County:
         self.refresh()
         op_id = operation or f"op-{secrets.token_hex(4)}"
         req = LaunchRequest(op_id, kind, scope, name, deadline, targets or {})
-        return self._append(operations.launch(self.state, actor, req), actor)
+        return self.record(operations.launch(self.state, actor, req), actor)
 
     def report(self, actor: Actor, req: ReportRequest) -> Outcome:
         """A progress report: duplicates are answered from the log without validation twice."""
@@ -169,7 +170,7 @@ class County:
             current = self.progress.totals(op.id, [grid])[grid]
         event = operations.report(self.state, actor, req, current)
         key = f"{event.operation}:{event.report_id}"
-        return self._append(event, actor, key)
+        return self.record(event, actor, key)
 
     def report_many(self, actor: Actor, reqs: list[ReportRequest]) -> list[Outcome]:
         """Many reports in as few script calls as possible (simulator, bulk import)."""
@@ -184,7 +185,7 @@ class County:
         self.refresh()
         event = operations.close(self.state, actor, operation, reason)
         self.log.close_for_reports(operation)
-        return self._append(event, actor, f"close:{operation}")
+        return self.record(event, actor, f"close:{operation}")
 
     def grid(self, code: str) -> dict[str, Any]:
         """The API's view of one grid: mode, incident, level, secretary, children."""

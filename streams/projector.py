@@ -228,7 +228,7 @@ class Projector:
         last = _s(entries[-1][0])
         while True:
             if id_tuple(self.view.state.last_id) < id_tuple(last):
-                self.view.refresh()
+                self.view.refresh(until_id=last)
             ckpt = _s(self.client.get(self.keys.checkpoint) or "")
             if ckpt and id_tuple(ckpt) >= id_tuple(self.view.state.last_id):
                 break
@@ -343,3 +343,22 @@ def lag_of(client: Client, stream: str) -> tuple[int, int]:
 def projector_lag_ms(client: Client, log: EventLog) -> int:
     """Worst lag in ms over the county's streams: what /health reports."""
     return max((lag_of(client, s)[1] for s in log.streams()), default=0)
+
+
+def wait_applied(client: Client, log: EventLog, timeout_s: float = 10.0) -> bool:
+    """Block until every entry appended so far is applied (close, tests); False on timeout."""
+    targets = {s: log.last_id(s) for s in log.streams()}
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        behind = False
+        for s, last in targets.items():
+            if last is None:
+                continue
+            ckpt = _s(client.get(s.rsplit(":log", 1)[0] + ":rm:ckpt") or "")
+            if not ckpt or id_tuple(ckpt) < id_tuple(last):
+                behind = True
+                break
+        if not behind:
+            return True
+        time.sleep(0.02)
+    return False

@@ -52,11 +52,11 @@ class ControlView:
         self.state = ControlState()
         self._geometry: tuple[str, dict[str, Any]] | None = None
 
-    def refresh(self) -> int:
-        """Fold whatever was appended since the last refresh; returns how many events."""
+    def refresh(self, until_id: str = "+") -> int:
+        """Fold whatever was appended since the last refresh (up to `until_id`); returns how many."""
         n = 0
         while True:
-            page = self.client.xrange(self.keys.log, "(" + self.state.last_id, "+", count=1000)
+            page = self.client.xrange(self.keys.log, "(" + self.state.last_id, until_id, count=1000)
             for entry_id, fields in page:
                 self.state.apply(decode(entry_id, fields, self.keys.log))
                 n += 1

@@ -1,0 +1,441 @@
+"""HTTP API under /api/v1 (DESIGN.md §5): parse → command/ → streams/ → answer.
+
+Every handler authenticates the bearer token, parses the body (malformed JSON
+is 400, oversized 413), calls one `County` method and answers JSON. Domain
+errors map to status codes in `STATUS` — the one place where that happens —
+with the body ``{"error": {"code", "message", "field"}}``. A refused request
+has appended nothing: commands validate before they append.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import redis
+from flask import Blueprint, Response, request
+
+from command import alerts as alert_commands
+from command.access import Actor, Role, require_command, require_read
+from command.errors import (
+    CommandRejected,
+    InvalidRequest,
+    NotAuthenticated,
+    NotAuthorised,
+    StateConflict,
+    TooLarge,
+    UnknownAlert,
+    UnknownGrid,
+    UnknownOperation,
+)
+from command.modes import SwitchRequest
+from command.operations import ReportRequest, operation_of, over_target
+from dashboard.auth import Accounts, Session
+from streams.county import County
+from streams.log import LogUnavailable
+from streams.projector import projector_lag_ms
+from streams.server import Client
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024
+
+STATUS: list[tuple[type[Exception], int]] = [
+    (NotAuthenticated, 401),
+    (NotAuthorised, 403),
+    (UnknownGrid, 404),
+    (UnknownOperation, 404),
+    (UnknownAlert, 404),
+    (StateConflict, 409),
+    (TooLarge, 413),
+    (InvalidRequest, 422),
+    (CommandRejected, 400),
+]
+"""Domain error → HTTP status; first match wins (subclasses before bases)."""
+
+
+class Malformed(CommandRejected):
+    """The body is not the JSON object the endpoint takes."""
+
+    code = "malformed"
+
+
+def status_of(exc: CommandRejected) -> int:
+    """HTTP status of a domain error."""
+    for cls, status in STATUS:
+        if isinstance(exc, cls):
+            return status
+    return 400
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(
+        json.dumps(data, ensure_ascii=False, separators=(",", ":")),
+        status=status,
+        mimetype="application/json",
+    )
+
+
+def error_response(exc: CommandRejected) -> Response:
+    """The error body of DESIGN.md §5."""
+    body = {"code": exc.code, "message": exc.message, "field": exc.field}
+    if hasattr(exc, "errors"):
+        body["errors"] = [str(e) for e in exc.errors]
+    return _json({"error": body}, status_of(exc))
+
+
+class Backend:
+    """What every worker shares: the Redis client, the county and the accounts."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.lock = threading.RLock()
+        self._county: County | None = None
+        self._accounts: Accounts | None = None
+
+    @property
+    def county(self) -> County:
+        """The county of this Redis (looked up once it exists)."""
+        if self._county is None:
+            with self.lock:
+                if self._county is None:
+                    try:
+                        self._county = County.current(self.client)
+                    except LookupError as exc:
+                        raise StateConflict(str(exc)) from exc
+        return self._county
+
+    @property
+    def accounts(self) -> Accounts:
+        if self._accounts is None:
+            self._accounts = Accounts(self.county)
+        return self._accounts
+
+    def session(self) -> Session:
+        """The caller's session from `Authorization: Bearer …` (or ?token= for kiosks)."""
+        header = request.headers.get("Authorization", "")
+        token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+        token = token or request.args.get("token", "")
+        if not token:
+            raise NotAuthenticated("missing bearer token", field="authorization")
+        return self.accounts.verify(token)
+
+    def actor(self) -> Actor:
+        return self.session().actor
+
+
+def body() -> dict[str, Any]:
+    """The request's JSON object, or a 400/413 naming what is wrong."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise TooLarge(f"body larger than {MAX_BODY} bytes", field="body")
+    raw = request.get_data(cache=False)
+    if len(raw) > MAX_BODY:
+        raise TooLarge(f"body larger than {MAX_BODY} bytes", field="body")
+    try:
+        data = json.loads(raw or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise Malformed(f"body is not valid JSON: {exc}", field="body") from None
+    if not isinstance(data, dict):
+        raise Malformed("body must be a JSON object", field="body")
+    return data
+
+
+def _str(data: dict[str, Any], name: str, *, required: bool = True, limit: int = 200) -> str:
+    v = data.get(name)
+    if v is None or v == "":
+        if required:
+            raise InvalidRequest(f"{name} is required", field=name)
+        return ""
+    if not isinstance(v, str):
+        raise InvalidRequest(f"{name} must be text", field=name)
+    if len(v) > limit:
+        raise TooLarge(f"{name} is longer than {limit} characters", field=name)
+    return v
+
+
+def _opt_int(data: dict[str, Any], name: str) -> int | None:
+    v = data.get(name)
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise InvalidRequest(f"{name} must be an integer (epoch milliseconds)", field=name)
+    return v
+
+
+def create_api(backend: Backend) -> Blueprint:
+    """The /api/v1 blueprint bound to a backend."""
+    api = Blueprint("api", __name__, url_prefix="/api/v1")
+
+    def handler(fn: Callable[..., Any]) -> Callable[..., Response]:
+        def wrapped(*args: Any, **kwargs: Any) -> Response:
+            try:
+                out = fn(*args, **kwargs)
+            except CommandRejected as exc:
+                return error_response(exc)
+            except LogUnavailable as exc:
+                log.warning("write refused: %s", exc)
+                return _json({"error": {"code": "unavailable", "message": str(exc), "field": None}}, 503)
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                return _json({"error": {"code": "unavailable", "message": f"redis: {exc}", "field": None}}, 503)
+            if isinstance(out, Response):
+                return out
+            if isinstance(out, tuple):
+                return _json(out[0], out[1])
+            return _json(out)
+
+        wrapped.__name__ = fn.__name__
+        return wrapped
+
+    @api.post("/session")
+    @handler
+    def login() -> Any:
+        data = body()
+        token, actor = backend.accounts.login(
+            data.get("username"), data.get("password"), request.remote_addr or ""  # type: ignore[arg-type]
+        )
+        return {"token": token, "role": actor.role.value, "scope": actor.scope, "username": actor.username}
+
+    @api.delete("/session")
+    @handler
+    def logout() -> Any:
+        s = backend.session()
+        backend.accounts.revoke(s.token_id, s.expires)
+        return {"ok": True}
+
+    @api.post("/kiosk")
+    @handler
+    def kiosk() -> Any:
+        actor = backend.actor()
+        data = body()
+        scope = _str(data, "scope")
+        with backend.lock:
+            county = backend.county
+            county.refresh()
+            require_command(actor, county.tree, scope)
+        token = backend.accounts.issue(Actor(actor.username, Role.VIEWER, scope), kind="kiosk")
+        return {"token": token, "url": f"/?scope={scope}&token={token}"}, 201
+
+    @api.get("/health")
+    @handler
+    def health() -> Any:
+        try:
+            backend.client.ping()
+        except redis.RedisError as exc:
+            return {"status": "degraded", "redis": f"down: {exc}", "projector_lag_ms": None}, 503
+        try:
+            county = backend.county
+            lag = projector_lag_ms(backend.client, county.log)
+        except StateConflict:
+            return {"status": "ok", "redis": "up", "projector_lag_ms": 0, "county": None}
+        return {"status": "ok", "redis": "up", "projector_lag_ms": lag, "county": county.code}
+
+    @api.get("/me")
+    @handler
+    def me() -> Any:
+        a = backend.actor()
+        return {"username": a.username, "role": a.role.value, "scope": a.scope}
+
+    @api.get("/grids/<code>")
+    @handler
+    def grid(code: str) -> Any:
+        actor = backend.actor()
+        with backend.lock:
+            county = backend.county
+            county.refresh()
+            require_read(actor, county.tree, code)
+            return county.grid(code)
+
+    @api.post("/modes")
+    @handler
+    def modes() -> Any:
+        actor = backend.actor()
+        data = body()
+        req = SwitchRequest(
+            scope=_str(data, "scope"),
+            mode=_str(data, "mode"),
+            incident=_str(data, "incident", required=False) or None,
+            level=_str(data, "level", required=False) or None,
+            reason=_str(data, "reason", required=False, limit=2000),
+        )
+        with backend.lock:
+            county = backend.county
+            out = county.switch(actor, req, key=_str(data, "request_id", required=False))
+        ev = out.event
+        return {
+            "event_id": out.event_id,
+            "grids_switched": len(ev.grids),  # type: ignore[attr-defined]
+            "secretaries_installed": len(ev.installed),  # type: ignore[attr-defined]
+            "installed": [list(p) for p in ev.installed],  # type: ignore[attr-defined]
+            "vacancies": list(ev.vacancies),  # type: ignore[attr-defined]
+            "released": len(ev.released),  # type: ignore[attr-defined]
+        }
+
+    @api.post("/levels")
+    @handler
+    def levels() -> Any:
+        actor = backend.actor()
+        data = body()
+        with backend.lock:
+            out = backend.county.change_level(
+                actor, _str(data, "scope"), _str(data, "level"), _str(data, "reason", required=False, limit=2000)
+            )
+        return {"event_id": out.event_id, "grids": len(out.event.grids)}  # type: ignore[attr-defined]
+
+    @api.post("/secretaries")
+    @handler
+    def secretaries() -> Any:
+        actor = backend.actor()
+        data = body()
+        with backend.lock:
+            out = backend.county.appoint(actor, _str(data, "grid"), _str(data, "person", limit=100))
+        return {"event_id": out.event_id, "grid": out.event.grid, "person": out.event.person}, 201  # type: ignore[attr-defined]
+
+    @api.get("/secretaries")
+    @handler
+    def list_secretaries() -> Any:
+        actor = backend.actor()
+        with backend.lock:
+            county = backend.county
+            st = county.refresh()
+            tree = county.tree
+            scope = request.args.get("scope") or actor.scope or tree.root
+            require_read(actor, tree, scope, field="scope")
+            return {
+                "secretaries": [
+                    {"grid": g, "name": s.name, "acting": s.acting, "since": s.since}
+                    for g, s in sorted(st.secretaries.items()) if tree.is_within(g, scope)
+                ],
+                "vacancies": [g for g in sorted(st.vacancies) if tree.is_within(g, scope)],
+            }
+
+    @api.post("/operations")
+    @handler
+    def launch() -> Any:
+        actor = backend.actor()
+        data = body()
+        targets = data.get("targets") or {}
+        if not isinstance(targets, dict):
+            raise InvalidRequest("targets must be an object", field="targets")
+        with backend.lock:
+            out = backend.county.launch(
+                actor,
+                _str(data, "kind"),
+                _str(data, "scope"),
+                _str(data, "name", limit=200),
+                _opt_int(data, "deadline"),
+                targets,
+            )
+        return {"operation_id": out.event.operation, "event_id": out.event_id}, 201  # type: ignore[attr-defined]
+
+    @api.get("/operations")
+    @handler
+    def list_operations() -> Any:
+        actor = backend.actor()
+        with backend.lock:
+            county = backend.county
+            st = county.refresh()
+            tree = county.tree
+            ops = [
+                o for o in st.operations.values()
+                if actor.scope == "" or tree.is_within(o.scope, actor.scope) or tree.is_within(actor.scope, o.scope)
+            ]
+            out = []
+            for o in ops:
+                totals = county.progress.totals(o.id, [o.scope])[o.scope]
+                out.append({**o.summary(), "targets": o.target_of(o.scope), "totals": totals})
+        return {"operations": out}
+
+    @api.post("/operations/<op>/reports")
+    @handler
+    def report(op: str) -> Any:
+        actor = backend.actor()
+        data = body()
+        req = ReportRequest(
+            operation=op,
+            report_id=data.get("report_id"),
+            grid=data.get("grid"),
+            counts=data.get("counts"),
+            note=data.get("note", ""),
+            reason=data.get("reason", ""),
+        )
+        with backend.lock:
+            county = backend.county
+            out = county.report(actor, req)
+        if out.duplicate:
+            return {"event_id": out.event_id, "duplicate": True}, 200
+        return {"event_id": out.event_id}, 201
+
+    @api.get("/operations/<op>/progress")
+    @handler
+    def progress(op: str) -> Any:
+        actor = backend.actor()
+        with backend.lock:
+            county = backend.county
+            st = county.refresh()
+            operation = operation_of(st, op)
+            grid = request.args.get("grid") or operation.scope
+            tree = county.tree
+            tree[grid]
+            require_read(actor, tree, grid)
+            answer = county.progress.progress(op, grid)
+            answer["over_target"] = over_target(operation, answer["counts"], grid)
+            answer["state"] = operation.state.value
+            return answer
+
+    @api.post("/operations/<op>/close")
+    @handler
+    def close(op: str) -> Any:
+        actor = backend.actor()
+        data = body() if request.get_data(cache=True) else {}
+        with backend.lock:
+            county = backend.county
+            out = county.close(actor, op, _str(data, "reason", required=False, limit=500))
+            operation = county.state.operations[op]
+        # Final totals: wait (briefly) for the projector to apply what was acknowledged before close.
+        from streams.projector import wait_applied
+
+        wait_applied(backend.client, county.log, timeout_s=10)
+        totals = county.progress.totals(op, [operation.scope])[operation.scope]
+        return {
+            "operation_id": op,
+            "event_id": out.event_id,
+            "state": "closed",
+            "targets": operation.target_of(operation.scope),
+            "totals": totals,
+        }
+
+    @api.get("/alerts")
+    @handler
+    def list_alerts() -> Any:
+        actor = backend.actor()
+        only_open = request.args.get("open") in ("1", "true", "yes")
+        with backend.lock:
+            county = backend.county
+            st = county.refresh()
+            tree = county.tree
+            items = [
+                a.to_json() for a in st.alerts.values()
+                if (not only_open or a.open) and (actor.scope == "" or tree.is_within(a.grid, actor.scope))
+            ]
+        items.sort(key=lambda a: (a["raised_at"], a["id"]))
+        return {"alerts": items}
+
+    @api.post("/alerts/<alert>/ack")
+    @handler
+    def ack(alert: str) -> Any:
+        actor = backend.actor()
+        with backend.lock:
+            county = backend.county
+            county.refresh()
+            ev = alert_commands.acknowledge(county.state, actor, alert)
+            county.record(ev, actor)
+            return county.state.alerts[alert].to_json()
+
+    @api.errorhandler(413)
+    def too_large(_: Exception) -> Response:
+        return error_response(TooLarge(f"body larger than {MAX_BODY} bytes", field="body"))
+
+    return api

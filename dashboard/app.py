@@ -1,0 +1,109 @@
+"""create_app(config): the Dash app, its Flask server, the HTTP API and security headers.
+
+One Flask server carries the Dash pages (`dashboard/pages/`, one file each) and
+the JSON API (`/api/v1`). Workers are stateless: everything they know comes
+from Redis (the log and the read models), so gunicorn may run any number.
+Assets (CSS, JS, fonts) are served locally — the big screen works offline.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dash
+from flask import Flask, Response, request
+
+from dashboard.api import MAX_BODY, Backend, create_api
+from streams.server import connect
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+PAGES = Path(__file__).resolve().parent / "pages"
+
+
+@dataclass(frozen=True)
+class Config:
+    """What a worker needs to know; all of it comes from the CLI or the environment."""
+
+    redis_url: str
+    live_port: int | None = None
+    live_url: str | None = None
+    language: str = "zh-CN"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> Config:
+        """For gunicorn workers started from `wartime serve` (settings travel in env)."""
+        port = os.environ.get("WARTIME_LIVE_PORT")
+        return cls(
+            redis_url=os.environ["WARTIME_REDIS_URL"],
+            live_port=int(port) if port else None,
+            live_url=os.environ.get("WARTIME_LIVE_URL") or None,
+        )
+
+
+def _security_headers(resp: Response) -> Response:
+    """Headers a dashboard should send: no framing, no sniffing, same-origin only."""
+    resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+    resp.headers.setdefault("X-Frame-Options", "DENY")
+    resp.headers.setdefault("Referrer-Policy", "no-referrer")
+    resp.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; script-src 'self' 'unsafe-eval' 'unsafe-inline'; "
+        "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+        "font-src 'self' data:; connect-src 'self' ws: wss:; worker-src 'self' blob:; "
+        "frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+    )
+    if request.path.startswith("/api/"):
+        resp.headers.setdefault("Cache-Control", "no-store")
+    return resp
+
+
+def create_app(config: Config) -> dash.Dash:
+    """The whole web app for one Redis."""
+    server = Flask("wartime")
+    server.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    backend = Backend(connect(config.redis_url))
+    server.config["WARTIME_BACKEND"] = backend
+    server.config["WARTIME_CONFIG"] = config
+    server.register_blueprint(create_api(backend))
+    server.after_request(_security_headers)
+    app = dash.Dash(
+        __name__,
+        server=server,
+        use_pages=True,
+        pages_folder=str(PAGES),
+        assets_folder=str(ASSETS),
+        serve_locally=True,
+        title="战时指挥 · Wartime command",
+        update_title=None,
+        suppress_callback_exceptions=True,
+        compress=False,
+        meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+    )
+    app.layout = _shell(config)
+    return app
+
+
+def _shell(config: Config) -> Any:
+    from dash import dcc, html
+
+    return html.Div(
+        [
+            dcc.Location(id="url"),
+            dcc.Store(id="app-config", data={
+                "live_port": config.live_port,
+                "live_url": config.live_url,
+                "language": config.language,
+            }),
+            dash.page_container,
+        ],
+        id="app-root",
+    )
+
+
+def backend_of(app: dash.Dash) -> Backend:
+    """The backend bound to an app (for page callbacks)."""
+    return app.server.config["WARTIME_BACKEND"]  # type: ignore[no-any-return]

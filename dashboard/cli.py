@@ -1,0 +1,321 @@
+"""`wartime`: the command line of DESIGN.md §5.
+
+Every subcommand takes `--data DIR` (default ./wartime-data) and `--redis URL`
+(default: the embedded Redis of that data directory, started if need be).
+Commands that change the county act as ``cli:<login name>``, a county
+commander: whoever can run this program on the server owns the county.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import secrets
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from command.access import Actor, Role
+from command.errors import CommandRejected, RegistryError
+
+
+def _progress(total: int | None, desc: str) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=" rows", disable=None, leave=True, file=sys.stderr)
+
+
+def _client(args: argparse.Namespace) -> Any:
+    from streams.server import connect, resolve
+
+    return connect(resolve(args.data, args.redis))
+
+
+def _cli_actor(county: str) -> Actor:
+    return Actor(f"cli:{getpass.getuser()}", Role.COMMANDER, county)
+
+
+def _county(args: argparse.Namespace) -> Any:
+    from streams.county import County
+
+    return County.current(_client(args))
+
+
+# -- generate / import ----------------------------------------------------------------
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from command.generate import generate, summary
+    from command.registry import write_registry
+
+    t0 = time.monotonic()
+    bar = _progress(3, f"generate {args.profile}")
+    tree, geometry = generate(args.profile, seed=args.seed)
+    bar.update(1)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_registry(tree, out, geometry)
+    bar.update(2)
+    bar.close()
+    print(json.dumps(summary(tree), ensure_ascii=False, indent=2))
+    print(f"wrote {out}/grids.csv, grids.geojson, central_households.csv in {time.monotonic() - t0:.1f} s")
+    return 0
+
+
+def import_registry(client: Any, path: Path, actor: Actor | None = None, quiet: bool = False) -> Any:
+    """Load a registry file into the county it describes (all or nothing), and project it."""
+    from command.registry import load_geometry, load_registry
+    from streams.county import County
+    from streams.projector import Projector
+
+    bar = None if quiet else _progress(None, f"import {path.name}")
+
+    def progress(done: int, total: int) -> None:
+        if bar is not None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+    tree = load_registry(path, progress=progress)
+    if bar is not None:
+        bar.close()
+    geometry = load_geometry(path)
+    county = County(client, tree.root)
+    county.load_registry(tree, geometry, actor or _cli_actor(tree.root), source=path.name)
+    Projector(client, tree.root, consumer="import", publish=False).catch_up()
+    return county
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from command.generate import summary
+
+    client = _client(args)
+    county = import_registry(client, Path(args.file))
+    print(json.dumps(summary(county.tree), ensure_ascii=False, indent=2))
+    print(f"loaded county {county.code}: {len(county.tree)} rows")
+    return 0
+
+
+# -- commands -------------------------------------------------------------------------
+
+
+def cmd_switch(args: argparse.Namespace) -> int:
+    from command.modes import SwitchRequest
+
+    county = _county(args)
+    out = county.switch(
+        _cli_actor(county.code),
+        SwitchRequest(args.scope, args.to, args.incident, args.level, args.reason or ""),
+    )
+    ev = out.event
+    print(json.dumps({
+        "event_id": out.event_id,
+        "grids_switched": len(ev.grids),
+        "secretaries_installed": len(ev.installed),
+        "vacancies": list(ev.vacancies),
+        "released": len(ev.released),
+    }, ensure_ascii=False))
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from streams.readmodel import current_county
+    from streams.replay import rebuild
+
+    client = _client(args)
+    code = current_county(client)
+    if code is None:
+        print("nothing to replay: no county loaded", file=sys.stderr)
+        return 1
+    until = _parse_time(args.until) if args.until else None
+    total = sum(client.xlen(s) for s in _streams(client, code))
+    bar = _progress(total, "replay")
+    t0 = time.monotonic()
+    n = rebuild(client, code, until=until, progress=bar.update)
+    bar.close()
+    print(f"replayed {n} events in {time.monotonic() - t0:.1f} s" + (f" up to {args.until}" if until else ""))
+    return 0
+
+
+def _streams(client: Any, county: str) -> list[str]:
+    from streams.log import EventLog
+    from streams.readmodel import ControlView
+
+    view = ControlView(client, county)
+    view.refresh()
+    towns = view.tree.towns if view.tree else ()
+    return EventLog(client, county, towns).streams()
+
+
+def _parse_time(text: str) -> int:
+    """Epoch ms from epoch ms or an ISO-8601 time (naive times are Asia/Shanghai)."""
+    from datetime import datetime, timedelta, timezone
+
+    if text.isdigit():
+        return int(text)
+    dt = datetime.fromisoformat(text)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone(timedelta(hours=8)))
+    return int(dt.timestamp() * 1000)
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    from dashboard.auth import Accounts
+
+    county = _county(args)
+    accounts = Accounts(county)
+    if args.action == "list":
+        for u in accounts.list():
+            print(f"{u['username']}\t{u['role']}\t{u['scope']}")
+        return 0
+    if args.action == "remove":
+        print("removed" if accounts.remove(args.name) else "no such user")
+        return 0
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("again: ") != password:
+            print("passwords differ", file=sys.stderr)
+            return 2
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    accounts.add(args.name, password, args.role, args.scope, _cli_actor(county.code))
+    print(f"user {args.name}: {args.role} of {args.scope}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from dashboard.reports import render_report
+
+    county = _county(args)
+    data = render_report(county, args.operation, args.format, args.lang)
+    Path(args.out).write_bytes(data)
+    print(f"wrote {args.out} ({len(data)} bytes)")
+    return 0
+
+
+# -- servers --------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from dashboard.server import build
+    from streams.server import resolve
+
+    url = resolve(args.data, args.redis)
+    sup, live = build(
+        url, args.host, args.port, workers=args.workers, projectors=args.projectors,
+        live_port=args.live_port,
+    )
+    print(f"wartime serving on http://{args.host}:{args.port}/  (live push on ws port {live}; redis {url})", flush=True)
+    sup.run()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from dashboard.demo import run_demo
+
+    return run_demo(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="wartime", description="Wartime command dashboard (战时指挥)")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data", default=os.environ.get("WARTIME_DATA", "./wartime-data"),
+                        help="data directory (embedded Redis lives here)")
+    common.add_argument("--redis", default=None, help="Redis URL instead of the embedded one")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    s = sub.add_parser("demo", parents=[common], help="everything in one: county, wartime, operations, simulator, dashboard")
+    s.add_argument("--profile", default="pingnan")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8050)
+    s.add_argument("--speed", type=float, default=60.0, help="simulated seconds per real second")
+    s.add_argument("--workers", type=int, default=2)
+    s.set_defaults(fn=cmd_demo)
+
+    s = sub.add_parser("serve", parents=[common], help="the production server")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8050)
+    s.add_argument("--workers", type=int, default=2)
+    s.add_argument("--projectors", type=int, default=1)
+    s.add_argument("--live-port", type=int, default=None)
+    s.set_defaults(fn=cmd_serve)
+
+    s = sub.add_parser("generate", parents=[common], help="write a synthetic registry")
+    s.add_argument("--profile", required=True)
+    s.add_argument("--out", required=True)
+    s.add_argument("--seed", type=int, default=7)
+    s.set_defaults(fn=cmd_generate)
+
+    s = sub.add_parser("import", parents=[common], help="load a grid registry (CSV, XLSX, GeoJSON)")
+    s.add_argument("file")
+    s.set_defaults(fn=cmd_import)
+
+    s = sub.add_parser("switch", parents=[common], help="switch a scope to wartime or back")
+    s.add_argument("scope")
+    s.add_argument("--to", required=True, choices=["wartime", "peacetime"])
+    s.add_argument("--incident", default=None)
+    s.add_argument("--level", default=None)
+    s.add_argument("--reason", default="")
+    s.set_defaults(fn=cmd_switch)
+
+    s = sub.add_parser("report", parents=[common], help="the after-action report")
+    s.add_argument("operation")
+    s.add_argument("--format", required=True, choices=["html", "pdf", "xlsx", "csv"])
+    s.add_argument("--out", required=True)
+    s.add_argument("--lang", default="zh-CN", choices=["zh-CN", "en"])
+    s.set_defaults(fn=cmd_report)
+
+    s = sub.add_parser("replay", parents=[common], help="rebuild read models from the log")
+    s.add_argument("--until", default=None, help="epoch ms or ISO time")
+    s.set_defaults(fn=cmd_replay)
+
+    s = sub.add_parser("users", parents=[common], help="accounts")
+    s.add_argument("action", choices=["add", "list", "remove"])
+    s.add_argument("name", nargs="?")
+    s.add_argument("--role", choices=["commander", "leader", "viewer"])
+    s.add_argument("--scope")
+    s.set_defaults(fn=cmd_users)
+
+    s = sub.add_parser("bench", parents=[common], help="run the benchmark suite and print figures")
+    s.add_argument("--quick", action="store_true")
+    s.set_defaults(fn=lambda a: __import__("bench.run", fromlist=["main"]).main(a))
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.cmd == "users" and args.action in ("add", "remove") and not args.name:
+        print("users add/remove needs a NAME", file=sys.stderr)
+        return 2
+    if args.cmd == "users" and args.action == "add" and not (args.role and args.scope):
+        print("users add needs --role and --scope", file=sys.stderr)
+        return 2
+    try:
+        return int(args.fn(args) or 0)
+    except RegistryError as exc:
+        print(f"refused: {exc.message}", file=sys.stderr)
+        for e in exc.errors:
+            print(f"  {e}", file=sys.stderr)
+        return 1
+    except CommandRejected as exc:
+        where = f" [{exc.field}]" if exc.field else ""
+        print(f"refused{where}: {exc.message}", file=sys.stderr)
+        return 1
+    except LookupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def demo_password() -> str:
+    """WARTIME_DEMO_PASSWORD, else a fresh one (printed once by the demo)."""
+    return os.environ.get("WARTIME_DEMO_PASSWORD") or secrets.token_urlsafe(9)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

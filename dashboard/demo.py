@@ -1,0 +1,112 @@
+"""`wartime demo`: a whole county at war on one laptop, with nothing to install.
+
+Steps, each skipped when the data directory already has it (a second run
+resumes the same county): embedded Redis → generated registry → accounts →
+wartime switch (epidemic, level II) → mass testing over the county plus a flood
+evacuation and a fire-hazard check in some towns → the full server and a field
+simulator at N× real time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import multiprocessing as mp
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+from command.access import Actor, Role
+from command.modes import SwitchRequest
+from command.operations import OperationState
+from streams.county import County
+
+DEMO_USERS = ("demo-commander", "demo-leader", "demo-viewer")
+
+
+def _simulator_main(redis_url: str, speed: float) -> None:
+    from streams.server import connect
+
+    logging.basicConfig(level=logging.WARNING)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    from dashboard.simulator import FieldSimulator
+
+    county = County.current(connect(redis_url))
+    actor = Actor("demo-simulator", Role.COMMANDER, county.code)
+    FieldSimulator(county, actor, speed=speed).run(stop)
+
+
+def prepare(client: Any, profile: str, data: Path, password: str, now_ms: int) -> tuple[County, dict[str, str]]:
+    """Load, switch and launch (idempotently); returns the county and the demo accounts' scopes."""
+    from command.generate import generate
+    from command.registry import write_registry
+    from dashboard.auth import Accounts
+    from dashboard.cli import import_registry
+    from streams.readmodel import current_county
+
+    code = current_county(client)
+    if code is None:
+        reg = data / f"registry-{profile}"
+        if not (reg / "grids.csv").exists():
+            print(f"generating the {profile} county…", flush=True)
+            tree, geometry = generate(profile)
+            write_registry(tree, reg, geometry)
+        county = import_registry(client, reg / "grids.geojson" if (reg / "grids.geojson").exists() else reg / "grids.csv")
+    else:
+        county = County(client, code)
+    tree = county.tree
+    system = Actor("demo-setup", Role.COMMANDER, tree.root)
+    leader_grid = next(g for g in tree.small_grids(tree.root) if tree[g].first_leader)
+    scopes = {"demo-commander": ("commander", tree.root), "demo-leader": ("leader", leader_grid),
+              "demo-viewer": ("viewer", tree.root)}
+    accounts = Accounts(county)
+    for name, (role, scope) in scopes.items():
+        accounts.add(name, password, role, scope, system)
+    st = county.refresh()
+    if tree.root not in st.wartime:
+        county.switch(system, SwitchRequest(tree.root, "wartime", "epidemic", "II", "演示：突发疫情 (demo)"))
+    st = county.refresh()
+    kinds = {o.kind for o in st.operations.values() if o.state == OperationState.OPEN}
+    day = 86_400_000
+    towns = list(tree.towns)
+    if "mass_testing" not in kinds:
+        county.launch(system, "mass_testing", tree.root, "全员核酸检测 · Mass testing", now_ms + 3 * day)
+    if "flood_evacuation" not in kinds and len(towns) > 1:
+        county.launch(system, "flood_evacuation", towns[1], "防汛转移 · Flood evacuation", now_ms + 2 * day,
+                      {"hazard_points_checked": 169, "people_evacuated": 200})
+    if "fire_hazard_check" not in kinds and len(towns) > 2:
+        county.launch(system, "fire_hazard_check", towns[2], "火灾隐患排查 · Fire-hazard check", now_ms + 5 * day)
+    return county, {k: f"{v[0]} · {v[1]}" for k, v in scopes.items()}
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """Everything in one command; stops cleanly on Ctrl-C."""
+    from dashboard.cli import demo_password
+    from dashboard.server import build
+    from streams.county import now_ms
+    from streams.server import connect, resolve
+
+    data = Path(args.data).resolve()
+    url = resolve(data, args.redis)
+    client = connect(url)
+    password = demo_password()
+    _, users = prepare(client, args.profile, data, password, now_ms())
+    sup, live = build(url, args.host, args.port, workers=args.workers)
+    sup.add("simulator", _simulator_main, url, args.speed)
+
+    def ready() -> None:
+        print("", flush=True)
+        print(f"  战时指挥大屏 · Wartime command board:  http://{args.host}:{args.port}/", flush=True)
+        print(f"  field page: http://{args.host}:{args.port}/field   console: /console   review: /review")
+        print(f"  live push: ws://{args.host}:{live}/live   data: {data}   redis: {url}")
+        print("  demo accounts (password shown once):")
+        for name, what in users.items():
+            print(f"    {name:<16} {what}")
+        print(f"    password: {password}")
+        print(f"  field simulator at {args.speed:g}× real time; Ctrl-C stops everything", flush=True)
+
+    mp.set_start_method("spawn", force=True)
+    sup.run(on_ready=ready)
+    return 0

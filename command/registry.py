@@ -429,9 +429,7 @@ def _text(cells: Mapping[str, str], name: str, line: int, errors: list[RowError]
     return value
 
 
-def _required(
-    cells: Mapping[str, str], name: str, line: int, errors: list[RowError]
-) -> str | None:
+def _required(cells: Mapping[str, str], name: str, line: int, errors: list[RowError]) -> str | None:
     """A text cell that must not be empty."""
     value = _text(cells, name, line, errors)
     if value == "":
@@ -458,9 +456,7 @@ def _count(cells: Mapping[str, str], name: str, line: int, errors: list[RowError
     return number
 
 
-def _member(
-    enum: type[E], raw: str, line: int, name: str, errors: list[RowError]
-) -> E | None:
+def _member(enum: type[E], raw: str, line: int, name: str, errors: list[RowError]) -> E | None:
     """A value from a closed list (case-insensitive), or an error naming the allowed ones."""
     value = raw.strip().lower()
     try:

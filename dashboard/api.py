@@ -19,6 +19,7 @@ import redis
 from flask import Blueprint, Response, request
 
 from command import alerts as alert_commands
+from command import modes as modes_commands
 from command.access import Actor, Role, require_command, require_read
 from command.errors import (
     CommandRejected,
@@ -165,29 +166,40 @@ def _opt_int(data: dict[str, Any], name: str) -> int | None:
     return v
 
 
+def handler(fn: Callable[..., Any]) -> Callable[..., Response]:
+    """Turn a handler's return value or domain error into the JSON answer of DESIGN.md §5."""
+
+    def wrapped(*args: Any, **kwargs: Any) -> Response:
+        try:
+            out = fn(*args, **kwargs)
+        except CommandRejected as exc:
+            return error_response(exc)
+        except LogUnavailable as exc:
+            log.warning("write refused: %s", exc)
+            return _json({"error": {"code": "unavailable", "message": str(exc), "field": None}}, 503)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            return _json({"error": {"code": "unavailable", "message": f"redis: {exc}", "field": None}}, 503)
+        if isinstance(out, Response):
+            return out
+        if isinstance(out, tuple):
+            return _json(out[0], out[1])
+        return _json(out)
+
+    wrapped.__name__ = fn.__name__
+    return wrapped
+
+
+EXTENSIONS = (
+    "dashboard.api_review",
+    "dashboard.api_alerts",
+    "dashboard.api_matters",
+)
+"""Modules that add routes to the blueprint with `register(api, backend)`, if present."""
+
+
 def create_api(backend: Backend) -> Blueprint:
     """The /api/v1 blueprint bound to a backend."""
     api = Blueprint("api", __name__, url_prefix="/api/v1")
-
-    def handler(fn: Callable[..., Any]) -> Callable[..., Response]:
-        def wrapped(*args: Any, **kwargs: Any) -> Response:
-            try:
-                out = fn(*args, **kwargs)
-            except CommandRejected as exc:
-                return error_response(exc)
-            except LogUnavailable as exc:
-                log.warning("write refused: %s", exc)
-                return _json({"error": {"code": "unavailable", "message": str(exc), "field": None}}, 503)
-            except (redis.ConnectionError, redis.TimeoutError) as exc:
-                return _json({"error": {"code": "unavailable", "message": f"redis: {exc}", "field": None}}, 503)
-            if isinstance(out, Response):
-                return out
-            if isinstance(out, tuple):
-                return _json(out[0], out[1])
-            return _json(out)
-
-        wrapped.__name__ = fn.__name__
-        return wrapped
 
     @api.post("/session")
     @handler
@@ -260,12 +272,19 @@ def create_api(backend: Backend) -> Blueprint:
             level=_str(data, "level", required=False) or None,
             reason=_str(data, "reason", required=False, limit=2000),
         )
+        dry_run = request.args.get("dry_run") in ("1", "true") or data.get("dry_run") is True
         with backend.lock:
             county = backend.county
-            out = county.switch(actor, req, key=_str(data, "request_id", required=False))
-        ev = out.event
+            if dry_run:
+                county.refresh()
+                ev = modes_commands.switch(county.state, actor, req)
+                event_id = None
+            else:
+                out = county.switch(actor, req, key=_str(data, "request_id", required=False))
+                ev, event_id = out.event, out.event_id
         return {
-            "event_id": out.event_id,
+            "event_id": event_id,
+            "dry_run": dry_run,
             "grids_switched": len(ev.grids),  # type: ignore[attr-defined]
             "secretaries_installed": len(ev.installed),  # type: ignore[attr-defined]
             "installed": [list(p) for p in ev.installed],  # type: ignore[attr-defined]
@@ -433,6 +452,17 @@ def create_api(backend: Backend) -> Blueprint:
             ev = alert_commands.acknowledge(county.state, actor, alert)
             county.record(ev, actor)
             return county.state.alerts[alert].to_json()
+
+    import importlib
+
+    for name in EXTENSIONS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(api, backend)
 
     @api.errorhandler(413)
     def too_large(_: Exception) -> Response:

@@ -93,6 +93,8 @@ def _shell(config: Config) -> Any:
     return html.Div(
         [
             dcc.Location(id="url"),
+            dcc.Store(id="session", storage_type="local"),
+            dcc.Store(id="lang", storage_type="local", data="zh-CN"),
             dcc.Store(id="app-config", data={
                 "live_port": config.live_port,
                 "live_url": config.live_url,

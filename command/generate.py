@@ -1,0 +1,742 @@
+"""Synthetic counties for demos and tests, built from the published figures (FIGURES.md).
+
+`generate(profile, seed)` returns a `GridTree` and a GeoJSON polygon per code. It is pure
+Python driven by one `random.Random(seed)`: the same profile and seed always give the same
+tree and polygons, hence the same bytes from `registry.write_registry`.
+
+How a county is made:
+
+1. *Skeleton.* A profile builds the hierarchy with the exact published counts (see each
+   profile's docstring for the mapping to FIGURES.md). Codes are hierarchical and sort in
+   pre-order: the county (``PN``), towns (``PN01``), then one segment per level below,
+   a letter and two digits: ``L`` large, ``M`` medium, ``S`` small, ``W`` micro (微) for
+   comprehensive grids and ``D`` for any dedicated grid, e.g. ``PN01-L03-M02-S01-W04``
+   or ``PN01-D05``; central households add ``-H1`` to their micro grid.
+2. *Numbers.* Households and population are drawn for leaf grids only; every parent holds
+   the exact sums of its children, so roll-ups are consistent by construction.
+3. *People.* Every node gets a leader and an (obviously fake) mobile number; a fixed number
+   of small grids get a first small-grid leader; the rest are wartime vacancies.
+4. *Polygons.* A county-shaped blob is split recursively by straight cuts into pieces whose
+   areas follow the children's weights, so towns tile the county and every grid's children
+   tile it. Coordinates are rounded to 5 decimals (about 1 m).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from shapely import oriented_envelope
+from shapely.geometry import LineString, Polygon
+from shapely.geometry.polygon import orient
+from shapely.ops import split
+
+from command.errors import InvalidRequest
+from command.grids import GRID_LEVELS, CentralHousehold, Grid, GridKind, GridTree, Level
+
+Geometry = dict[str, Any]
+
+# ---------------------------------------------------------------------------- names
+
+_GIVEN = (
+    "建国华明伟强军平志海秀英丽芳燕玲兰桂春成德文荣光勇红敏静霞斌东林辉新宏凤珍梅金永洪"
+    "军庆福贵生荣锋涛杰鹏飞雪琴娟萍慧婷"
+)
+_SURNAMES_SOUTH = "陈李黄梁覃韦莫蒙刘罗张林吴邓周何杨谢钟甘蒋曾冯潘麦卢彭温赖苏"
+_SURNAMES_NORTH = "王李张刘赵孙于高杨陈马徐朱胡郭何林董吕姜崔曲宋邵"
+_SURNAMES_EAST = "王张李汪方吴陈刘程胡姚何朱叶钱章江孙潘许徐周"
+_PLACE_FIRST = "大小上下东西南北新石古马龙凤黄白青金安平福高长六双三沙桂竹莲旺罗"
+_PLACE_SECOND = "塘岭江坡冲垌头山田湾洞岗口桥水林岩坪寨美垌勒厚安和福"
+_HAMLET_FIRST = "大小上下老新中前后高低岭塘坡冲湾屋垌园松荔蕉榕"
+_HAMLET_SECOND = "塘岭坡冲垌头田湾屋岗寨排背底面根角"
+_CN_ORDINAL = "一二三四五六七八九十"
+
+
+def _person(rng: random.Random, surnames: str) -> str:
+    """A plausible Chinese name: a surname and one or two given characters."""
+    given = "".join(rng.choice(_GIVEN) for _ in range(rng.choice((1, 2, 2))))
+    return rng.choice(surnames) + given
+
+
+def _phone(rng: random.Random) -> str:
+    """An 11-digit mobile number of the usual shape; made up."""
+    return f"1{rng.choice('358')}{rng.randrange(10**9):09d}"
+
+
+def _unique_name(rng: random.Random, first: str, second: str, taken: set[str]) -> str:
+    """Two random characters not used yet in `taken` (which it updates)."""
+    for _ in range(1000):
+        name = rng.choice(first) + rng.choice(second)
+        if name not in taken and name[0] != name[1]:
+            taken.add(name)
+            return name
+    raise RuntimeError("name pool exhausted")  # pragma: no cover - pools are far larger
+
+
+def _ordinal(n: int) -> str:
+    """1 → 一 … 10 → 十, then digits: for names like 第三网格."""
+    return _CN_ORDINAL[n - 1] if 1 <= n <= len(_CN_ORDINAL) else str(n)
+
+
+# ---------------------------------------------------------------------------- skeleton
+
+
+@dataclass(eq=False)
+class _Node:
+    """A mutable node while a county is being built; frozen into `Grid` at the end."""
+
+    code: str
+    name: str
+    level: Level
+    kind: GridKind
+    parent: _Node | None = None
+    children: list[_Node] = field(default_factory=list)
+    weight: float = 0.0  # area weight (leaves); parents use the sum of their leaves
+    households: int = 0
+    population: int = 0
+    first_leader: str | None = None
+    leader: str | None = None
+    phone: str | None = None
+    _serial: dict[str, int] = field(default_factory=dict)
+
+    def add(
+        self,
+        letter: str,
+        name: str,
+        level: Level,
+        kind: GridKind = GridKind.COMPREHENSIVE,
+        weight: float = 0.0,
+    ) -> _Node:
+        """Append a child with the next code segment for `letter` under this node."""
+        n = self._serial.get(letter, 0) + 1
+        if n > 99:
+            raise RuntimeError(f"more than 99 {letter} children under {self.code}")
+        self._serial[letter] = n
+        code = f"{self.code}{n:02d}" if level == Level.TOWN else f"{self.code}-{letter}{n:02d}"
+        child = _Node(code, name, level, kind, parent=self, weight=weight)
+        self.children.append(child)
+        return child
+
+    def walk(self) -> Iterator[_Node]:
+        """Pre-order, children in creation order."""
+        stack = [self]
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(reversed(node.children))
+
+
+@dataclass
+class _County:
+    """What a profile builds: the root and the central households under its micro grids."""
+
+    root: _Node
+    surnames: str
+    outline: Polygon
+    central_households: list[CentralHousehold] = field(default_factory=list)
+
+
+def _spread(rng: random.Random, total: int, bins: int, cap: int) -> list[int]:
+    """Split `total` into `bins` counts, each 1..cap, at random (every parent gets ≥ 1 child)."""
+    if not bins <= total <= bins * cap:
+        raise ValueError(f"cannot spread {total} over {bins} bins of 1..{cap}")
+    counts = [1] * bins
+    extra = total - bins
+    while extra:
+        i = rng.randrange(bins)
+        if counts[i] < cap:
+            counts[i] += 1
+            extra -= 1
+    return counts
+
+
+def _split_total(rng: random.Random, total: int, n: int, lo: int, hi: int) -> list[int]:
+    """`n` values in lo..hi summing exactly to `total` (e.g. households linked per household)."""
+    if not n * lo <= total <= n * hi:
+        raise ValueError(f"cannot split {total} into {n} values of {lo}..{hi}")
+    values = [lo] * n
+    extra = total - n * lo
+    while extra:
+        i = rng.randrange(n)
+        if values[i] < hi:
+            values[i] += 1
+            extra -= 1
+    return values
+
+
+def _fill(node: _Node, rng: random.Random, hh: tuple[int, int], size: tuple[float, float]) -> None:
+    """Draw a leaf's households and population (people per household in `size`)."""
+    node.households = rng.randint(*hh)
+    node.population = round(node.households * rng.uniform(*size))
+
+
+def _site(node: _Node, rng: random.Random, people: tuple[int, int]) -> None:
+    """Draw a dedicated site's headcount and the few households living on site."""
+    node.population = rng.randint(*people)
+    node.households = rng.randint(2, 30)
+
+
+def _central_households(
+    rng: random.Random, county: _County, micros: Sequence[_Node], count: int, linked: int
+) -> None:
+    """Place `count` central households on distinct micro grids linking `linked` in total."""
+    chosen = sorted(rng.sample(list(micros), count), key=lambda n: n.code)
+    for node, links in zip(chosen, _split_total(rng, linked, count, 5, 10), strict=True):
+        county.central_households.append(
+            CentralHousehold(f"{node.code}-H1", node.code, _person(rng, county.surnames), links)
+        )
+
+
+def _choose_first_leaders(rng: random.Random, county: _County, count: int | None) -> None:
+    """Give `count` small grids (all when None) a first small-grid leader."""
+    smalls = [n for n in county.root.walk() if n.level == Level.SMALL]
+    chosen = smalls if count is None else rng.sample(smalls, count)
+    for node in sorted(chosen, key=lambda n: n.code):
+        node.first_leader = _person(rng, county.surnames)
+
+
+# ---------------------------------------------------------------------------- profiles
+
+# Pingnan's 21 towns and streets in official order, with (communities, villages): 296
+# villages and communities in all, as the county reports; the nine mountain towns get larger
+# territories per village.
+_PINGNAN_TOWNS: tuple[tuple[str, int, int], ...] = (
+    ("平南街道", 9, 8),
+    ("上渡街道", 2, 10),
+    ("平山镇", 1, 17),
+    ("寺面镇", 1, 17),
+    ("六陈镇", 1, 16),
+    ("大新镇", 1, 14),
+    ("大安镇", 1, 16),
+    ("大坡镇", 1, 13),
+    ("大洲镇", 1, 11),
+    ("武林镇", 1, 15),
+    ("镇隆镇", 1, 13),
+    ("安怀镇", 1, 12),
+    ("丹竹镇", 1, 17),
+    ("官成镇", 1, 15),
+    ("思旺镇", 1, 14),
+    ("大鹏镇", 1, 16),
+    ("同和镇", 1, 10),
+    ("东华镇", 1, 11),
+    ("思界乡", 1, 8),
+    ("国安瑶族乡", 1, 6),
+    ("马练瑶族乡", 1, 7),
+)
+_PINGNAN_MOUNTAIN = {"大鹏镇", "国安瑶族乡", "马练瑶族乡", "同和镇", "大坡镇", "大洲镇", "寺面镇",
+                     "平山镇", "六陈镇"}  # fmt: skip
+_PINGNAN_COMMUNITIES = (
+    "城东 城西 城南 城北 龚州 江北 新华 建设 人民 朝阳 解放 东门 南门 西门 河堤 桥头 新城"
+).split()
+_COMPOUND_FIRST = "江景 龚州 锦绣 阳光 翠竹 金桂 荔园 富民 和谐 幸福 滨江 鹏程 盛世 碧水 青云 书香 桂园 南苑 东方 世纪".split()  # noqa: E501
+_COMPOUND_SECOND = "花园 家园 小区 新村 雅苑 名城 华庭 佳园".split()
+_PINGNAN_PARKS = (("上渡街道", "平南临江产业园"), ("丹竹镇", "平南丹竹产业园"),
+                  ("武林镇", "平南武林产业园"))  # fmt: skip
+_PINGNAN_COUNTY_SITES = (
+    ("平南县人民医院", (900, 1600)),
+    ("平南县中医医院", (500, 1000)),
+    ("平南县妇幼保健院", (300, 700)),
+    ("平南县中学", (3000, 4500)),
+    ("平南县职业教育中心", (2000, 3500)),
+    ("平南汽车客运站", (300, 900)),
+    ("平南县体育公园", (200, 800)),
+    ("龚州公园", (200, 900)),
+)
+_SCHOOLS_WITH_ZONES = ("平南县中学", "平南县职业教育中心")
+
+PINGNAN_FIGURES = {
+    "towns": 21,
+    "comprehensive": 7226,
+    "dedicated": 165,
+    "first_leaders": 385,
+    "central_households": 4870,
+    "linked_households": 32737,
+}
+
+
+def _short(town: str) -> str:
+    """平山镇 → 平山, 国安瑶族乡 → 国安: the stem used in site names."""
+    for suffix in ("瑶族乡", "街道", "镇", "乡"):
+        if town.endswith(suffix):
+            return town[: -len(suffix)]
+    return town
+
+
+def _pingnan(rng: random.Random) -> _County:
+    """Pingnan county (平南县), built to add up exactly to FIGURES.md.
+
+    * County ``PN`` 平南县 and its 21 real towns and streets ``PN01``–``PN21`` (not grids).
+    * 7,226 comprehensive grids: 296 large (the county's 296 villages and communities:
+      266 村, 30 社区); 739 medium = 640 hamlets (屯, the 640 hamlet-level grid party
+      branches) under villages + 99 residential compounds (小区, the 99 compound grid party
+      branches) under communities; 1,300 small; 4,891 micro. Every large has a medium,
+      every medium a small, every small a micro.
+    * 165 dedicated grids: 3 industrial parks (large, under a town) with 3 zones each
+      (small); 8 county-level sites (hospitals, senior schools, bus station, parks) and a
+      market, health centre and middle school in each of the 21 towns (small, under the
+      town); 10 schools split into teaching and dormitory zones (micro, under the school);
+      62 village schools, nursing homes, squares and community kindergartens (small,
+      under a large grid).
+    * 385 of the 1,442 small grids have a first small-grid leader; the rest are vacancies.
+    * 4,870 central households, each on its own micro grid, linking 32,737 households (5–10).
+    * About 1.0–1.2 million residents (the county registers about 1.5 million).
+    """
+    county = _County(
+        _Node("PN", "平南县", Level.COUNTY, GridKind.COMPREHENSIVE),
+        _SURNAMES_SOUTH,
+        _outline(rng, (110.5, 23.55), (0.26, 0.32)),
+    )
+    root = county.root
+    taken: set[str] = set()
+    compounds: set[str] = set()
+    villages: list[_Node] = []
+    communities: list[_Node] = []
+    towns: dict[str, _Node] = {}
+    for town_name, n_comm, n_vill in _PINGNAN_TOWNS:
+        town = root.add("", town_name, Level.TOWN)
+        towns[town_name] = town
+        terrain = 2.2 if town_name in _PINGNAN_MOUNTAIN else 1.0
+        stems = list(_PINGNAN_COMMUNITIES) if n_comm > 1 else [_short(town_name)]
+        for i in range(n_comm):
+            stem = stems[i] if n_comm > 1 else stems[0]
+            node = town.add("L", f"{stem}社区", Level.LARGE)
+            node.weight = 0.06  # per micro grid below: dense town centre
+            communities.append(node)
+        for _ in range(n_vill):
+            node = town.add("L", _unique_name(rng, _PLACE_FIRST, _PLACE_SECOND, taken) + "村",
+                            Level.LARGE)  # fmt: skip
+            node.weight = terrain
+            villages.append(node)
+
+    mediums: list[_Node] = []
+    for village, n in zip(villages, _spread(rng, 640, len(villages), 6), strict=True):
+        hamlets: set[str] = set()
+        for _ in range(n):
+            name = _unique_name(rng, _HAMLET_FIRST, _HAMLET_SECOND, hamlets) + "屯"
+            mediums.append(village.add("M", name, Level.MEDIUM, weight=village.weight))
+    for community, n in zip(communities, _spread(rng, 99, len(communities), 8), strict=True):
+        for _ in range(n):
+            name = _unique_name(rng, _COMPOUND_FIRST, _COMPOUND_SECOND, compounds)
+            mediums.append(community.add("M", name, Level.MEDIUM, weight=community.weight))
+    smalls: list[_Node] = []
+    for medium, n in zip(mediums, _spread(rng, 1300, len(mediums), 5), strict=True):
+        for i in range(1, n + 1):
+            name = f"{medium.name}第{_ordinal(i)}网格"
+            smalls.append(medium.add("S", name, Level.SMALL, weight=medium.weight))
+    micros: list[_Node] = []
+    for small, n in zip(smalls, _spread(rng, 4891, len(smalls), 8), strict=True):
+        urban = small.weight < 0.5
+        for i in range(1, n + 1):
+            node = small.add("W", f"{small.name}{i}号微网格", Level.MICRO)
+            node.weight = small.weight * rng.uniform(0.6, 1.4)
+            if urban:
+                _fill(node, rng, (60, 160), (2.6, 3.2))
+            else:
+                _fill(node, rng, (25, 85), (3.0, 3.8))
+            micros.append(node)
+
+    _pingnan_dedicated(rng, towns, villages, communities)
+    _choose_first_leaders(rng, county, PINGNAN_FIGURES["first_leaders"])
+    _central_households(
+        rng,
+        county,
+        micros,
+        PINGNAN_FIGURES["central_households"],
+        PINGNAN_FIGURES["linked_households"],
+    )
+    return county
+
+
+def _pingnan_dedicated(
+    rng: random.Random,
+    towns: dict[str, _Node],
+    villages: Sequence[_Node],
+    communities: Sequence[_Node],
+) -> None:
+    """The 165 dedicated grids of Pingnan where their sites are (see `_pingnan`)."""
+    dedicated = GridKind.DEDICATED
+    schools: list[_Node] = []
+    for town_name, park_name in _PINGNAN_PARKS:  # 3 large + 9 small
+        park = towns[town_name].add("D", park_name, Level.LARGE, dedicated)
+        for i in range(1, 4):
+            zone = park.add("D", f"{park_name}{_ordinal(i)}区", Level.SMALL, dedicated, 0.5)
+            _site(zone, rng, (600, 2500))
+    seat = towns[_PINGNAN_TOWNS[0][0]]
+    for name, people in _PINGNAN_COUNTY_SITES:  # 8 small
+        site = seat.add("D", name, Level.SMALL, dedicated, 0.12)
+        _site(site, rng, people)
+        if name in _SCHOOLS_WITH_ZONES:
+            schools.append(site)
+    town_schools: list[_Node] = []
+    for town_name, town in towns.items():  # 63 small
+        clinic = "社区卫生服务中心" if town_name.endswith("街道") else "卫生院"
+        for suffix, weight, people in (
+            ("农贸市场", 0.05, (200, 700)),
+            (clinic, 0.05, (60, 250)),
+            ("初级中学", 0.12, (800, 2200)),
+        ):
+            site = town.add("D", f"{town_name}{suffix}", Level.SMALL, dedicated, weight)
+            _site(site, rng, people)
+            if suffix == "初级中学":
+                town_schools.append(site)
+    schools.extend(rng.sample(town_schools, 8))
+    for school in sorted(schools, key=lambda n: n.code):  # 20 micro
+        for zone in ("教学区", "宿舍区"):
+            part = school.add("D", f"{school.name}{zone}", Level.MICRO, dedicated, 0.06)
+            part.population = school.population // 2
+            part.households = school.households // 2
+        school.population = school.households = 0
+    hosts = rng.sample(list(villages) + list(communities), 62)  # 62 small
+    for host in sorted(hosts, key=lambda n: n.code):
+        stem = host.name.removesuffix("村").removesuffix("社区")
+        if host.name.endswith("社区"):
+            kind_name, weight, people = rng.choice(
+                (("幼儿园", 0.5, (150, 400)), ("综合市场", 0.5, (100, 400)))
+            )
+        else:
+            kind_name, weight, people = rng.choice(
+                (
+                    ("小学", 0.08, (150, 600)),
+                    ("敬老院", 0.05, (30, 120)),
+                    ("文化广场", 0.1, (50, 300)),
+                    ("卫生室", 0.03, (20, 80)),
+                )
+            )
+        site = host.add("D", f"{stem}{kind_name}", Level.SMALL, dedicated, weight * host.weight)
+        _site(site, rng, people)
+
+
+_DONGCHANG_STREETS = (("老站街道", 7), ("民主街道", 6), ("东昌街道", 6), ("新站街道", 6),
+                      ("龙泉街道", 5), ("团结街道", 5))  # fmt: skip
+_DONGCHANG_COMMUNITIES = (
+    "站前 铁路 江沿 滨江 民主 胜利 光明 繁荣 新华 东昌 东岭 金厂 新站 龙泉 团结 建设 和平 "
+    "振兴 育才 春光 前进 向阳 长青 友好 幸福 玉皇 南山 北山 东风 明珠 江南 西江 金马 安平 惠民"
+).split()
+
+
+def _dongchang(rng: random.Random) -> _County:
+    """Dongchang district (东昌区, Tonghua): the urban profile.
+
+    * District ``DC`` with 6 streets (街道) ``DC01``–``DC06``.
+    * 35 communities as large grids (one per grid party–mass service station, 35).
+    * 457 urban community grids as small grids directly under their community, each with
+      its one grid leader and a first small-grid leader (no vacancies).
+    * 2,710 micro grids: one per building (the 2,710 building leaders), 1–12 per grid.
+    * Central households are not published: one per building, linking 5–10 households.
+    * About 300,000 residents.
+    """
+    county = _County(
+        _Node("DC", "东昌区", Level.COUNTY, GridKind.COMPREHENSIVE),
+        _SURNAMES_NORTH,
+        _outline(rng, (125.93, 41.73), (0.13, 0.09)),
+    )
+    communities: list[_Node] = []
+    names = iter(_DONGCHANG_COMMUNITIES)
+    for street_name, n in _DONGCHANG_STREETS:
+        street = county.root.add("", street_name, Level.TOWN)
+        for _ in range(n):
+            communities.append(street.add("L", f"{next(names)}社区", Level.LARGE))
+    smalls: list[_Node] = []
+    for community, n in zip(communities, _spread(rng, 457, len(communities), 20), strict=True):
+        for i in range(1, n + 1):
+            smalls.append(community.add("S", f"{community.name}第{i}网格", Level.SMALL))
+    micros: list[_Node] = []
+    for small, n in zip(smalls, _spread(rng, 2710, len(smalls), 12), strict=True):
+        community = small.parent
+        assert community is not None
+        for _ in range(n):
+            building = sum(1 for c in community.children for _ in c.children) + 1
+            node = small.add("W", f"{community.name}{building}号楼", Level.MICRO)
+            node.weight = rng.uniform(0.6, 1.4)
+            _fill(node, rng, (24, 72), (2.3, 2.9))
+            micros.append(node)
+    _choose_first_leaders(rng, county, None)
+    linked = sum(rng.randint(5, 10) for _ in micros)
+    _central_households(rng, county, micros, len(micros), linked)
+    return county
+
+
+def _qingcao(rng: random.Random) -> _County:
+    """Qingcao town (青草镇, Tongcheng): the three-level profile.
+
+    * Root ``QC`` (桐城市, the city the town belongs to) with the single town ``QC01`` 青草镇.
+    * Grid levels 1 / 2 / 3 = large / medium / small = 22 / 50 / 165 (villages and the town
+      community; 片 areas; grids), plus 2–4 micro grids (household clusters) per small grid.
+    * Every small grid has a first small-grid leader; central households are not published:
+      one per micro grid, linking 5–10 households.
+    * About 45,000 residents.
+    """
+    county = _County(
+        _Node("QC", "桐城市", Level.COUNTY, GridKind.COMPREHENSIVE),
+        _SURNAMES_EAST,
+        _outline(rng, (116.93, 31.12), (0.06, 0.05)),
+    )
+    town = county.root.add("", "青草镇", Level.TOWN)
+    taken: set[str] = set()
+    larges = [town.add("L", "青草社区", Level.LARGE)]
+    for _ in range(21):
+        name = _unique_name(rng, _PLACE_FIRST, _PLACE_SECOND, taken) + "村"
+        larges.append(town.add("L", name, Level.LARGE))
+    mediums: list[_Node] = []
+    for large, n in zip(larges, _spread(rng, 50, len(larges), 4), strict=True):
+        stem = large.name.removesuffix("村").removesuffix("社区")
+        for i in range(1, n + 1):
+            mediums.append(large.add("M", f"{stem}{_ordinal(i)}片", Level.MEDIUM))
+    smalls: list[_Node] = []
+    for medium, n in zip(mediums, _spread(rng, 165, len(mediums), 6), strict=True):
+        for i in range(1, n + 1):
+            smalls.append(medium.add("S", f"{medium.name}第{_ordinal(i)}网格", Level.SMALL))
+    micros: list[_Node] = []
+    for small in smalls:
+        for i in range(1, rng.randint(2, 4) + 1):
+            node = small.add("W", f"{small.name}{i}号微网格", Level.MICRO)
+            node.weight = rng.uniform(0.6, 1.4)
+            _fill(node, rng, (20, 45), (2.9, 3.5))
+            micros.append(node)
+    _choose_first_leaders(rng, county, None)
+    linked = sum(rng.randint(5, 10) for _ in micros)
+    _central_households(rng, county, micros, len(micros), linked)
+    return county
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A demo county: its code, Chinese name and how it maps FIGURES.md."""
+
+    name: str
+    county: str
+    title: str
+    build: Callable[[random.Random], _County]
+
+    @property
+    def description(self) -> str:
+        """The builder's docstring: the mapping of the published figures."""
+        return (self.build.__doc__ or "").strip()
+
+
+PROFILES: dict[str, Profile] = {
+    "pingnan": Profile("pingnan", "PN", "平南县", _pingnan),
+    "dongchang": Profile("dongchang", "DC", "东昌区", _dongchang),
+    "qingcao": Profile("qingcao", "QC", "青草镇", _qingcao),
+}
+
+
+# ---------------------------------------------------------------------------- polygons
+
+
+def _outline(
+    rng: random.Random, centre: tuple[float, float], radii: tuple[float, float]
+) -> Polygon:
+    """An irregular, county-like blob: an ellipse bent by a few random low harmonics."""
+    waves = [(k, rng.uniform(0.03, 0.09) / k**0.5, rng.uniform(0, 2 * math.pi)) for k in (2, 3, 5)]
+    points = []
+    n = 28
+    for i in range(n):
+        a = 2 * math.pi * i / n
+        r = 1 + sum(amp * math.sin(k * a + phase) for k, amp, phase in waves)
+        r *= rng.uniform(0.96, 1.04)
+        r = min(max(r, 0.8), 1.15)
+        points.append(
+            (centre[0] + radii[0] * r * math.cos(a), centre[1] + radii[1] * r * math.sin(a))
+        )
+    return Polygon(points)
+
+
+def _area_below(ring: Sequence[tuple[float, float]], proj: Sequence[float], t: float) -> float:
+    """Area of the part of a simple polygon whose projection is ≤ t (one half-plane clip)."""
+    out: list[tuple[float, float]] = []
+    n = len(ring)
+    for i in range(n):
+        j = (i + 1) % n
+        a, b = proj[i] - t, proj[j] - t
+        if a <= 0:
+            out.append(ring[i])
+        if (a <= 0) != (b <= 0):
+            s = a / (a - b)
+            (x0, y0), (x1, y1) = ring[i], ring[j]
+            out.append((x0 + s * (x1 - x0), y0 + s * (y1 - y0)))
+    area = 0.0
+    for i in range(len(out)):
+        (x0, y0), (x1, y1) = out[i], out[(i + 1) % len(out)]
+        area += x0 * y1 - x1 * y0
+    return abs(area) / 2
+
+
+def _offset(ring: Sequence[tuple[float, float]], proj: Sequence[float], target: float) -> float:
+    """Where to cut along the projection so that `target` area lies below (bisection)."""
+    lo, hi = min(proj), max(proj)
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        if _area_below(ring, proj, mid) < target:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def _long_axis(poly: Polygon) -> float:
+    """Angle of the longer side of the minimum rotated rectangle."""
+    (x0, y0), (x1, y1), (x2, y2) = list(oriented_envelope(poly).exterior.coords)[:3]
+    if math.hypot(x1 - x0, y1 - y0) >= math.hypot(x2 - x1, y2 - y1):
+        return math.atan2(y1 - y0, x1 - x0)
+    return math.atan2(y2 - y1, x2 - x1)
+
+
+def _try_cut(poly: Polygon, angle: float, frac: float) -> tuple[Polygon, Polygon] | None:
+    """Cut across direction `angle` leaving `frac` of the area on the low side, if one piece each."""
+    nx, ny = math.cos(angle), math.sin(angle)
+    ring = list(poly.exterior.coords)[:-1]
+    proj = [x * nx + y * ny for x, y in ring]
+    t = _offset(ring, proj, frac * poly.area)
+    minx, miny, maxx, maxy = poly.bounds
+    reach = 2 * (maxx - minx + maxy - miny)
+    mx, my = (minx + maxx) / 2, (miny + maxy) / 2
+    shift = t - (mx * nx + my * ny)  # the bbox centre moved onto the cut line
+    cx, cy = mx + shift * nx, my + shift * ny
+    line = LineString([(cx + ny * reach, cy - nx * reach), (cx - ny * reach, cy + nx * reach)])
+    low: list[Polygon] = []
+    high: list[Polygon] = []
+    for piece in split(poly, line).geoms:
+        if not isinstance(piece, Polygon) or piece.is_empty:
+            return None
+        p = piece.representative_point()
+        (low if p.x * nx + p.y * ny < t else high).append(piece)
+    if len(low) != 1 or len(high) != 1:
+        return None
+    return low[0], high[0]
+
+
+def _cut(poly: Polygon, frac: float, rng: random.Random) -> tuple[Polygon, Polygon]:
+    """Two pieces with areas frac : 1-frac; compact pieces preferred, single pieces required."""
+    base = _long_axis(poly) + rng.uniform(-0.45, 0.45)
+    if 0.25 <= frac <= 0.75:
+        angles = [base + d for d in (0.0, 0.4, -0.4, 0.8, -0.8, 1.2, -1.2, math.pi / 2)]
+        for angle in angles:
+            pieces = _try_cut(poly, angle, frac)
+            if pieces is not None:
+                return pieces
+    else:  # a small piece: take the most compact of several directions (a corner, not a strip)
+        best: tuple[float, tuple[Polygon, Polygon]] | None = None
+        for i in range(8):
+            pieces = _try_cut(poly, base + i * math.pi / 8, frac)
+            if pieces is None:
+                continue
+            score = max(p.length**2 / p.area for p in pieces)
+            if best is None or score < best[0]:
+                best = (score, pieces)
+        if best is not None:
+            return best[1]
+    raise RuntimeError("no straight cut splits this polygon in two")  # pragma: no cover
+
+
+def _partition(poly: Polygon, weights: Sequence[float], rng: random.Random) -> list[Polygon]:
+    """Tile `poly` with len(weights) polygons of areas proportional to `weights`, in order."""
+    if len(weights) == 1:
+        return [poly]
+    total = sum(weights)
+    acc, at, gap = 0.0, 1, math.inf
+    for i in range(1, len(weights)):
+        acc += weights[i - 1]
+        if abs(acc - total / 2) < gap:
+            at, gap = i, abs(acc - total / 2)
+    low, high = _cut(poly, sum(weights[:at]) / total, rng)
+    return _partition(low, weights[:at], rng) + _partition(high, weights[at:], rng)
+
+
+def _to_geojson(poly: Polygon) -> Geometry:
+    """Counter-clockwise ring rounded to 5 decimals, repeated points dropped."""
+    ring: list[list[float]] = []
+    for x, y in orient(poly, 1.0).exterior.coords:
+        point = [round(x, 5), round(y, 5)]
+        if not ring or ring[-1] != point:
+            ring.append(point)
+    if ring[0] != ring[-1]:
+        ring.append(ring[0])
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+def _polygons(county: _County, rng: random.Random) -> dict[str, Geometry]:
+    """Split the outline down the tree: every node's children tile the node's polygon."""
+    weight: dict[str, float] = {}
+    for node in reversed(list(county.root.walk())):
+        weight[node.code] = (
+            sum(weight[c.code] for c in node.children) if node.children else (node.weight or 1.0)
+        )
+    shapes: dict[str, Polygon] = {county.root.code: county.outline}
+    for node in county.root.walk():
+        if node.children:
+            pieces = _partition(shapes[node.code], [weight[c.code] for c in node.children], rng)
+            for child, piece in zip(node.children, pieces, strict=True):
+                shapes[child.code] = piece
+    return {code: _to_geojson(poly) for code, poly in shapes.items()}
+
+
+# ---------------------------------------------------------------------------- public
+
+
+def generate(profile: str, seed: int = 7) -> tuple[GridTree, dict[str, Geometry]]:
+    """A synthetic county for `profile` and its polygons; same profile and seed, same result."""
+    spec = PROFILES.get(profile)
+    if spec is None:
+        raise InvalidRequest(
+            f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}", field="profile"
+        )
+    rng = random.Random(seed)
+    county = spec.build(rng)
+    for node in county.root.walk():  # registry order = code order (codes sort in pre-order)
+        node.children.sort(key=lambda c: c.code)
+    nodes = list(county.root.walk())
+    for node in reversed(nodes):  # children before parents: exact sums upwards
+        if node.children:
+            node.households = sum(c.households for c in node.children)
+            node.population = sum(c.population for c in node.children)
+    for node in nodes:
+        node.leader = _person(rng, county.surnames)
+        node.phone = _phone(rng)
+    geometry = _polygons(county, rng)
+    grids = [
+        Grid(
+            code=n.code,
+            name=n.name,
+            level=n.level,
+            kind=n.kind,
+            parent=n.parent.code if n.parent else None,
+            households=n.households,
+            population=n.population,
+            first_leader=n.first_leader,
+            leader=n.leader,
+            phone=n.phone,
+        )
+        for n in nodes
+    ]
+    return GridTree.build(grids, county.central_households), geometry
+
+
+def summary(tree: GridTree) -> dict[str, Any]:
+    """Headline counts of a tree, to compare with FIGURES.md (tests) and print (CLI)."""
+    grids = [g for g in tree.grids.values() if g.level in GRID_LEVELS]
+    smalls = [g for g in grids if g.level == Level.SMALL]
+    leaders = sum(1 for g in smalls if g.first_leader)
+    county = tree.county if tree.root else None
+    return {
+        "county": tree.root,
+        "name": county.name if county else "",
+        "towns": tree.count(Level.TOWN),
+        "grids": len(grids),
+        "comprehensive": sum(1 for g in grids if g.kind == GridKind.COMPREHENSIVE),
+        "dedicated": sum(1 for g in grids if g.kind == GridKind.DEDICATED),
+        "by_level": {
+            level.value: {kind.value: tree.count(level, kind) for kind in GridKind}
+            for level in GRID_LEVELS
+        },
+        "small_grids": len(smalls),
+        "first_leaders": leaders,
+        "vacancies": len(smalls) - leaders,
+        "central_households": len(tree.central_households),
+        "linked_households": sum(h.linked_households for h in tree.central_households),
+        "households": county.households if county else 0,
+        "population": county.population if county else 0,
+    }

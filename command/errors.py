@@ -46,7 +46,6 @@ class InvalidReport(InvalidRequest):
     code = "invalid_report"
 
 
-@dataclass(frozen=True, slots=True)
 class TooLarge(InvalidRequest):
     """A body or a field beyond its size limit."""
 

@@ -163,6 +163,51 @@ class AlertCleared(Event):
     alert: str
 
 
+@dataclass(frozen=True, slots=True)
+class AlertUpdated(Event):
+    """The grids behind an open (rolled-up) alert changed: the new count and list replace the old."""
+
+    wire: ClassVar[str] = "alert_updated"
+    alert: str
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+# --- scheduler: daily briefing, peacetime contact rounds ---------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BriefingIssued(Event):
+    """The 08:00 daily wartime briefing (战时日报) of one operation; the content travels in the log."""
+
+    wire: ClassVar[str] = "briefing_issued"
+    briefing: str
+    operation: str
+    date: str
+    content: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRoundDue(Event):
+    """A first small-grid leader is reminded of this quarter's contact round (季度联系服务)."""
+
+    wire: ClassVar[str] = "contact_round_due"
+    round: str
+    grid: str
+    leader: str
+    due: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRoundCompleted(Event):
+    """A first small-grid leader's quarterly contact round was held; the recorder is the actor."""
+
+    wire: ClassVar[str] = "contact_round_completed"
+    round: str
+    grid: str
+    note: str = ""
+    concerns: int = 0
+
+
 # --- accounts (audit trail; the password hash never enters the log) -------------
 
 
@@ -174,6 +219,14 @@ class UserAdded(Event):
     username: str
     role: str
     scope: str
+
+
+@dataclass(frozen=True, slots=True)
+class UserLoggedIn(Event):
+    """A user logged in (audit trail; the silent-secretary alert reads it)."""
+
+    wire: ClassVar[str] = "user_logged_in"
+    username: str
 
 
 EVENT_TYPES: dict[str, type[Event]] = {
@@ -190,6 +243,11 @@ EVENT_TYPES: dict[str, type[Event]] = {
         AlertAcknowledged,
         AlertCleared,
         UserAdded,
+        AlertUpdated,
+        BriefingIssued,
+        ContactRoundDue,
+        ContactRoundCompleted,
+        UserLoggedIn,
     )
 }
 

@@ -24,6 +24,10 @@ from command.events import (
     AlertAcknowledged,
     AlertCleared,
     AlertRaised,
+    AlertUpdated,
+    BriefingIssued,
+    ContactRoundCompleted,
+    ContactRoundDue,
     LevelChanged,
     ModeSwitched,
     OperationClosed,
@@ -33,6 +37,7 @@ from command.events import (
     RegistryLoaded,
     SecretaryAppointed,
     UserAdded,
+    UserLoggedIn,
 )
 from command.grids import CentralHousehold, Grid, GridTree
 from command.modes import Mode, Wartime
@@ -61,6 +66,8 @@ class Alert:
     acked_by: str | None = None
     acked_at: int | None = None
     cleared_at: int | None = None
+    updated_at: int | None = None
+    updates: int = 0
 
     @property
     def open(self) -> bool:
@@ -79,7 +86,33 @@ class Alert:
             "acked_by": self.acked_by,
             "acked_at": self.acked_at,
             "cleared_at": self.cleared_at,
+            "updated_at": self.updated_at,
         }
+
+
+@dataclass(slots=True)
+class Briefing:
+    """A daily wartime briefing as issued (its content is in the BriefingIssued event)."""
+
+    id: str
+    operation: str
+    date: str
+    issued_at: int
+    content: Mapping[str, Any]
+
+
+@dataclass(slots=True)
+class ContactEntry:
+    """One first small-grid leader's quarterly contact round: reminded, then completed."""
+
+    grid: str
+    leader: str
+    due: int
+    reminded_at: int
+    completed_at: int | None = None
+    completed_by: str | None = None
+    note: str = ""
+    concerns: int = 0
 
 
 @dataclass
@@ -94,6 +127,9 @@ class ControlState:
     operations: dict[str, Operation] = field(default_factory=dict)
     alerts: dict[str, Alert] = field(default_factory=dict)
     users: dict[str, tuple[str, str]] = field(default_factory=dict)
+    logins: dict[str, int] = field(default_factory=dict)
+    briefings: dict[str, Briefing] = field(default_factory=dict)
+    contact: dict[str, dict[str, ContactEntry]] = field(default_factory=dict)
     last_id: str = "0-0"
     last_at: int = 0
 
@@ -159,6 +195,21 @@ class ControlState:
                 a.cleared_at = at
         elif isinstance(ev, UserAdded):
             self.users[ev.username] = (ev.role, ev.scope)
+        elif isinstance(ev, AlertUpdated):
+            a = self.alerts.get(ev.alert)
+            if a is not None and a.cleared_at is None:
+                a.detail, a.updated_at, a.updates = ev.detail, at, a.updates + 1
+        elif isinstance(ev, UserLoggedIn):
+            self.logins[ev.username] = at
+        elif isinstance(ev, BriefingIssued):
+            self.briefings[ev.briefing] = Briefing(ev.briefing, ev.operation, ev.date, at, ev.content)
+        elif isinstance(ev, ContactRoundDue):
+            self.contact.setdefault(ev.round, {})[ev.grid] = ContactEntry(ev.grid, ev.leader, ev.due, at)
+        elif isinstance(ev, ContactRoundCompleted):
+            entry = self.contact.get(ev.round, {}).get(ev.grid)
+            if entry is not None and entry.completed_at is None:
+                entry.completed_at, entry.completed_by = at, rec.actor
+                entry.note, entry.concerns = ev.note, ev.concerns
         self.last_id = rec.id
         self.last_at = at
 

@@ -29,7 +29,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from shapely import oriented_envelope
 from shapely.geometry import LineString, Polygon
 from shapely.geometry.polygon import orient
 from shapely.ops import split
@@ -55,6 +54,11 @@ _HAMLET_SECOND = "塘岭坡冲垌头田湾屋岗寨排背底面根角"
 _CN_ORDINAL = "一二三四五六七八九十"
 
 
+def _words(text: str) -> tuple[str, ...]:
+    """Space-separated name stems, kept on few lines."""
+    return tuple(text.split())
+
+
 def _person(rng: random.Random, surnames: str) -> str:
     """A plausible Chinese name: a surname and one or two given characters."""
     given = "".join(rng.choice(_GIVEN) for _ in range(rng.choice((1, 2, 2))))
@@ -66,7 +70,7 @@ def _phone(rng: random.Random) -> str:
     return f"1{rng.choice('358')}{rng.randrange(10**9):09d}"
 
 
-def _unique_name(rng: random.Random, first: str, second: str, taken: set[str]) -> str:
+def _unique_name(rng: random.Random, first: Sequence[str], second: Sequence[str], taken: set[str]) -> str:
     """Two random characters not used yet in `taken` (which it updates)."""
     for _ in range(1000):
         name = rng.choice(first) + rng.choice(second)
@@ -135,7 +139,7 @@ class _County:
 
     root: _Node
     surnames: str
-    outline: Polygon
+    outline: list[tuple[float, float]]
     central_households: list[CentralHousehold] = field(default_factory=list)
 
 
@@ -179,9 +183,7 @@ def _site(node: _Node, rng: random.Random, people: tuple[int, int]) -> None:
     node.households = rng.randint(2, 30)
 
 
-def _central_households(
-    rng: random.Random, county: _County, micros: Sequence[_Node], count: int, linked: int
-) -> None:
+def _central_households(rng: random.Random, county: _County, micros: Sequence[_Node], count: int, linked: int) -> None:
     """Place `count` central households on distinct micro grids linking `linked` in total."""
     chosen = sorted(rng.sample(list(micros), count), key=lambda n: n.code)
     for node, links in zip(chosen, _split_total(rng, linked, count, 5, 10), strict=True):
@@ -228,11 +230,11 @@ _PINGNAN_TOWNS: tuple[tuple[str, int, int], ...] = (
 )
 _PINGNAN_MOUNTAIN = {"大鹏镇", "国安瑶族乡", "马练瑶族乡", "同和镇", "大坡镇", "大洲镇", "寺面镇",
                      "平山镇", "六陈镇"}  # fmt: skip
-_PINGNAN_COMMUNITIES = (
-    "城东 城西 城南 城北 龚州 江北 新华 建设 人民 朝阳 解放 东门 南门 西门 河堤 桥头 新城"
-).split()
-_COMPOUND_FIRST = "江景 龚州 锦绣 阳光 翠竹 金桂 荔园 富民 和谐 幸福 滨江 鹏程 盛世 碧水 青云 书香 桂园 南苑 东方 世纪".split()  # noqa: E501
-_COMPOUND_SECOND = "花园 家园 小区 新村 雅苑 名城 华庭 佳园".split()
+_PINGNAN_COMMUNITIES = _words("城东 城西 城南 城北 龚州 江北 新华 建设 人民 朝阳 解放 东门 南门 西门 河堤 桥头 新城")
+_COMPOUND_FIRST = _words(
+    "江景 龚州 锦绣 阳光 翠竹 金桂 荔园 富民 和谐 幸福 滨江 鹏程 盛世 碧水 青云 书香 桂园 南苑 东方 世纪"
+)
+_COMPOUND_SECOND = _words("花园 家园 小区 新村 雅苑 名城 华庭 佳园")
 _PINGNAN_PARKS = (("上渡街道", "平南临江产业园"), ("丹竹镇", "平南丹竹产业园"),
                   ("武林镇", "平南武林产业园"))  # fmt: skip
 _PINGNAN_COUNTY_SITES = (
@@ -384,8 +386,8 @@ def _pingnan_dedicated(
                 town_schools.append(site)
     schools.extend(rng.sample(town_schools, 8))
     for school in sorted(schools, key=lambda n: n.code):  # 20 micro
-        for zone in ("教学区", "宿舍区"):
-            part = school.add("D", f"{school.name}{zone}", Level.MICRO, dedicated, 0.06)
+        for area in ("教学区", "宿舍区"):
+            part = school.add("D", f"{school.name}{area}", Level.MICRO, dedicated, 0.06)
             part.population = school.population // 2
             part.households = school.households // 2
         school.population = school.households = 0
@@ -393,9 +395,7 @@ def _pingnan_dedicated(
     for host in sorted(hosts, key=lambda n: n.code):
         stem = host.name.removesuffix("村").removesuffix("社区")
         if host.name.endswith("社区"):
-            kind_name, weight, people = rng.choice(
-                (("幼儿园", 0.5, (150, 400)), ("综合市场", 0.5, (100, 400)))
-            )
+            kind_name, weight, people = rng.choice((("幼儿园", 0.5, (150, 400)), ("综合市场", 0.5, (100, 400))))
         else:
             kind_name, weight, people = rng.choice(
                 (
@@ -411,10 +411,10 @@ def _pingnan_dedicated(
 
 _DONGCHANG_STREETS = (("老站街道", 7), ("民主街道", 6), ("东昌街道", 6), ("新站街道", 6),
                       ("龙泉街道", 5), ("团结街道", 5))  # fmt: skip
-_DONGCHANG_COMMUNITIES = (
-    "站前 铁路 江沿 滨江 民主 胜利 光明 繁荣 新华 东昌 东岭 金厂 新站 龙泉 团结 建设 和平 "
-    "振兴 育才 春光 前进 向阳 长青 友好 幸福 玉皇 南山 北山 东风 明珠 江南 西江 金马 安平 惠民"
-).split()
+_DONGCHANG_COMMUNITIES = _words(
+    "站前 铁路 江沿 滨江 民主 胜利 光明 繁荣 新华 东昌 东岭 金厂 新站 龙泉 团结 建设 和平 振兴"
+    " 育才 春光 前进 向阳 长青 友好 幸福 玉皇 南山 北山 东风 明珠 江南 西江 金马 安平 惠民"
+)
 
 
 def _dongchang(rng: random.Random) -> _County:
@@ -445,11 +445,11 @@ def _dongchang(rng: random.Random) -> _County:
             smalls.append(community.add("S", f"{community.name}第{i}网格", Level.SMALL))
     micros: list[_Node] = []
     for small, n in zip(smalls, _spread(rng, 2710, len(smalls), 12), strict=True):
-        community = small.parent
-        assert community is not None
+        owner = small.parent
+        assert owner is not None
         for _ in range(n):
-            building = sum(1 for c in community.children for _ in c.children) + 1
-            node = small.add("W", f"{community.name}{building}号楼", Level.MICRO)
+            building = sum(len(c.children) for c in owner.children) + 1
+            node = small.add("W", f"{owner.name}{building}号楼", Level.MICRO)
             node.weight = rng.uniform(0.6, 1.4)
             _fill(node, rng, (24, 72), (2.3, 2.9))
             micros.append(node)
@@ -525,29 +525,70 @@ PROFILES: dict[str, Profile] = {
 
 
 # ---------------------------------------------------------------------------- polygons
+#
+# Polygons are open rings of (lon, lat) tuples while being cut. A straight cut that crosses a
+# ring exactly twice splits it into two simple rings sharing the two new vertices (the very
+# same floats, so neighbours stay watertight); that is done in plain Python. Only when a
+# cut would cross more often (a concave county edge) does shapely split it instead.
+
+Ring = list[tuple[float, float]]
 
 
-def _outline(
-    rng: random.Random, centre: tuple[float, float], radii: tuple[float, float]
-) -> Polygon:
+def _outline(rng: random.Random, centre: tuple[float, float], radii: tuple[float, float]) -> Ring:
     """An irregular, county-like blob: an ellipse bent by a few random low harmonics."""
     waves = [(k, rng.uniform(0.03, 0.09) / k**0.5, rng.uniform(0, 2 * math.pi)) for k in (2, 3, 5)]
-    points = []
+    ring: Ring = []
     n = 28
     for i in range(n):
         a = 2 * math.pi * i / n
         r = 1 + sum(amp * math.sin(k * a + phase) for k, amp, phase in waves)
         r *= rng.uniform(0.96, 1.04)
         r = min(max(r, 0.8), 1.15)
-        points.append(
-            (centre[0] + radii[0] * r * math.cos(a), centre[1] + radii[1] * r * math.sin(a))
-        )
-    return Polygon(points)
+        ring.append((centre[0] + radii[0] * r * math.cos(a), centre[1] + radii[1] * r * math.sin(a)))
+    return ring  # counter-clockwise
 
 
-def _area_below(ring: Sequence[tuple[float, float]], proj: Sequence[float], t: float) -> float:
+def _area(ring: Ring) -> float:
+    """Signed area (positive when counter-clockwise), shoelace about the first vertex."""
+    x0, y0 = ring[0]
+    total = 0.0
+    for i in range(1, len(ring) - 1):
+        (x1, y1), (x2, y2) = ring[i], ring[i + 1]
+        total += (x1 - x0) * (y2 - y0) - (x2 - x0) * (y1 - y0)
+    return total / 2
+
+
+def _perimeter(ring: Ring) -> float:
+    """Length of the closed ring."""
+    return sum(math.dist(ring[i - 1], ring[i]) for i in range(len(ring)))
+
+
+def _long_axis(ring: Ring) -> float:
+    """Angle of the principal axis of the polygon's area (its long direction)."""
+    x0, y0 = ring[0]
+    pts = [(x - x0, y - y0) for x, y in ring]
+    a = sxx = syy = sxy = cx = cy = 0.0
+    for i in range(len(pts)):
+        (xa, ya), (xb, yb) = pts[i - 1], pts[i]
+        cross = xa * yb - xb * ya
+        a += cross
+        cx += (xa + xb) * cross
+        cy += (ya + yb) * cross
+        sxx += (xa * xa + xa * xb + xb * xb) * cross
+        syy += (ya * ya + ya * yb + yb * yb) * cross
+        sxy += (xa * yb + 2 * xa * ya + 2 * xb * yb + xb * ya) * cross
+    a /= 2
+    cx, cy = cx / (6 * a), cy / (6 * a)
+    ixx = sxx / 12 - a * cx * cx
+    iyy = syy / 12 - a * cy * cy
+    ixy = sxy / 24 - a * cx * cy
+    sign = 1.0 if a > 0 else -1.0  # a clockwise ring has all moments negated
+    return 0.5 * math.atan2(sign * 2 * ixy, sign * (ixx - iyy))
+
+
+def _area_below(ring: Ring, proj: Sequence[float], t: float) -> float:
     """Area of the part of a simple polygon whose projection is ≤ t (one half-plane clip)."""
-    out: list[tuple[float, float]] = []
+    out: Ring = []
     n = len(ring)
     for i in range(n):
         j = (i + 1) % n
@@ -558,120 +599,154 @@ def _area_below(ring: Sequence[tuple[float, float]], proj: Sequence[float], t: f
             s = a / (a - b)
             (x0, y0), (x1, y1) = ring[i], ring[j]
             out.append((x0 + s * (x1 - x0), y0 + s * (y1 - y0)))
-    area = 0.0
-    for i in range(len(out)):
-        (x0, y0), (x1, y1) = out[i], out[(i + 1) % len(out)]
-        area += x0 * y1 - x1 * y0
-    return abs(area) / 2
+    return abs(_area(out)) if len(out) >= 3 else 0.0
 
 
-def _offset(ring: Sequence[tuple[float, float]], proj: Sequence[float], target: float) -> float:
-    """Where to cut along the projection so that `target` area lies below (bisection)."""
-    lo, hi = min(proj), max(proj)
-    for _ in range(40):
-        mid = (lo + hi) / 2
-        if _area_below(ring, proj, mid) < target:
-            lo = mid
+def _offset(ring: Ring, proj: Sequence[float], target: float) -> float:
+    """Where to cut along the projection so that `target` area lies below.
+
+    The area below t is piecewise quadratic in t, with pieces between vertex projections:
+    find the piece by bisection over the vertices, then solve its quadratic exactly.
+    """
+    ts = sorted(set(proj))
+    lo, hi = 0, len(ts) - 1
+    a_lo, a_hi = 0.0, _area_below(ring, proj, ts[-1])
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        a_mid = _area_below(ring, proj, ts[mid])
+        if a_mid < target:
+            lo, a_lo = mid, a_mid
         else:
-            hi = mid
-    return (lo + hi) / 2
+            hi, a_hi = mid, a_mid
+    t0, t1 = ts[lo], ts[hi]
+    a_mid = _area_below(ring, proj, (t0 + t1) / 2)
+    # A(u) = a_lo + b·u + c·u² on u ∈ [0, 1] through the three known areas.
+    c = 2 * (a_hi - 2 * a_mid + a_lo)
+    b = a_hi - a_lo - c
+    q = max(target - a_lo, 0.0)
+    root = math.sqrt(max(b * b + 4 * c * q, 0.0))
+    u = 2 * q / (b + root) if b + root > 0 else 0.5
+    return t0 + min(max(u, 0.0), 1.0) * (t1 - t0)
 
 
-def _long_axis(poly: Polygon) -> float:
-    """Angle of the longer side of the minimum rotated rectangle."""
-    (x0, y0), (x1, y1), (x2, y2) = list(oriented_envelope(poly).exterior.coords)[:3]
-    if math.hypot(x1 - x0, y1 - y0) >= math.hypot(x2 - x1, y2 - y1):
-        return math.atan2(y1 - y0, x1 - x0)
-    return math.atan2(y2 - y1, x2 - x1)
+def _dedupe(ring: Ring) -> Ring:
+    """Drop consecutive repeated points (a cut through a vertex repeats it)."""
+    out = [p for i, p in enumerate(ring) if p != ring[i - 1]]
+    return out if out else ring[:1]
 
 
-def _try_cut(poly: Polygon, angle: float, frac: float) -> tuple[Polygon, Polygon] | None:
-    """Cut across direction `angle` leaving `frac` of the area on the low side, if one piece each."""
+def _try_cut(ring: Ring, angle: float, frac: float) -> tuple[Ring, Ring] | None:
+    """Cut across `angle` leaving `frac` of the area on the low side; None unless two pieces."""
     nx, ny = math.cos(angle), math.sin(angle)
-    ring = list(poly.exterior.coords)[:-1]
     proj = [x * nx + y * ny for x, y in ring]
-    t = _offset(ring, proj, frac * poly.area)
+    t = _offset(ring, proj, frac * abs(_area(ring)))
+    below = [p - t <= 0 for p in proj]
+    crossings = sum(1 for i in range(len(ring)) if below[i] != below[i - 1])
+    if crossings == 2:
+        low: Ring = []
+        high: Ring = []
+        n = len(ring)
+        for i in range(n):
+            j = (i + 1) % n
+            (low if below[i] else high).append(ring[i])
+            if below[i] != below[j]:
+                s = (proj[i] - t) / (proj[i] - proj[j])
+                (x0, y0), (x1, y1) = ring[i], ring[j]
+                point = (x0 + s * (x1 - x0), y0 + s * (y1 - y0))
+                low.append(point)
+                high.append(point)
+        low, high = _dedupe(low), _dedupe(high)
+        return (low, high) if len(low) >= 3 and len(high) >= 3 else None
+    return _shapely_cut(ring, nx, ny, t)
+
+
+def _shapely_cut(ring: Ring, nx: float, ny: float, t: float) -> tuple[Ring, Ring] | None:
+    """The general cut (a concave ring crossed more than twice), kept only if one piece a side."""
+    poly = Polygon(ring)
     minx, miny, maxx, maxy = poly.bounds
     reach = 2 * (maxx - minx + maxy - miny)
     mx, my = (minx + maxx) / 2, (miny + maxy) / 2
     shift = t - (mx * nx + my * ny)  # the bbox centre moved onto the cut line
     cx, cy = mx + shift * nx, my + shift * ny
     line = LineString([(cx + ny * reach, cy - nx * reach), (cx - ny * reach, cy + nx * reach)])
-    low: list[Polygon] = []
-    high: list[Polygon] = []
+    low: list[Ring] = []
+    high: list[Ring] = []
     for piece in split(poly, line).geoms:
         if not isinstance(piece, Polygon) or piece.is_empty:
             return None
         p = piece.representative_point()
-        (low if p.x * nx + p.y * ny < t else high).append(piece)
+        coords = list(orient(piece, 1.0).exterior.coords)[:-1]
+        (low if p.x * nx + p.y * ny < t else high).append(coords)
     if len(low) != 1 or len(high) != 1:
         return None
     return low[0], high[0]
 
 
-def _cut(poly: Polygon, frac: float, rng: random.Random) -> tuple[Polygon, Polygon]:
-    """Two pieces with areas frac : 1-frac; compact pieces preferred, single pieces required."""
-    base = _long_axis(poly) + rng.uniform(-0.45, 0.45)
-    if 0.25 <= frac <= 0.75:
-        angles = [base + d for d in (0.0, 0.4, -0.4, 0.8, -0.8, 1.2, -1.2, math.pi / 2)]
-        for angle in angles:
-            pieces = _try_cut(poly, angle, frac)
+def _cut(ring: Ring, frac: float, rng: random.Random) -> tuple[Ring, Ring]:
+    """Two pieces with areas frac : 1-frac, single pieces, the most compact of a few directions."""
+    base = _long_axis(ring) + rng.uniform(-0.3, 0.3)
+    spread = (0.0, 0.35, -0.35, 0.7, -0.7) if 0.25 <= frac <= 0.75 else _EVERY_WAY
+    best: tuple[float, tuple[Ring, Ring]] | None = None
+    for delta in spread:
+        pieces = _try_cut(ring, base + delta, frac)
+        if pieces is None:
+            continue
+        score = max(_perimeter(p) ** 2 / abs(_area(p)) for p in pieces)
+        if best is None or score < best[0]:
+            best = (score, pieces)
+    if best is None:
+        for i in range(16):  # a concave ring: any direction that leaves one piece a side
+            pieces = _try_cut(ring, base + i * math.pi / 16, frac)
             if pieces is not None:
                 return pieces
-    else:  # a small piece: take the most compact of several directions (a corner, not a strip)
-        best: tuple[float, tuple[Polygon, Polygon]] | None = None
-        for i in range(8):
-            pieces = _try_cut(poly, base + i * math.pi / 8, frac)
-            if pieces is None:
-                continue
-            score = max(p.length**2 / p.area for p in pieces)
-            if best is None or score < best[0]:
-                best = (score, pieces)
-        if best is not None:
-            return best[1]
-    raise RuntimeError("no straight cut splits this polygon in two")  # pragma: no cover
+        raise RuntimeError("no straight cut splits this polygon in two")  # pragma: no cover
+    return best[1]
 
 
-def _partition(poly: Polygon, weights: Sequence[float], rng: random.Random) -> list[Polygon]:
-    """Tile `poly` with len(weights) polygons of areas proportional to `weights`, in order."""
+_EVERY_WAY = tuple(i * math.pi / 8 for i in range(8))
+
+
+def _partition(ring: Ring, weights: Sequence[float], rng: random.Random) -> list[Ring]:
+    """Tile `ring` with len(weights) rings of areas proportional to `weights`, in order."""
     if len(weights) == 1:
-        return [poly]
+        return [ring]
     total = sum(weights)
     acc, at, gap = 0.0, 1, math.inf
     for i in range(1, len(weights)):
         acc += weights[i - 1]
         if abs(acc - total / 2) < gap:
             at, gap = i, abs(acc - total / 2)
-    low, high = _cut(poly, sum(weights[:at]) / total, rng)
+    low, high = _cut(ring, sum(weights[:at]) / total, rng)
     return _partition(low, weights[:at], rng) + _partition(high, weights[at:], rng)
 
 
-def _to_geojson(poly: Polygon) -> Geometry:
-    """Counter-clockwise ring rounded to 5 decimals, repeated points dropped."""
-    ring: list[list[float]] = []
-    for x, y in orient(poly, 1.0).exterior.coords:
+def _to_geojson(ring: Ring) -> Geometry:
+    """Counter-clockwise closed ring rounded to 5 decimals, repeated points dropped."""
+    if _area(ring) < 0:
+        ring = ring[::-1]
+    out: list[list[float]] = []
+    for x, y in ring:
         point = [round(x, 5), round(y, 5)]
-        if not ring or ring[-1] != point:
-            ring.append(point)
-    if ring[0] != ring[-1]:
-        ring.append(ring[0])
-    return {"type": "Polygon", "coordinates": [ring]}
+        if not out or out[-1] != point:
+            out.append(point)
+    if out[0] == out[-1] and len(out) > 1:
+        out.pop()
+    out.append(out[0])
+    return {"type": "Polygon", "coordinates": [out]}
 
 
 def _polygons(county: _County, rng: random.Random) -> dict[str, Geometry]:
     """Split the outline down the tree: every node's children tile the node's polygon."""
     weight: dict[str, float] = {}
     for node in reversed(list(county.root.walk())):
-        weight[node.code] = (
-            sum(weight[c.code] for c in node.children) if node.children else (node.weight or 1.0)
-        )
-    shapes: dict[str, Polygon] = {county.root.code: county.outline}
+        weight[node.code] = sum(weight[c.code] for c in node.children) if node.children else (node.weight or 1.0)
+    shapes: dict[str, Ring] = {county.root.code: county.outline}
     for node in county.root.walk():
         if node.children:
             pieces = _partition(shapes[node.code], [weight[c.code] for c in node.children], rng)
             for child, piece in zip(node.children, pieces, strict=True):
                 shapes[child.code] = piece
-    return {code: _to_geojson(poly) for code, poly in shapes.items()}
+    return {code: _to_geojson(ring) for code, ring in shapes.items()}
 
 
 # ---------------------------------------------------------------------------- public
@@ -681,9 +756,7 @@ def generate(profile: str, seed: int = 7) -> tuple[GridTree, dict[str, Geometry]
     """A synthetic county for `profile` and its polygons; same profile and seed, same result."""
     spec = PROFILES.get(profile)
     if spec is None:
-        raise InvalidRequest(
-            f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}", field="profile"
-        )
+        raise InvalidRequest(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}", field="profile")
     rng = random.Random(seed)
     county = spec.build(rng)
     for node in county.root.walk():  # registry order = code order (codes sort in pre-order)
@@ -728,10 +801,7 @@ def summary(tree: GridTree) -> dict[str, Any]:
         "grids": len(grids),
         "comprehensive": sum(1 for g in grids if g.kind == GridKind.COMPREHENSIVE),
         "dedicated": sum(1 for g in grids if g.kind == GridKind.DEDICATED),
-        "by_level": {
-            level.value: {kind.value: tree.count(level, kind) for kind in GridKind}
-            for level in GRID_LEVELS
-        },
+        "by_level": {level.value: {kind.value: tree.count(level, kind) for kind in GridKind} for level in GRID_LEVELS},
         "small_grids": len(smalls),
         "first_leaders": leaders,
         "vacancies": len(smalls) - leaders,

@@ -43,7 +43,7 @@ from command.errors import RegistryError, RowError
 from command.grids import CentralHousehold, Grid, GridKind, GridTree, Level
 
 Progress = Callable[[int, int], None]
-E = TypeVar("E", Level, GridKind)
+_E = TypeVar("_E", Level, GridKind)
 
 REQUIRED_COLUMNS = (
     "code",
@@ -74,6 +74,7 @@ COORD_DECIMALS = 5
 
 _MAX_LEN = {
     "code": 64,
+    "parent": 64,
     "name": 200,
     "first_leader": 64,
     "leader": 64,
@@ -103,7 +104,7 @@ class _Parsed:
     name: str
     level: Level | None
     kind: GridKind | None
-    parent: str
+    parent: str | None  # "" for none, None when the cell itself was bad
     households: int | None
     population: int | None
     first_leader: str
@@ -213,8 +214,7 @@ def _decode(path: Path) -> str:
         line = data.count(b"\n", 0, exc.start) + 1
         return _refuse(
             path.name,
-            "file is not UTF-8 (it looks like GBK/GB18030 or Latin-1): "
-            "save it as 'CSV UTF-8' and import again",
+            "file is not UTF-8 (GBK/GB18030 or Latin-1?): save it as 'CSV UTF-8' and import it again",
             line,
         )
 
@@ -254,7 +254,7 @@ def _field_limit(limit: int) -> Iterator[None]:
 def _read_csv(path: Path, required: Sequence[str], known: Sequence[str]) -> list[_Row]:
     """Parse CSV text, remembering the editor line on which each record starts."""
     text = _decode(path)
-    first = text.split("\n", 1)[0]
+    first = text[: text.find("\n")] if "\n" in text else text
     delimiter = max((",", "\t", ";"), key=first.count)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     rows: list[_Row] = []
@@ -394,8 +394,7 @@ def _geometry_problem(geometry: Any) -> str:
                     not isinstance(pos, list)
                     or len(pos) < 2
                     or not all(
-                        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-                        for v in pos[:2]
+                        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in pos[:2]
                     )
                 ):
                     return "polygon position is not [lon, lat]"
@@ -456,7 +455,7 @@ def _count(cells: Mapping[str, str], name: str, line: int, errors: list[RowError
     return number
 
 
-def _member(enum: type[E], raw: str, line: int, name: str, errors: list[RowError]) -> E | None:
+def _member(enum: type[_E], raw: str, line: int, name: str, errors: list[RowError]) -> _E | None:
     """A value from a closed list (case-insensitive), or an error naming the allowed ones."""
     value = raw.strip().lower()
     try:
@@ -472,9 +471,7 @@ def _parse_grid(row: _Row, errors: list[RowError]) -> _Parsed:
     c, line = row.cells, row.line
     code = _required(c, "code", line, errors)
     if code is not None and not _CODE_RE.fullmatch(code):
-        errors.append(
-            RowError(line, f"code {code!r}: use letters, digits, '-', '_' or '.' only", "code")
-        )
+        errors.append(RowError(line, f"code {code!r}: use letters, digits, '-', '_' or '.' only", "code"))
     name = _required(c, "name", line, errors)
     level = _member(Level, c.get("level", ""), line, "level", errors)
     kind = _member(GridKind, c.get("kind", ""), line, "kind", errors)
@@ -496,7 +493,7 @@ def _parse_grid(row: _Row, errors: list[RowError]) -> _Parsed:
         name=name or "",
         level=level,
         kind=kind,
-        parent=parent or "",
+        parent=parent,
         households=households,
         population=population,
         first_leader=first_leader,
@@ -513,22 +510,18 @@ def _check_tree(parsed: list[_Parsed], errors: list[RowError]) -> dict[str, _Par
             continue
         first = by_code.get(p.code)
         if first is not None:
-            errors.append(
-                RowError(p.line, f"duplicate code {p.code} (first on line {first.line})", "code")
-            )
+            errors.append(RowError(p.line, f"duplicate code {p.code} (first on line {first.line})", "code"))
         else:
             by_code[p.code] = p
 
-    roots = [p for p in by_code.values() if not p.parent]
+    roots = [p for p in by_code.values() if p.parent == ""]
     county = next((p for p in roots if p.level == Level.COUNTY), roots[0] if roots else None)
     if county is None:
         errors.append(RowError(WHOLE_FILE, "no county: exactly one row must have an empty parent"))
     for p in roots:
         if p is county:
             if p.level is not None and p.level != Level.COUNTY:
-                errors.append(
-                    RowError(p.line, "the row with an empty parent must be the county", "level")
-                )
+                errors.append(RowError(p.line, "the row with an empty parent must be the county", "level"))
         else:
             assert county is not None
             errors.append(
@@ -600,9 +593,7 @@ def _parse_central_households(
         c, line = row.cells, row.line
         code = _required(c, "code", line, errors)
         if code is not None and code in seen:
-            errors.append(
-                RowError(line, f"duplicate code {code} (first on line {seen[code]})", "code")
-            )
+            errors.append(RowError(line, f"duplicate code {code} (first on line {seen[code]})", "code"))
         elif code is not None:
             seen[code] = line
         micro = _required(c, "micro_grid", line, errors)
@@ -613,8 +604,7 @@ def _parse_central_households(
             errors.append(
                 RowError(
                     line,
-                    f"{micro} is a {grid.level.value} grid; central households hang under "
-                    "micro grids",
+                    f"{micro} is a {grid.level.value} grid; central households hang under micro grids",
                     "micro_grid",
                 )
             )
@@ -651,9 +641,7 @@ def _grid(p: _Parsed) -> Grid:
     )
 
 
-def _validate(
-    rows: list[_Row], ch_rows: list[_Row], source: str, progress: Progress | None
-) -> GridTree:
+def _validate(rows: list[_Row], ch_rows: list[_Row], source: str, progress: Progress | None) -> GridTree:
     """Every check over every row, then either a whole tree or one error listing all of them."""
     total = len(rows) + len(ch_rows)
     errors: list[RowError] = []
@@ -730,9 +718,7 @@ def _round_coords(value: Any) -> Any:
     return value
 
 
-def _geojson_text(
-    rows: Sequence[Mapping[str, Any]], geometry: Mapping[str, Mapping[str, Any]]
-) -> str:
+def _geojson_text(rows: Sequence[Mapping[str, Any]], geometry: Mapping[str, Mapping[str, Any]]) -> str:
     """A FeatureCollection with one feature per line, in registry order, for diffable files."""
     lines = []
     for row in rows:

@@ -193,6 +193,7 @@ EXTENSIONS = (
     "dashboard.api_review",
     "dashboard.api_alerts",
     "dashboard.api_matters",
+    "dashboard.api_field",
 )
 """Modules that add routes to the blueprint with `register(api, backend)`, if present."""
 

@@ -27,7 +27,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from command.access import Actor, Role, check_scope_level
 from command.errors import InvalidRequest, NotAuthenticated
-from command.events import UserAdded
+from command.events import UserAdded, UserLoggedIn
 from command.modes import parse_enum
 from streams.county import County
 
@@ -128,6 +128,9 @@ class Accounts:
             raise NotAuthenticated("wrong username or password", field="password")
         self.client.delete(throttle)
         actor = Actor(username, Role(rec["role"]), rec["scope"])
+        # Audit trail and input of the silent-secretary alert. Appended without folding here:
+        # the control view is refreshed by the next reader that holds the backend's lock.
+        self.county.log.append(UserLoggedIn(username=username), actor=username, at=self.county.clock())
         return self.issue(actor), actor
 
     # -- tokens --------------------------------------------------------------------

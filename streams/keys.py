@@ -88,6 +88,11 @@ class CountyKeys:
         return f"wt:{self.tag}:lock:"
 
     @property
+    def projectors(self) -> str:
+        """Sorted set of live projector workers → last heartbeat (for sharing streams)."""
+        return f"wt:{self.tag}:projectors"
+
+    @property
     def logins(self) -> str:
         """Failed-login counters for rate limiting."""
         return f"wt:{self.tag}:logins"

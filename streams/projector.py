@@ -1,15 +1,22 @@
-"""Projector: the consumer-group worker that folds the log into read models.
+"""Projector: the consumer-group workers that fold the log into read models.
 
-For each stream of a county the projector reads a batch through the consumer
-group ``projector``, folds it in Python (`command.fold.aggregate_reports`, one
-delta per touched grid, ancestors included), and writes the result with its
-checkpoint in one Lua call that first compares the checkpoint with the one the
-batch was planned against (compare-and-set). Only then does it XACK. So:
+Each stream (the county's control stream, one per town) is applied **in order by
+one worker at a time**: a worker owns a stream through a lease (``rm:lease``,
+SET NX PX, renewed every round) and projectors share the streams between them
+by a quota of ceil(streams / live members). The owner reads its own pending
+entries first (after taking over a stream it XAUTOCLAIMs every entry the
+previous owner read but never acknowledged), then new ones with XREADGROUP;
+folds a batch in Python (`command.fold.aggregate_reports`: one delta per
+touched grid, ancestors included) and writes it with its checkpoint in one Lua
+call that checks, atomically, that the worker still owns the lease (fencing)
+and that the checkpoint is the one the batch was planned against. Then XACK.
 
 * a batch applied twice changes nothing — entries at or before the checkpoint
-  are skipped, and a concurrent apply fails the compare and is re-planned;
-* a worker killed anywhere loses nothing — unacknowledged entries stay pending
-  and are reclaimed by a live worker with XAUTOCLAIM after `claim_idle_ms`;
+  are skipped, and because a stream is applied in order, "at or before the
+  checkpoint" means "applied";
+* a worker killed anywhere loses nothing — its lease runs out, another member
+  takes the stream over and reclaims its pending entries;
+* a worker that stalls and loses its lease cannot write any more (fencing);
 * each write touches one town's slot only, so it is atomic in Redis Cluster too.
 
 The control stream is folded whole in memory (`ControlView`); its read model is
@@ -37,12 +44,35 @@ from streams.server import Client
 
 log = logging.getLogger(__name__)
 
+LEASE_LUA = """
+local owner = redis.call('GET', KEYS[1])
+if owner == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if not owner and ARGV[3] == '1' then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 2
+end
+return 0
+"""
+
+RELEASE_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class LeaseLost(RuntimeError):
+    """This worker no longer owns the stream it was applying (another took it over)."""
+
 APPLY_LUA = """
+if redis.call('GET', KEYS[2]) ~= ARGV[3] then return {-1} end
 local cur = redis.call('GET', KEYS[1]) or ''
 if cur ~= ARGV[1] then return {0} end
 local out = {1}
-local i = 3
-for k = 2, #KEYS do
+local i = 4
+for k = 3, #KEYS do
   local mode = ARGV[i]
   local n = tonumber(ARGV[i + 1])
   i = i + 2
@@ -87,6 +117,14 @@ def _s(v: Any) -> str:
     return v.decode() if isinstance(v, bytes) else str(v)
 
 
+def _lease_key(stream: str) -> str:
+    return stream.rsplit(":log", 1)[0] + ":rm:lease"
+
+
+def _ckpt_key(stream: str) -> str:
+    return stream.rsplit(":log", 1)[0] + ":rm:ckpt"
+
+
 class Projector:
     """One member of the consumer group; run several for more throughput."""
 
@@ -97,19 +135,22 @@ class Projector:
         *,
         consumer: str = "projector-1",
         batch: int = 5000,
-        claim_idle_ms: int = 30_000,
+        lease_ms: int = 10_000,
         publish: bool = True,
     ) -> None:
         self.client = client
         self.keys = CountyKeys(county)
         self.consumer = consumer
         self.batch = batch
-        self.claim_idle_ms = claim_idle_ms
+        self.lease_ms = lease_ms
         self.publish = publish
         self.view = ControlView(client, county)
         self._apply = client.register_script(APPLY_LUA)
+        self._lease = client.register_script(LEASE_LUA)
+        self._release = client.register_script(RELEASE_LUA)
         self._groups: set[str] = set()
-        self._pending_checked: set[str] = set()
+        self.owned: set[str] = set()
+        self._drained: set[str] = set()
         self.applied = 0
         self.cluster = client.__class__.__name__ == "RedisCluster"
 
@@ -131,85 +172,143 @@ class Projector:
                 raise
         self._groups.add(stream)
 
+    # -- ownership -----------------------------------------------------------------
+
+    def _members(self) -> int:
+        """Live projectors of the county (heartbeats within three leases)."""
+        now = time.time()
+        key = self.keys.projectors
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zadd(key, {self.consumer: now})
+        pipe.zremrangebyscore(key, "-inf", now - 3 * self.lease_ms / 1000)
+        pipe.zcard(key)
+        return max(1, int(pipe.execute()[-1]))
+
+    def claim_streams(self) -> set[str]:
+        """Renew the leases we hold and take free ones up to our share."""
+        streams = self.streams()
+        quota = -(-len(streams) // self._members())
+        start = sum(map(ord, self.consumer)) % max(1, len(streams))
+        order = streams[start:] + streams[:start]
+        owned: set[str] = set()
+        for s in order:
+            want = "1" if len(owned) < quota else "0"
+            got = int(self._lease(keys=[_lease_key(s)], args=[self.consumer, self.lease_ms, want]))
+            if got:
+                if got == 2 or s not in self.owned:
+                    self._drained.discard(s)  # new to us: take over what the last owner left
+                owned.add(s)
+        # Hand back what is beyond our share (a new member joined).
+        for s in list(owned)[quota:] if len(owned) > quota else []:
+            self._release(keys=[_lease_key(s)], args=[self.consumer])
+            owned.discard(s)
+        self.owned = owned
+        return owned
+
+    def release(self) -> None:
+        """Give every stream back (clean shutdown): another member takes over at once."""
+        for s in self.owned:
+            self._release(keys=[_lease_key(s)], args=[self.consumer])
+        self.owned = set()
+        self.client.zrem(self.keys.projectors, self.consumer)
+
     # -- one round -----------------------------------------------------------------
 
     def step(self, block_ms: int = 0) -> int:
-        """Read and apply one batch from every stream that has one; returns entries applied."""
+        """Apply one batch from every stream we own; returns entries applied."""
         self.view.refresh()
-        streams = self.streams()
-        for s in streams:
-            self._ensure_group(s)
+        owned = self.claim_streams()
         total = 0
-        # First our own pending entries (a restart after a crash), then new ones.
-        todo: dict[str, str] = {}
-        for s in streams:
-            todo[s] = ">" if s in self._pending_checked else "0"
-        if not self.cluster and block_ms and all(v == ">" for v in todo.values()):
+        for s in sorted(owned):
+            self._ensure_group(s)
+            if s not in self._drained:
+                total += self._drain_pending(s)
+        if not owned:
+            if block_ms:
+                time.sleep(block_ms / 1000)
+            return 0
+        if not self.cluster and block_ms and not total:
             resp = self.client.xreadgroup(
-                GROUP, self.consumer, todo, count=self.batch, block=block_ms
+                GROUP, self.consumer, dict.fromkeys(sorted(owned), ">"), count=self.batch, block=block_ms
             )
             for stream, entries in resp or []:
-                total += self._apply_entries(_s(stream), entries)
+                total += self._apply_safely(_s(stream), entries)
             return total
-        for s, start in todo.items():
-            resp = self.client.xreadgroup(GROUP, self.consumer, {s: start}, count=self.batch)
-            entries = resp[0][1] if resp else []
-            if start == "0" and len(entries) < self.batch:
-                self._pending_checked.add(s)
-            total += self._apply_entries(s, entries)
+        for s in sorted(owned):
+            resp = self.client.xreadgroup(GROUP, self.consumer, {s: ">"}, count=self.batch)
+            total += self._apply_safely(s, resp[0][1] if resp else [])
         if not total and block_ms:
             time.sleep(min(block_ms, 50) / 1000)
         return total
 
-    def reclaim(self) -> int:
-        """Take over entries another worker read but never acknowledged (it died)."""
+    def _drain_pending(self, stream: str) -> int:
+        """Take over entries read but never acknowledged (a dead owner's), then apply ours in order."""
+        start = "0-0"
+        while True:
+            resp = self.client.xautoclaim(stream, GROUP, self.consumer, 0, start_id=start, count=self.batch)
+            start = _s(resp[0])
+            if start == "0-0":
+                break
         total = 0
-        for s in self.streams():
-            self._ensure_group(s)
-            start = "0-0"
-            while True:
-                resp = self.client.xautoclaim(
-                    s, GROUP, self.consumer, self.claim_idle_ms, start_id=start, count=self.batch
-                )
-                start, entries = _s(resp[0]), resp[1]
-                entries = [e for e in entries if e and e[1] is not None]
-                total += self._apply_entries(s, entries)
-                if start == "0-0":
-                    break
+        after = "0"
+        while True:
+            resp = self.client.xreadgroup(GROUP, self.consumer, {stream: after}, count=self.batch)
+            entries = [e for e in (resp[0][1] if resp else []) if e[1] is not None]
+            if not entries:
+                break
+            total += self._apply_safely(stream, entries)
+            after = _s(entries[-1][0])
+        self._drained.add(stream)
         return total
 
-    def run(self, stop: threading.Event, *, block_ms: int = 200, reclaim_every_s: float = 10.0) -> None:
+    def _apply_safely(self, stream: str, entries: Sequence[Any]) -> int:
+        try:
+            return self._apply_entries(stream, entries)
+        except LeaseLost:
+            log.info("projector %s: lost %s to another member", self.consumer, stream)
+            self.owned.discard(stream)
+            self._drained.discard(stream)
+            return 0
+
+    def run(self, stop: threading.Event, *, block_ms: int = 200) -> None:
         """Loop until `stop` is set; never dies of a transient Redis error."""
-        next_reclaim = 0.0
-        while not stop.is_set():
-            try:
-                if time.monotonic() >= next_reclaim:
-                    self.reclaim()
-                    next_reclaim = time.monotonic() + reclaim_every_s
-                self.step(block_ms=block_ms)
-            except (redis.ConnectionError, redis.TimeoutError) as exc:
-                log.warning("projector: redis unavailable (%s); retrying", exc)
-                self._groups.clear()
-                stop.wait(0.5)
-            except redis.ResponseError as exc:
-                if "NOGROUP" in str(exc):
+        try:
+            while not stop.is_set():
+                try:
+                    self.step(block_ms=block_ms)
+                except (redis.ConnectionError, redis.TimeoutError) as exc:
+                    log.warning("projector: redis unavailable (%s); retrying", exc)
                     self._groups.clear()
-                    self._pending_checked.clear()
-                    continue
-                log.exception("projector: redis refused a write")
-                stop.wait(0.5)
+                    self._drained.clear()
+                    stop.wait(0.5)
+                except redis.ResponseError as exc:
+                    if "NOGROUP" in str(exc):
+                        self._groups.clear()
+                        self._drained.clear()
+                        continue
+                    log.exception("projector: redis refused a write")
+                    stop.wait(0.5)
+        finally:
+            try:
+                self.release()
+            except redis.RedisError:
+                pass
 
     def catch_up(self, timeout_s: float = 60.0) -> int:
-        """Apply until every stream is drained (tests, replay, `wartime import`)."""
+        """Apply until every stream is drained (tests, `wartime import`); needs the leases free."""
         deadline = time.monotonic() + timeout_s
         total = 0
-        while time.monotonic() < deadline:
-            n = self.step()
-            total += n
-            if n == 0 and all(s in self._pending_checked for s in self.streams()):
-                if self.lag_entries() == 0:
+        try:
+            while time.monotonic() < deadline:
+                n = self.step()
+                total += n
+                if n == 0 and self.lag_entries() == 0:
                     return total
-        raise TimeoutError("projector did not catch up")
+                if n == 0:
+                    time.sleep(0.01)
+            raise TimeoutError("projector did not catch up")
+        finally:
+            self.release()
 
     # -- apply ---------------------------------------------------------------------
 
@@ -234,9 +333,11 @@ class Projector:
                 break
             snapshot = json.dumps(self.view.snapshot(), ensure_ascii=False, sort_keys=True)
             res = self._apply(
-                keys=[self.keys.checkpoint, self.keys.control],
-                args=[ckpt, self.view.state.last_id, "s", 1, snapshot],
+                keys=[self.keys.checkpoint, _lease_key(self.keys.log), self.keys.control],
+                args=[ckpt, self.view.state.last_id, self.consumer, "s", 1, snapshot],
             )
+            if int(res[0]) == -1:
+                raise LeaseLost(self.keys.log)
             if int(res[0]) == 1:
                 if self.publish:
                     self.client.publish(
@@ -283,8 +384,8 @@ class Projector:
             for (op, grid), ms in touched.items():
                 if grid != root:
                     by_op.setdefault(op, ([], []))[1].extend((grid, ms))
-            keys = [tk.checkpoint]
-            args: list[Any] = [ckpt, last_id]
+            keys = [tk.checkpoint, _lease_key(stream)]
+            args: list[Any] = [ckpt, last_id, self.consumer]
             for op, (incs, lasts) in by_op.items():
                 keys.append(tk.counts(op))
                 args.extend(("i", len(incs) // 2, *incs))
@@ -294,6 +395,8 @@ class Projector:
                 keys.append(tk.operations)
                 args.extend(("a", len(by_op), *by_op))
             res = self._apply(keys=keys, args=args)
+            if int(res[0]) == -1:
+                raise LeaseLost(stream)
             if int(res[0]) == 1:
                 if self.publish and order:
                     self._publish_totals(town, order, res[1:], touched)
@@ -328,8 +431,7 @@ class Projector:
 
 def lag_of(client: Client, stream: str) -> tuple[int, int]:
     """(entries behind, ms behind) of one stream against its checkpoint."""
-    ckpt_key = stream.rsplit(":log", 1)[0] + ":rm:ckpt"
-    ckpt = _s(client.get(ckpt_key) or "")
+    ckpt = _s(client.get(_ckpt_key(stream)) or "")
     start = "(" + ckpt if ckpt else "-"
     first = client.xrange(stream, start, "+", count=1)
     if not first:
@@ -354,7 +456,7 @@ def wait_applied(client: Client, log: EventLog, timeout_s: float = 10.0) -> bool
         for s, last in targets.items():
             if last is None:
                 continue
-            ckpt = _s(client.get(s.rsplit(":log", 1)[0] + ":rm:ckpt") or "")
+            ckpt = _s(client.get(_ckpt_key(s)) or "")
             if not ckpt or id_tuple(ckpt) < id_tuple(last):
                 behind = True
                 break

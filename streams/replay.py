@@ -8,13 +8,14 @@ at the last applied entry, so a running server carries on from there.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import redis
 
 from streams.keys import GROUP, CountyKeys, TownKeys
 from streams.log import EventLog
-from streams.projector import Projector
+from streams.projector import Projector, _lease_key
 from streams.readmodel import ControlView
 from streams.server import Client
 
@@ -53,8 +54,10 @@ def rebuild(
     drop_read_models(client, county, towns)
     end = "+" if until is None else f"{until}-18446744073709551615"
     total = 0
-    proj = Projector(client, county, consumer="replay", publish=False)
+    proj = Projector(client, county, consumer=f"replay-{os.getpid()}", publish=False)
     for stream in log.streams():
+        # Take the stream from any live projector (its fenced writes fail until we are done).
+        client.set(_lease_key(stream), proj.consumer, px=600_000)
         try:
             client.xgroup_destroy(stream, GROUP)
         except redis.ResponseError:
@@ -67,4 +70,8 @@ def rebuild(
             if progress:
                 progress(len(entries))
         client.xgroup_create(stream, GROUP, id=last, mkstream=True)
+    proj.release()
+    for stream in log.streams():
+        if _s(client.get(_lease_key(stream)) or "") == proj.consumer:
+            client.delete(_lease_key(stream))
     return total

@@ -1,0 +1,289 @@
+"""API additions for the field page and the commander's console (issue 5).
+
+Both pages sit on the HTTP API — the field page from the browser (assets/field.js,
+so that reports can queue offline), the console from its Dash callbacks through
+`call_api`, an in-process request that runs the very same handlers, token check
+and error mapping as a request from the network. There is no second path to the
+data. The routes here are read-only conveniences that save the pages many round
+trips:
+
+* ``GET /api/v1/field/mine[?grid=CODE]`` — what a grid leader needs on a phone:
+  the grids of the caller's scope that take reports (leaf grids), the open
+  operations over them, and per grid its targets, counts and last report.
+* ``GET /api/v1/console/tree/CODE`` — one node of the grid tree and its
+  children, each with subtree counts (grids, in wartime, secretaries,
+  vacancies): the console's tree picker, one level at a time.
+* ``GET /api/v1/console/scope/CODE`` — the console's view of a scope:
+  vacancies and secretaries with grid names, operations over it with progress,
+  open alerts.
+* ``GET /api/v1/field/sw.js`` — the field page's service worker
+  (assets/field-sw.js), allowed to control ``/field`` so the page reloads with
+  no network.
+
+Every route checks the caller's token and scope like the core API does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import flask
+from flask import Blueprint, Response, request
+
+from command.access import Actor, Role, require_read
+from command.fold import ControlState
+from command.grids import GRID_LEVELS, GridTree
+from command.operations import Operation, OperationState
+from dashboard.api import Backend, handler
+
+SW_FILE = Path(__file__).resolve().parent.parent / "assets" / "field-sw.js"
+SW_SCOPE = "/field"
+MAX_LEAVES = 300
+"""A phone lists at most this many grids (a leader's scope holds a handful)."""
+MAX_ROWS = 200
+"""Vacancies, secretaries and alerts listed per scope in the console."""
+
+
+def call_api(method: str, path: str, token: str | None, payload: Any = None) -> tuple[int, dict[str, Any]]:
+    """Run one /api/v1 request in-process (the console's only way to the data)."""
+    app = flask.current_app
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    client = app.test_client()
+    kwargs: dict[str, Any] = {"method": method, "headers": headers}
+    if payload is not None:
+        kwargs["data"] = json.dumps(payload)
+        kwargs["content_type"] = "application/json"
+    resp = client.open(f"/api/v1{path}", **kwargs)
+    try:
+        data = json.loads(resp.get_data(as_text=True) or "null")
+    except json.JSONDecodeError:
+        data = None
+    return resp.status_code, data if isinstance(data, dict) else {}
+
+
+def _secretary(st: ControlState, code: str) -> dict[str, Any] | None:
+    s = st.secretaries.get(code)
+    return {"name": s.name, "acting": s.acting, "since": s.since} if s else None
+
+
+def _grid_brief(tree: GridTree, st: ControlState, code: str) -> dict[str, Any]:
+    g = tree[code]
+    w = st.wartime.get(code)
+    return {
+        "code": code,
+        "name": g.name,
+        "grid_level": g.level.value,
+        "kind": g.kind.value,
+        "parent": g.parent,
+        "mode": st.mode_of(code).value,
+        "incident": w.incident if w else None,
+        "level": w.level if w else None,
+    }
+
+
+def reportable(tree: GridTree, root: str, limit: int = MAX_LEAVES) -> tuple[list[str], bool]:
+    """Leaf grids under `root` (where reports land), in tree order, and whether the list was cut."""
+    out: list[str] = []
+    for code in tree.subtree(root):
+        if not tree.children[code] and tree[code].level in GRID_LEVELS:
+            if len(out) == limit:
+                return out, True
+            out.append(code)
+    return out, False
+
+
+def _small_of(tree: GridTree, code: str) -> str | None:
+    for c in tree.path(code):
+        if tree[c].level.value == "small":
+            return c
+    return None
+
+
+def mine(backend: Backend, actor: Actor, grid: str | None) -> dict[str, Any]:
+    """The field page's data: reportable grids of the scope and the open operations over them."""
+    county = backend.county
+    st = county.refresh()
+    tree = county.tree
+    root = grid or actor.scope or tree.root
+    require_read(actor, tree, root)
+    leaves, truncated = reportable(tree, root)
+    grids = []
+    for code in leaves:
+        brief = _grid_brief(tree, st, code)
+        small = _small_of(tree, code)
+        brief["secretary"] = _secretary(st, small) if small else None
+        brief["parent_name"] = tree[tree[code].parent].name if tree[code].parent else None
+        grids.append(brief)
+    ops = []
+    for op in sorted(st.open_operations(), key=lambda o: (o.launched_at, o.id)):
+        here = [c for c in leaves if tree.is_within(c, op.scope)]
+        if not here:
+            continue
+        at = root if tree.is_within(root, op.scope) else op.scope
+        totals = county.progress.totals(op.id, [*here, at])
+        last = county.progress.last_report(op.id, here)
+        ops.append({
+            **op.summary(),
+            "counters": list(op.counters),
+            "summary": {"grid": at, "targets": op.target_of(at), "counts": totals[at]},
+            "grids": {
+                c: {"targets": op.target_of(c), "counts": totals[c], "last": last[c]} for c in here
+            },
+        })
+    return {
+        "user": {"username": actor.username, "role": actor.role.value, "scope": actor.scope},
+        "root": {**_grid_brief(tree, st, root), "secretary": _secretary(st, root)},
+        "can_report": actor.role != Role.VIEWER,
+        "grids": grids,
+        "truncated": truncated,
+        "operations": ops,
+        "server_time": county.clock(),
+    }
+
+
+def _aggregate(tree: GridTree, st: ControlState, code: str) -> dict[str, dict[str, int]]:
+    """Per node of the subtree: grids, wartime grids, secretaries and vacancies beneath it."""
+    agg: dict[str, dict[str, int]] = {}
+    for c in reversed(list(tree.subtree(code))):
+        cell = {
+            "grids": 1,
+            "wartime": 1 if c in st.wartime else 0,
+            "secretaries": 1 if c in st.secretaries else 0,
+            "vacancies": 1 if c in st.vacancies else 0,
+        }
+        for k in tree.children[c]:
+            for key, n in agg[k].items():
+                cell[key] += n
+        agg[c] = cell
+    return agg
+
+
+def node_summary(tree: GridTree, st: ControlState, code: str, agg: dict[str, dict[str, int]]) -> dict[str, Any]:
+    """One node of the console tree with its subtree counts."""
+    g = tree[code]
+    return {
+        **_grid_brief(tree, st, code),
+        **agg[code],
+        "children": len(tree.children[code]),
+        "population": g.population,
+        "households": g.households,
+        "first_leader": g.first_leader,
+        "secretary": _secretary(st, code),
+        "vacancy": code in st.vacancies,
+    }
+
+
+def tree_node(backend: Backend, actor: Actor, code: str) -> dict[str, Any]:
+    """A node, its children and its path from the top of the caller's scope."""
+    county = backend.county
+    st = county.refresh()
+    tree = county.tree
+    require_read(actor, tree, code)
+    agg = _aggregate(tree, st, code)
+    path = [c for c in reversed(tree.path(code)) if actor.scope == "" or tree.is_within(c, actor.scope)]
+    return {
+        "node": node_summary(tree, st, code, agg),
+        "children": [node_summary(tree, st, k, agg) for k in tree.children[code]],
+        "path": [{"code": c, "name": tree[c].name, "grid_level": tree[c].level.value} for c in path],
+    }
+
+
+def _overlaps(tree: GridTree, op: Operation, code: str) -> bool:
+    return tree.is_within(op.scope, code) or tree.is_within(code, op.scope)
+
+
+def _rows(items: Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    rows = list(items)
+    return rows[:MAX_ROWS], len(rows)
+
+
+def scope_view(backend: Backend, actor: Actor, code: str) -> dict[str, Any]:
+    """The console's panels for one scope: vacancies, secretaries, operations, alerts."""
+    county = backend.county
+    st = county.refresh()
+    tree = county.tree
+    require_read(actor, tree, code)
+    agg = _aggregate(tree, st, code)
+
+    def parent_name(c: str) -> str | None:
+        p = tree[c].parent
+        return tree[p].name if p else None
+
+    vacancies, n_vac = _rows(
+        {"grid": g, "name": tree[g].name, "parent_name": parent_name(g), "since": since}
+        for g, since in sorted(st.vacancies.items()) if tree.is_within(g, code)
+    )
+    secretaries, n_sec = _rows(
+        {"grid": g, "name": tree[g].name, "parent_name": parent_name(g), "person": s.name,
+         "acting": s.acting, "since": s.since}
+        for g, s in sorted(st.secretaries.items()) if tree.is_within(g, code)
+    )
+    ops = []
+    for op in sorted(st.operations.values(), key=lambda o: (o.state != OperationState.OPEN, -o.launched_at, o.id)):
+        if not _overlaps(tree, op, code):
+            continue
+        at = op.scope if tree.is_within(op.scope, code) else code
+        totals = county.progress.totals(op.id, [at])[at]
+        ops.append({
+            **op.summary(),
+            "scope_name": tree[op.scope].name,
+            "counters": list(op.counters),
+            "at": at,
+            "at_name": tree[at].name,
+            "targets": op.target_of(at),
+            "totals": totals,
+        })
+    alerts, n_alerts = _rows(
+        {**a.to_json(), "grid_name": tree[a.grid].name if a.grid in tree else a.grid,
+         "operation_name": st.operations[a.operation].name if a.operation in st.operations else None}
+        for a in sorted(st.alerts.values(), key=lambda a: (-a.raised_at, a.id))
+        if a.open and a.grid in tree and tree.is_within(a.grid, code)
+    )
+    can_command = actor.role == Role.COMMANDER and (actor.scope == "" or tree.is_within(code, actor.scope))
+    return {
+        "grid": node_summary(tree, st, code, agg),
+        "can_command": can_command,
+        "vacancies": vacancies,
+        "vacancies_total": n_vac,
+        "secretaries": secretaries,
+        "secretaries_total": n_sec,
+        "operations": ops,
+        "alerts": alerts,
+        "alerts_total": n_alerts,
+        "server_time": county.clock(),
+    }
+
+
+def register(api: Blueprint, backend: Backend) -> None:
+    """Add the field and console routes to the /api/v1 blueprint."""
+
+    @api.get("/field/mine")
+    @handler
+    def field_mine() -> Any:
+        actor = backend.actor()
+        with backend.lock:
+            return mine(backend, actor, request.args.get("grid") or None)
+
+    @api.get("/console/tree/<code>")
+    @handler
+    def console_tree(code: str) -> Any:
+        actor = backend.actor()
+        with backend.lock:
+            return tree_node(backend, actor, code)
+
+    @api.get("/console/scope/<code>")
+    @handler
+    def console_scope(code: str) -> Any:
+        actor = backend.actor()
+        with backend.lock:
+            return scope_view(backend, actor, code)
+
+    @api.get("/field/sw.js")
+    def field_sw() -> Response:
+        resp = Response(SW_FILE.read_bytes(), mimetype="application/javascript")
+        resp.headers["Service-Worker-Allowed"] = SW_SCOPE
+        resp.headers["Cache-Control"] = "no-cache"
+        return resp

@@ -1,0 +1,278 @@
+"""The scheduler of `wartime serve`: alert rounds, the 08:00 daily briefing, contact rounds.
+
+APScheduler (3.x) fires three jobs:
+
+* ``alerts`` — every `ALERT_EVERY_S` seconds, one alert round (`streams.alerting`);
+* ``briefing`` — daily at 08:00 Asia/Shanghai, the briefing of every open operation;
+* ``contact`` — daily at 08:05 Asia/Shanghai, this quarter's contact-round
+  reminders still owed to first small-grid leaders in peacetime.
+
+Once per cluster. Every server process may run a scheduler; each run is named
+by its *slot* — the scheduled fire time it stands for (the previous fire time of
+the job's trigger at or before now; for the interval job, now rounded down to
+the interval). A run takes a Redis lock (``SET NX PX`` with a random token,
+released by a compare-and-delete script), then reads the job's last completed
+slot: a slot already done is skipped. So two workers that both fire at 08:00
+issue one briefing. The events themselves carry idempotency keys as well, so
+even a run that dies between its append and its bookkeeping repeats nothing.
+
+Restart. On start `catch_up` runs every cron job whose last slot is not done
+yet (the server was down at 08:00): a missed run happens once, late, under
+the date it stands for; APScheduler's `coalesce` and `misfire_grace_time`
+cover a scheduler that was merely busy. Completed slots are also kept in a
+short list per job (``…:jobs:runs:JOB``), which tests and operators read.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from command.alerts import AlertConfig
+from streams.alerting import AlertEvaluator, issue_briefings, issue_contact_reminders
+from streams.county import County, now_ms
+from streams.keys import CountyKeys
+from streams.readmodel import current_county
+from streams.server import Client
+
+log = logging.getLogger(__name__)
+
+TZ = ZoneInfo("Asia/Shanghai")
+ALERT_EVERY_S = int(os.environ.get("WARTIME_ALERT_EVERY_S", "5"))
+RUNS_KEPT = 500
+
+RELEASE_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def jobs_key(county: str) -> str:
+    """Hash job → last completed slot (epoch ms), on the county's shard."""
+    return f"wt:{CountyKeys(county).tag}:jobs:last"
+
+
+def runs_key(county: str, job: str) -> str:
+    """List of the latest completed runs of a job: ``slot worker``."""
+    return f"wt:{CountyKeys(county).tag}:jobs:runs:{job}"
+
+
+class RedisLock:
+    """A lock per job name: SET NX PX with a random token; released only by its holder."""
+
+    def __init__(self, client: Client, county: str) -> None:
+        self.client = client
+        self.prefix = CountyKeys(county).lock_prefix
+        self._release = client.register_script(RELEASE_LUA)
+
+    def acquire(self, name: str, ttl_ms: int) -> str | None:
+        """A token when the lock was free, None when someone else holds it."""
+        token = secrets.token_hex(16)
+        return token if self.client.set(self.prefix + name, token, nx=True, px=ttl_ms) else None
+
+    def release(self, name: str, token: str) -> bool:
+        """Delete the lock only if it is still ours (it may have expired and been taken)."""
+        return bool(self._release(keys=[self.prefix + name], args=[token]))
+
+
+def previous_fire(trigger: Any, now: datetime, lookback: timedelta = timedelta(days=2)) -> datetime | None:
+    """The latest fire time of an APScheduler trigger at or before `now` (within `lookback`)."""
+    prev = None
+    t = trigger.get_next_fire_time(None, now - lookback)
+    while t is not None and t <= now:
+        prev = t
+        t = trigger.get_next_fire_time(t, t + timedelta(seconds=1))
+    return prev
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A job: its trigger (None: every `every_s` seconds), its work, its lock's lifetime."""
+
+    name: str
+    trigger: Any
+    every_s: int
+    lock_ms: int
+    work: Callable[[County, int, int], object]
+
+
+def _briefing(county: County, now: int, slot: int) -> object:
+    from command.briefing import local_date
+
+    return issue_briefings(county, now, local_date(slot))
+
+
+def _contact(county: County, now: int, slot: int) -> object:
+    return issue_contact_reminders(county, now)
+
+
+class Jobs:
+    """The scheduler's jobs over one Redis, runnable by APScheduler or directly with a clock."""
+
+    def __init__(
+        self,
+        client: Client,
+        *,
+        clock: Callable[[], int] = now_ms,
+        config: AlertConfig | None = None,
+        alert_every_s: int = ALERT_EVERY_S,
+        worker: str | None = None,
+    ) -> None:
+        self.client = client
+        self.clock = clock
+        self.config = config
+        self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(2)}"
+        self._county: County | None = None
+        self._evaluator: AlertEvaluator | None = None
+        self._mutex = threading.Lock()
+        self.specs: dict[str, JobSpec] = {
+            "alerts": JobSpec("alerts", None, alert_every_s, 60_000, self._alerts),
+            "briefing": JobSpec(
+                "briefing", CronTrigger(hour=8, minute=0, timezone=TZ), 0, 300_000, _briefing
+            ),
+            "contact": JobSpec("contact", CronTrigger(hour=8, minute=5, timezone=TZ), 0, 300_000, _contact),
+        }
+
+    # -- plumbing --------------------------------------------------------------------
+
+    def county(self) -> County | None:
+        """The county of this Redis (None before any registry), kept between runs."""
+        code = current_county(self.client)
+        if code is None:
+            return None
+        if self._county is None or self._county.code != code:
+            self._county = County(self.client, code, self.clock)
+            self._evaluator = AlertEvaluator(self._county, self.config)
+        return self._county
+
+    def _alerts(self, county: County, now: int, slot: int) -> object:
+        assert self._evaluator is not None
+        return self._evaluator.run(now)
+
+    def slot(self, name: str, now: int) -> int | None:
+        """The scheduled instant (epoch ms) a run at `now` stands for; None before the first."""
+        spec = self.specs[name]
+        if spec.trigger is None:
+            step = spec.every_s * 1000
+            return now - now % step
+        fired = previous_fire(spec.trigger, datetime.fromtimestamp(now / 1000, tz=TZ))
+        return None if fired is None else int(fired.timestamp() * 1000)
+
+    def last_done(self, name: str) -> int | None:
+        """Slot of the job's last completed run."""
+        county = current_county(self.client)
+        if county is None:
+            return None
+        v = self.client.hget(jobs_key(county), name)
+        return int(v) if v is not None else None
+
+    def runs(self, name: str) -> list[tuple[int, str]]:
+        """Completed runs (slot, worker), newest first."""
+        county = current_county(self.client)
+        if county is None:
+            return []
+        out = []
+        for raw in self.client.lrange(runs_key(county, name), 0, -1):
+            slot, _, worker = (raw.decode() if isinstance(raw, bytes) else raw).partition(" ")
+            out.append((int(slot), worker))
+        return out
+
+    # -- one run ---------------------------------------------------------------------
+
+    def run(self, name: str, now: int | None = None) -> bool:
+        """Run a job for the slot `now` falls in, unless that slot was done already; True if it ran."""
+        with self._mutex:
+            t = self.clock() if now is None else now
+            slot = self.slot(name, t)
+            county = self.county()
+            if slot is None or county is None:
+                return False
+            spec = self.specs[name]
+            lock = RedisLock(self.client, county.code)
+            token = lock.acquire(name, spec.lock_ms)
+            if token is None:
+                return False
+            try:
+                done = self.client.hget(jobs_key(county.code), name)
+                if done is not None and int(done) >= slot:
+                    return False
+                spec.work(county, t, slot)
+                pipe = self.client.pipeline(transaction=True)
+                pipe.hset(jobs_key(county.code), name, slot)
+                pipe.lpush(runs_key(county.code, name), f"{slot} {self.worker}")
+                pipe.ltrim(runs_key(county.code, name), 0, RUNS_KEPT - 1)
+                pipe.execute()
+                return True
+            finally:
+                lock.release(name, token)
+
+    def safe_run(self, name: str) -> None:
+        """What APScheduler calls: a failed run is logged and retried at the next slot."""
+        try:
+            self.run(name)
+        except Exception:
+            log.exception("job %s failed", name)
+
+    def catch_up(self, now: int | None = None) -> list[str]:
+        """Run every cron job whose latest slot is not done (the server was down then)."""
+        ran = []
+        for name, spec in self.specs.items():
+            if spec.trigger is not None and self.run(name, now):
+                ran.append(name)
+        return ran
+
+    # -- APScheduler -----------------------------------------------------------------
+
+    def schedule(self, scheduler: BaseScheduler) -> None:
+        """Add the jobs to an APScheduler scheduler (blocking in `serve`, background in tests)."""
+        for name, spec in self.specs.items():
+            if spec.trigger is None:
+                scheduler.add_job(
+                    self.safe_run, "interval", args=[name], seconds=spec.every_s, id=name,
+                    max_instances=1, coalesce=True, misfire_grace_time=spec.every_s, replace_existing=True,
+                )
+            else:
+                scheduler.add_job(
+                    self.safe_run, spec.trigger, args=[name], id=name,
+                    max_instances=1, coalesce=True, misfire_grace_time=3600, replace_existing=True,
+                )
+
+
+def background(jobs: Jobs) -> BackgroundScheduler:
+    """A started background scheduler running `jobs` (tests, embedding)."""
+    sched = BackgroundScheduler(timezone=TZ)
+    jobs.schedule(sched)
+    sched.start()
+    return sched
+
+
+def run_scheduler(redis_url: str) -> None:
+    """The scheduler process of `wartime serve`: catch up, then fire the jobs until killed."""
+    from streams.server import connect
+
+    client = connect(redis_url)
+    jobs = Jobs(client)
+    try:
+        ran = jobs.catch_up()
+        if ran:
+            log.info("caught up missed runs: %s", ", ".join(ran))
+    except Exception:
+        log.exception("catch-up failed; the jobs will run at their next slots")
+    sched = BlockingScheduler(timezone=TZ)
+    jobs.schedule(sched)
+    log.info("scheduler %s: alerts every %d s, briefing 08:00, contact rounds 08:05 (Asia/Shanghai)",
+             jobs.worker, jobs.specs["alerts"].every_s)
+    sched.start()

@@ -128,13 +128,17 @@ class Backend:
         return self.session().actor
 
 
-def body() -> dict[str, Any]:
-    """The request's JSON object, or a 400/413 naming what is wrong."""
+def body(optional: bool = False) -> dict[str, Any]:
+    """The request's JSON object (empty allowed when `optional`), or a 400/413 naming what is wrong."""
     if request.content_length is not None and request.content_length > MAX_BODY:
+        _drain()
         raise TooLarge(f"body larger than {MAX_BODY} bytes", field="body")
-    raw = request.get_data(cache=False)
+    raw = request.stream.read(MAX_BODY + 1)
     if len(raw) > MAX_BODY:
+        _drain()
         raise TooLarge(f"body larger than {MAX_BODY} bytes", field="body")
+    if optional and not raw.strip():
+        return {}
     try:
         data = json.loads(raw or b"null")
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -142,6 +146,16 @@ def body() -> dict[str, Any]:
     if not isinstance(data, dict):
         raise Malformed("body must be a JSON object", field="body")
     return data
+
+
+def _drain(limit: int = 4 * 1024 * 1024) -> None:
+    """Read (and drop) what the client is still sending, so it gets our 413 instead of a reset."""
+    left = limit
+    while left > 0:
+        chunk = request.stream.read(min(65536, left))
+        if not chunk:
+            return
+        left -= len(chunk)
 
 
 def _str(data: dict[str, Any], name: str, *, required: bool = True, limit: int = 200) -> str:
@@ -409,7 +423,7 @@ def create_api(backend: Backend) -> Blueprint:
     @handler
     def close(op: str) -> Any:
         actor = backend.actor()
-        data = body() if request.get_data(cache=True) else {}
+        data = body(optional=True)
         with backend.lock:
             county = backend.county
             out = county.close(actor, op, _str(data, "reason", required=False, limit=500))

@@ -16,7 +16,7 @@ from typing import Any
 import dash
 from flask import Flask, Response, request
 
-from dashboard.api import MAX_BODY, Backend, create_api
+from dashboard.api import Backend, create_api
 from streams.server import connect
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -64,7 +64,8 @@ def _security_headers(resp: Response) -> Response:
 def create_app(config: Config) -> dash.Dash:
     """The whole web app for one Redis."""
     server = Flask("wartime")
-    server.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    # Dash's own callback requests can be larger than API bodies; the API checks its own limit.
+    server.config["MAX_CONTENT_LENGTH"] = 8 * 1024 * 1024
     backend = Backend(connect(config.redis_url))
     server.config["WARTIME_BACKEND"] = backend
     server.config["WARTIME_CONFIG"] = config

@@ -26,7 +26,8 @@ from command.errors import CommandRejected, RegistryError
 def _progress(total: int | None, desc: str) -> Any:
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit=" rows", disable=None, leave=True, file=sys.stderr)
+    quiet = bool(os.environ.get("WARTIME_NO_PROGRESS"))
+    return tqdm(total=total, desc=desc, unit=" rows", disable=quiet, leave=True, file=sys.stderr, mininterval=0.2)
 
 
 def _client(args: argparse.Namespace) -> Any:

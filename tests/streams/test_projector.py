@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from command.access import Actor, Role
 from command.events import ProgressReported
@@ -201,3 +203,30 @@ def test_replay_until_an_instant_equals_the_fold_up_to_it(redis_url: str, tree: 
     got = county.progress.totals("op1", ["TC01", "TC02"])
     assert got["TC01"] == {"sampled": counts.totals["op1"]["TC01"]["sampled"]}
     assert got["TC02"] == {"sampled": counts.totals["op1"]["TC02"]["sampled"]}
+
+
+@given(st.lists(st.tuples(st.integers(0, 31), st.integers(-3, 40)), min_size=1, max_size=80), st.integers(1, 64))
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_projected_parents_always_equal_the_sum_of_their_leaves(
+    redis_url: str, tree: GridTree, reports: list[tuple[int, int]], batch: int
+) -> None:
+    client = connect(redis_url)
+    client.flushall()
+    county = _county(redis_url, tree)
+    leaves = sorted(tree.leaves("TC"))
+    for i, (leaf_i, n) in enumerate(reports):
+        if n == 0:
+            continue
+        grid = leaves[leaf_i]
+        have = county.progress.totals("op1", [grid])[grid]["sampled"] if n < 0 else 0
+        Projector(county.client, "TC", batch=batch).catch_up()
+        if n < 0 and have + n < 0:
+            continue
+        county.report(CMD, ReportRequest("op1", f"h{i}", grid, {"sampled": n}, reason="fix" if n < 0 else ""))
+    Projector(county.client, "TC", batch=batch).catch_up()
+    all_grids = list(tree.subtree("TC"))
+    totals = county.progress.totals("op1", all_grids)
+    for g in all_grids:
+        if tree.children[g]:
+            assert totals[g]["sampled"] == sum(totals[leaf]["sampled"] for leaf in tree.leaves(g))
+            assert totals[g]["sampled"] == sum(totals[k]["sampled"] for k in tree.children[g])

@@ -43,6 +43,8 @@ from streams.server import Client
 log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024
+REPORT_STATE_MAX_AGE_MS = 250
+"""How stale the control state may be when validating a report (see County.plan_report)."""
 
 STATUS: list[tuple[type[Exception], int]] = [
     (NotAuthenticated, 401),
@@ -395,9 +397,10 @@ def create_api(backend: Backend) -> Blueprint:
             note=data.get("note", ""),
             reason=data.get("reason", ""),
         )
+        county = backend.county
         with backend.lock:
-            county = backend.county
-            out = county.report(actor, req)
+            event = county.plan_report(actor, req, max_age_ms=REPORT_STATE_MAX_AGE_MS)
+        out = county.append_report(event, actor)  # outside the lock: appends run concurrently
         if out.duplicate:
             return {"event_id": out.event_id, "duplicate": True}, 200
         return {"event_id": out.event_id}, 201

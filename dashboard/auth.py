@@ -170,9 +170,13 @@ class Accounts:
             raise NotAuthenticated("invalid token", field="authorization") from exc
         if int(claims.get("x", 0)) < time.time():
             raise NotAuthenticated("token expired; log in again", field="authorization")
-        if self.client.hexists(self.keys.revoked, claims.get("j", "")):
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hexists(self.keys.revoked, claims.get("j", ""))
+        pipe.hget(self.keys.users, claims["u"])
+        revoked, raw = pipe.execute()
+        if revoked:
             raise NotAuthenticated("token revoked", field="authorization")
-        rec = self.get(claims["u"])
+        rec = json.loads(raw) if raw else None
         if claims.get("k") == "kiosk":
             if rec is None:
                 raise NotAuthenticated("the user who made this kiosk link is gone", field="authorization")

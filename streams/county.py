@@ -18,7 +18,7 @@ import msgspec
 
 from command import modes, operations
 from command.access import Actor
-from command.errors import ModeConflict, UnknownGrid
+from command.errors import ModeConflict, UnknownGrid, UnknownOperation
 from command.events import Event, ProgressReported, RegistryLoaded
 from command.fold import ControlState
 from command.grids import GridTree
@@ -62,6 +62,7 @@ class County:
         self.view = ControlView(client, county)
         self.progress = ProgressView(client, self.view)
         self.log = EventLog(client, county)
+        self._refreshed = 0.0
         self._bind_tree()
 
     @classmethod
@@ -91,9 +92,13 @@ class County:
             raise ModeConflict("no registry loaded", field="scope")
         return tree
 
-    def refresh(self) -> ControlState:
-        """Catch up with the log; cheap when nothing changed."""
+    def refresh(self, max_age_ms: int = 0) -> ControlState:
+        """Catch up with the log (one round trip), unless done less than `max_age_ms` ago."""
+        now = time.monotonic()
+        if max_age_ms and (now - self._refreshed) * 1000 < max_age_ms:
+            return self.view.state
         self._bind_tree()
+        self._refreshed = now
         return self.view.state
 
     def record(self, event: Event, actor: Actor, key: str = "") -> Outcome:
@@ -158,19 +163,37 @@ class County:
         req = LaunchRequest(op_id, kind, scope, name, deadline, targets or {})
         return self.record(operations.launch(self.state, actor, req), actor)
 
-    def report(self, actor: Actor, req: ReportRequest) -> Outcome:
-        """A progress report: duplicates are answered from the log without validation twice."""
-        self.refresh()
-        op = operations.operation_of(self.state, req.operation)
+    def plan_report(self, actor: Actor, req: ReportRequest, max_age_ms: int = 0) -> ProgressReported:
+        """Validate a report against a control state at most `max_age_ms` old.
+
+        A slightly old state is safe for reports: an operation closed since is
+        refused by the append script, and an operation too new to be known makes
+        us look again before refusing.
+        """
+        self.refresh(max_age_ms)
+        try:
+            op = operations.operation_of(self.state, req.operation)
+        except UnknownOperation:
+            if not max_age_ms:
+                raise
+            self.refresh()
+            op = operations.operation_of(self.state, req.operation)
         current = None
         grid = req.grid if isinstance(req.grid, str) else ""
         if grid in self.tree and any(
             isinstance(v, int) and v < 0 for v in (req.counts or {}).values()  # type: ignore[union-attr]
         ):
             current = self.progress.totals(op.id, [grid])[grid]
-        event = operations.report(self.state, actor, req, current)
+        return operations.report(self.state, actor, req, current)
+
+    def append_report(self, event: ProgressReported, actor: Actor) -> Outcome:
+        """Append a validated report under its idempotency key (no control refresh needed)."""
         key = f"{event.operation}:{event.report_id}"
-        return self.record(event, actor, key)
+        return Outcome(event, self.log.append(event, actor=actor.username, at=self.clock(), key=key))
+
+    def report(self, actor: Actor, req: ReportRequest) -> Outcome:
+        """Validate and append one progress report; a repeated report_id is a duplicate."""
+        return self.append_report(self.plan_report(actor, req), actor)
 
     def report_many(self, actor: Actor, reqs: list[ReportRequest]) -> list[Outcome]:
         """Many reports in as few script calls as possible (simulator, bulk import)."""

@@ -58,7 +58,11 @@ def prepare(client: Any, profile: str, data: Path, password: str, now_ms: int) -
         county = County(client, code)
     tree = county.tree
     system = Actor("demo-setup", Role.COMMANDER, tree.root)
-    leader_grid = next(g for g in tree.small_grids(tree.root) if tree[g].first_leader)
+    leader_grid = next(
+        (g for g in tree.small_grids(tree.root)
+         if tree[g].first_leader and tree[g].kind == "comprehensive" and tree.children[g]),
+        next(g for g in tree.small_grids(tree.root) if tree[g].first_leader),
+    )
     scopes = {"demo-commander": ("commander", tree.root), "demo-leader": ("leader", leader_grid),
               "demo-viewer": ("viewer", tree.root)}
     accounts = Accounts(county)

@@ -229,6 +229,73 @@ class UserLoggedIn(Event):
     username: str
 
 
+# --- peacetime: residents' matters (一事五单 / 一网协同) and grid evaluation --------------
+
+
+@dataclass(frozen=True, slots=True)
+class MatterRecorded(Event):
+    """A grid worker entered a resident's matter (录入 · 集单); its deadline is fixed at entry."""
+
+    wire: ClassVar[str] = "matter_recorded"
+    matter: str
+    grid: str
+    category: str
+    description: str
+    reporter: str = ""
+    photo: str = ""
+    reported_at: int = 0
+    due: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class MatterAdvanced(Event):
+    """A matter reached its next list: deliberated 议单, handled 办单, published 晒单, evaluated 评单."""
+
+    wire: ClassVar[str] = "matter_advanced"
+    matter: str
+    stage: str
+    note: str = ""
+    satisfaction: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MatterHandedOver(Event):
+    """A matter changed hands — reported up 上报, dispatched 分派 or transferred 流转 — with a reason."""
+
+    wire: ClassVar[str] = "matter_handed_over"
+    matter: str
+    step: str
+    from_grid: str
+    to_grid: str
+    to_level: str = ""
+    department: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationWeightsSet(Event):
+    """The county edited the weights of the quarterly grid-evaluation checklist."""
+
+    wire: ClassVar[str] = "evaluation_weights_set"
+    weights: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationPublished(Event):
+    """A quarterly grid evaluation: its table is a function of the log up to `positions`."""
+
+    wire: ClassVar[str] = "evaluation_published"
+    evaluation: str
+    quarter: str
+    scope: str
+    now: int
+    weights: Mapping[str, float] = field(default_factory=dict)
+    adjustments: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    positions: Mapping[str, str] = field(default_factory=dict)
+    digest: str = ""
+    summary: Mapping[str, Any] = field(default_factory=dict)
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.wire: cls
     for cls in (
@@ -248,6 +315,11 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ContactRoundDue,
         ContactRoundCompleted,
         UserLoggedIn,
+        MatterRecorded,
+        MatterAdvanced,
+        MatterHandedOver,
+        EvaluationWeightsSet,
+        EvaluationPublished,
     )
 }
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import redis
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, g, request
 
 from command import alerts as alert_commands
 from command import modes as modes_commands
@@ -32,6 +32,8 @@ from command.errors import (
     UnknownGrid,
     UnknownOperation,
 )
+from command.evaluation import UnknownEvaluation
+from command.matters import UnknownMatter
 from command.modes import SwitchRequest
 from command.operations import ReportRequest, operation_of, over_target
 from dashboard.auth import Accounts, Session
@@ -52,6 +54,8 @@ STATUS: list[tuple[type[Exception], int]] = [
     (UnknownGrid, 404),
     (UnknownOperation, 404),
     (UnknownAlert, 404),
+    (UnknownMatter, 404),
+    (UnknownEvaluation, 404),
     (StateConflict, 409),
     (TooLarge, 413),
     (InvalidRequest, 422),
@@ -84,7 +88,7 @@ def _json(data: Any, status: int = 200) -> Response:
 
 def error_response(exc: CommandRejected) -> Response:
     """The error body of DESIGN.md §5."""
-    body = {"code": exc.code, "message": exc.message, "field": exc.field}
+    body: dict[str, Any] = {"code": exc.code, "message": exc.message, "field": exc.field}
     if hasattr(exc, "errors"):
         body["errors"] = [str(e) for e in exc.errors]
     return _json({"error": body}, status_of(exc))
@@ -121,10 +125,13 @@ class Backend:
         """The caller's session from `Authorization: Bearer …` (or ?token= for kiosks)."""
         header = request.headers.get("Authorization", "")
         token = header[7:].strip() if header.lower().startswith("bearer ") else ""
-        token = token or request.args.get("token", "")
+        if not token and request.method in ("GET", "HEAD"):  # kiosk links and downloads read; never write
+            token = request.args.get("token", "")
         if not token:
             raise NotAuthenticated("missing bearer token", field="authorization")
-        return self.accounts.verify(token)
+        session = self.accounts.verify(token)
+        g.wartime_session = session  # for the audit trail (dashboard.audit)
+        return session
 
     def actor(self) -> Actor:
         return self.session().actor
@@ -145,6 +152,8 @@ def body(optional: bool = False) -> dict[str, Any]:
         data = json.loads(raw or b"null")
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise Malformed(f"body is not valid JSON: {exc}", field="body") from None
+    except RecursionError:
+        raise Malformed("body is nested too deeply", field="body") from None
     if not isinstance(data, dict):
         raise Malformed("body must be a JSON object", field="body")
     return data
@@ -182,6 +191,18 @@ def _opt_int(data: dict[str, Any], name: str) -> int | None:
     return v
 
 
+REFUSALS = ("NOREPLICAS", "OOM", "MISCONF", "READONLY", "NOTREADY")
+"""Redis error prefixes meaning 'cannot write now' (replicas missing, memory full, disk failing)."""
+
+
+def refused_write(exc: redis.ResponseError) -> bool:
+    """Whether a Redis error says the write was refused (HTTP 503) rather than that our command was wrong."""
+    if isinstance(exc, redis.exceptions.OutOfMemoryError | redis.exceptions.ReadOnlyError):
+        return True
+    text = str(exc)
+    return any(text.startswith(p) or f"-{p}" in text or f" {p} " in text for p in REFUSALS)
+
+
 def handler(fn: Callable[..., Any]) -> Callable[..., Response]:
     """Turn a handler's return value or domain error into the JSON answer of DESIGN.md §5."""
 
@@ -195,6 +216,11 @@ def handler(fn: Callable[..., Any]) -> Callable[..., Response]:
             return _json({"error": {"code": "unavailable", "message": str(exc), "field": None}}, 503)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             return _json({"error": {"code": "unavailable", "message": f"redis: {exc}", "field": None}}, 503)
+        except redis.ResponseError as exc:
+            if not refused_write(exc):
+                raise
+            log.warning("redis refused a write: %s", str(exc)[:200])
+            return _json({"error": {"code": "unavailable", "message": "storage refuses writes", "field": None}}, 503)
         if isinstance(out, Response):
             return out
         if isinstance(out, tuple):
@@ -210,6 +236,8 @@ EXTENSIONS = (
     "dashboard.api_alerts",
     "dashboard.api_matters",
     "dashboard.api_field",
+    "dashboard.api_board",
+    "dashboard.privacy",
 )
 """Modules that add routes to the blueprint with `register(api, backend)`, if present."""
 
@@ -292,6 +320,7 @@ def create_api(backend: Backend) -> Blueprint:
         dry_run = request.args.get("dry_run") in ("1", "true") or data.get("dry_run") is True
         with backend.lock:
             county = backend.county
+            ev: Any
             if dry_run:
                 county.refresh()
                 ev = modes_commands.switch(county.state, actor, req)
@@ -380,8 +409,10 @@ def create_api(backend: Backend) -> Blueprint:
             ]
             out = []
             for o in ops:
-                totals = county.progress.totals(o.id, [o.scope])[o.scope]
-                out.append({**o.summary(), "targets": o.target_of(o.scope), "totals": totals})
+                # An operation wider than the caller's scope is shown at the caller's scope, never above it.
+                at = o.scope if actor.scope == "" or tree.is_within(o.scope, actor.scope) else actor.scope
+                totals = county.progress.totals(o.id, [at])[at]
+                out.append({**o.summary(), "at": at, "targets": o.target_of(at), "totals": totals})
         return {"operations": out}
 
     @api.post("/operations/<op>/reports")
@@ -481,6 +512,10 @@ def create_api(backend: Backend) -> Blueprint:
                 raise
             continue
         module.register(api, backend)
+
+    from dashboard import audit
+
+    audit.install(api, backend)
 
     @api.errorhandler(413)
     def too_large(_: Exception) -> Response:

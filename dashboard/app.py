@@ -9,6 +9,7 @@ Assets (CSS, JS, fonts) are served locally — the big screen works offline.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,21 +45,38 @@ class Config:
         )
 
 
-def _security_headers(resp: Response) -> Response:
-    """Headers a dashboard should send: no framing, no sniffing, same-origin only."""
-    resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-    resp.headers.setdefault("X-Frame-Options", "DENY")
-    resp.headers.setdefault("Referrer-Policy", "no-referrer")
-    resp.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; script-src 'self' 'unsafe-eval' 'unsafe-inline'; "
-        "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
-        "font-src 'self' data:; connect-src 'self' ws: wss:; worker-src 'self' blob:; "
-        "frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
-    )
-    if request.path.startswith("/api/"):
-        resp.headers.setdefault("Cache-Control", "no-store")
-    return resp
+CSP = (
+    "default-src 'self'; script-src 'self' {scripts}; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+    "font-src 'self' data:; connect-src 'self' ws: wss:; worker-src 'self' blob:; "
+    "object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
+"""Content-Security-Policy. Scripts: our own files plus, by hash, the few inline scripts Dash
+writes into its index (the renderer's start and string clientside callbacks) — no
+'unsafe-inline', no 'unsafe-eval', so injected markup cannot run script. Styles keep
+'unsafe-inline': Plotly and React set styles at run time."""
+
+
+def _security_headers_for(app: dash.Dash) -> Callable[[Response], Response]:
+    """The after-request hook adding the headers a dashboard should send (CSP hashes of `app`)."""
+    cache: dict[str, Any] = {"scripts": -1, "csp": ""}
+
+    def security_headers(resp: Response) -> Response:
+        """No framing, no sniffing, no inline or injected script, same-origin only."""
+        scripts = len(app._inline_scripts) + len(dash._callback.GLOBAL_INLINE_SCRIPTS)
+        if scripts != cache["scripts"]:  # pages add clientside callbacks as they are imported
+            cache["csp"] = CSP.format(scripts=" ".join(app.csp_hashes()))
+            cache["scripts"] = scripts
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        resp.headers.setdefault("Referrer-Policy", "no-referrer")
+        resp.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        resp.headers.setdefault("Content-Security-Policy", cache["csp"])
+        if request.path.startswith("/api/"):
+            resp.headers.setdefault("Cache-Control", "no-store")
+        return resp
+
+    return security_headers
 
 
 def create_app(config: Config) -> dash.Dash:
@@ -70,21 +88,21 @@ def create_app(config: Config) -> dash.Dash:
     server.config["WARTIME_BACKEND"] = backend
     server.config["WARTIME_CONFIG"] = config
     server.register_blueprint(create_api(backend))
-    server.after_request(_security_headers)
     app = dash.Dash(
         __name__,
-        server=server,
+        server=server,  # type: ignore[arg-type]
         use_pages=True,
         pages_folder=str(PAGES),
         assets_folder=str(ASSETS),
         serve_locally=True,
         title="战时指挥 · Wartime command",
-        update_title=None,
+        update_title=None,  # type: ignore[arg-type]
         suppress_callback_exceptions=True,
         compress=False,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     app.layout = _shell(config)
+    server.after_request(_security_headers_for(app))
     return app
 
 

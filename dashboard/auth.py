@@ -34,6 +34,9 @@ from streams.county import County
 SESSION_TTL_S = 12 * 3600
 KIOSK_TTL_S = 365 * 24 * 3600
 MAX_FAILED_LOGINS = 10
+"""Failed logins per username and source address within the window before that pair is refused."""
+MAX_FAILED_PER_SOURCE = 30
+"""Failed logins per source address, whatever the username (password spraying), within the window."""
 FAILED_WINDOW_S = 300
 
 _hasher = PasswordHasher()
@@ -69,8 +72,14 @@ class Accounts:
 
     # -- users ---------------------------------------------------------------------
 
-    def add(self, username: str, password: str, role: str, scope: str, actor: Actor) -> None:
-        """Create or replace an account; the change is logged without the password."""
+    def add(
+        self, username: str, password: str, role: str, scope: str, actor: Actor, *, personal_data: bool = False
+    ) -> None:
+        """Create or replace an account; the change is logged without the password.
+
+        `personal_data` grants exports of personal data (leaders' phone numbers), a right
+        given separately from viewing (dashboard.privacy); without it nobody sees a phone number.
+        """
         username = username.strip()
         if not username or len(username) > 64 or not username.replace("-", "").replace("_", "").replace(".", "").isalnum():
             raise InvalidRequest("username: 1–64 letters, digits, - _ .", field="username")
@@ -80,7 +89,9 @@ class Accounts:
         tree = self.county.tree
         tree[scope]
         check_scope_level(tree, r, scope)
-        record = {"role": r.value, "scope": scope, "hash": _hasher.hash(password)}
+        record: dict[str, Any] = {"role": r.value, "scope": scope, "hash": _hasher.hash(password)}
+        if personal_data:
+            record["personal_data"] = True
         self.client.hset(self.keys.users, username, json.dumps(record))
         self.county.record(UserAdded(username=username, role=r.value, scope=scope), actor)
 
@@ -93,14 +104,22 @@ class Accounts:
         raw = self.client.hget(self.keys.users, username)
         return json.loads(raw) if raw else None
 
-    def list(self) -> list[dict[str, str]]:
-        """Usernames with role and scope (no hashes)."""
+    def list(self) -> list[dict[str, Any]]:
+        """Usernames with role, scope and grants (no hashes)."""
         out = []
         for name, raw in sorted(self.client.hgetall(self.keys.users).items()):
             rec = json.loads(raw)
             out.append({"username": name.decode() if isinstance(name, bytes) else name,
-                        "role": rec["role"], "scope": rec["scope"]})
+                        "role": rec["role"], "scope": rec["scope"],
+                        "personal_data": bool(rec.get("personal_data"))})
         return out
+
+    def may_export_personal_data(self, session: Session) -> bool:
+        """Whether this session's account holds the personal-data grant (never a kiosk link)."""
+        if session.kind != "session":
+            return False
+        rec = self.get(session.actor.username)
+        return bool(rec and rec.get("personal_data"))
 
     # -- login ---------------------------------------------------------------------
 
@@ -110,9 +129,13 @@ class Accounts:
             raise InvalidRequest("username is required", field="username")
         if not isinstance(password, str) or not password:
             raise InvalidRequest("password is required", field="password")
+        from dashboard import audit
+
         throttle = f"{self.keys.logins}:{username}:{source}"
-        failures = int(self.client.get(throttle) or 0)
-        if failures >= MAX_FAILED_LOGINS:
+        per_source = f"{self.keys.logins}-source:{source}"
+        failures, from_source = (int(v or 0) for v in self.client.mget(throttle, per_source))
+        if failures >= MAX_FAILED_LOGINS or from_source >= MAX_FAILED_PER_SOURCE:
+            audit.record(self.client, self.county.code, "login_throttled", actor=username[:64], source=source)
             raise NotAuthenticated("too many failed logins; wait a few minutes", field="username")
         rec = self.get(username)
         try:
@@ -121,12 +144,16 @@ class Accounts:
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             ok = False
         if not ok or rec is None:
-            pipe = self.client.pipeline()
+            pipe = self.client.pipeline(transaction=False)
             pipe.incr(throttle)
             pipe.expire(throttle, FAILED_WINDOW_S)
+            pipe.incr(per_source)
+            pipe.expire(per_source, FAILED_WINDOW_S)
             pipe.execute()
+            audit.record(self.client, self.county.code, "login_failed", actor=username[:64], source=source)
             raise NotAuthenticated("wrong username or password", field="password")
         self.client.delete(throttle)
+        audit.record(self.client, self.county.code, "login", actor=username, source=source)
         actor = Actor(username, Role(rec["role"]), rec["scope"])
         # Audit trail and input of the silent-secretary alert. Appended without folding here:
         # the control view is refreshed by the next reader that holds the backend's lock.
@@ -166,7 +193,7 @@ class Accounts:
             if not hmac.compare_digest(want, sig):
                 raise ValueError("signature")
             claims = json.loads(_unb64(body))
-        except (ValueError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except (ValueError, TypeError, json.JSONDecodeError, UnicodeDecodeError) as exc:  # TypeError: non-ASCII
             raise NotAuthenticated("invalid token", field="authorization") from exc
         if int(claims.get("x", 0)) < time.time():
             raise NotAuthenticated("token expired; log in again", field="authorization")

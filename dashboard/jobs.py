@@ -110,9 +110,7 @@ class JobSpec:
 
 
 def _briefing(county: County, now: int, slot: int) -> object:
-    from command.briefing import local_date
-
-    return issue_briefings(county, now, local_date(slot))
+    return issue_briefings(county, now, slot)
 
 
 def _contact(county: County, now: int, slot: int) -> object:
@@ -139,7 +137,8 @@ class Jobs:
         self._evaluator: AlertEvaluator | None = None
         self._mutex = threading.Lock()
         self.specs: dict[str, JobSpec] = {
-            "alerts": JobSpec("alerts", None, alert_every_s, 60_000, self._alerts),
+            # A lease a few slots long: a worker that dies mid-round holds the cluster up briefly.
+            "alerts": JobSpec("alerts", None, alert_every_s, max(10_000, 3000 * alert_every_s), self._alerts),
             "briefing": JobSpec(
                 "briefing", CronTrigger(hour=8, minute=0, timezone=TZ), 0, 300_000, _briefing
             ),

@@ -12,6 +12,8 @@ no state another process needs, and are restarted by the supervisor if they die.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 import multiprocessing as mp
 import os
@@ -20,6 +22,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -113,13 +116,40 @@ def port_free(host: str, port: int) -> bool:
     return True
 
 
-class Supervisor:
-    """Starts the children, restarts any that die, stops them all on SIGTERM/SIGINT."""
+def _pid_alive(pid: int) -> bool:
+    """Whether a process runs (a zombie — killed, not yet reaped — counts as dead)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+    except (OSError, IndexError):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
 
-    def __init__(self) -> None:
+
+class Supervisor:
+    """Starts the children, restarts any that die, stops them all on SIGTERM/SIGINT.
+
+    With an embedded Redis (`embedded` = its data directory) the supervisor also
+    restarts that redis-server when it dies, so `wartime serve` heals itself; and
+    with a `state` directory it writes ``serve.json`` there (its own pid, the
+    children's, Redis's) so an operator — or a fault-injection test — can tell
+    which process is which.
+    """
+
+    def __init__(self, embedded: Path | None = None, state: Path | None = None) -> None:
         self.specs: list[tuple[str, Callable[..., None], tuple[Any, ...]]] = []
-        self.procs: dict[str, mp.Process] = {}
+        self.procs: dict[str, Any] = {}
         self.stopping = False
+        self.embedded = embedded
+        self.state = state
+        self.redis_restarts = 0
 
     def add(self, name: str, target: Callable[..., None], *args: Any) -> None:
         self.specs.append((name, target, args))
@@ -128,6 +158,51 @@ class Supervisor:
         p = mp.get_context("spawn").Process(target=target, args=args, name=name, daemon=False)
         p.start()
         self.procs[name] = p
+        self._write_state()
+
+    def _heal_redis(self) -> None:
+        """Restart the embedded redis-server if its process is gone (its AOF brings the data back)."""
+        if self.embedded is None:
+            return
+        from streams.server import EmbeddedRedis, RedisUnavailable
+
+        server = EmbeddedRedis(self.embedded)
+        pid = server.pid()
+        if pid is not None and _pid_alive(pid):
+            return
+        if server.running():
+            return
+        log.warning("embedded redis-server (pid %s) is gone; restarting it", pid)
+        try:
+            server.start()
+        except RedisUnavailable as exc:
+            log.error("embedded redis-server did not restart (%s); trying again", exc)
+            return
+        self.redis_restarts += 1
+        self._write_state()
+
+    def _write_state(self) -> None:
+        """serve.json in the state directory: which pid is which (best effort; a full disk skips it)."""
+        if self.state is None or not self.state.is_dir():
+            return
+        redis_pid = None
+        if self.embedded is not None:
+            from streams.server import EmbeddedRedis
+
+            redis_pid = EmbeddedRedis(self.embedded).pid()
+        doc = {
+            "supervisor": os.getpid(),
+            "children": {name: p.pid for name, p in self.procs.items()},
+            "redis": redis_pid,
+            "redis_restarts": self.redis_restarts,
+        }
+        tmp = self.state / f".serve.json.{os.getpid()}"
+        try:
+            tmp.write_text(json.dumps(doc))
+            tmp.replace(self.state / "serve.json")
+        except OSError:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
     def run(self, on_ready: Callable[[], None] | None = None) -> None:
         def stop(*_: Any) -> None:
@@ -142,6 +217,7 @@ class Supervisor:
         try:
             while not self.stopping:
                 time.sleep(0.5)
+                self._heal_redis()
                 for name, target, args in self.specs:
                     p = self.procs[name]
                     if not p.is_alive() and not self.stopping:
@@ -166,10 +242,16 @@ def build(
     projectors: int = 1,
     live_port: int | None = None,
     scheduler: bool = True,
+    embedded: Path | None = None,
+    state: Path | None = None,
 ) -> tuple[Supervisor, int]:
-    """The supervisor of a full server, and the live port it will use."""
+    """The supervisor of a full server, and the live port it will use.
+
+    `embedded`: the data directory whose redis-server this server owns (restarted
+    if it dies); None when Redis is external (--redis). `state`: where serve.json goes.
+    """
     live = live_port or port + 1
-    sup = Supervisor()
+    sup = Supervisor(embedded=embedded, state=state)
     sup.add("web", _gunicorn_main, redis_url, host, port, workers, live)
     host_name = socket.gethostname()
     for i in range(projectors):

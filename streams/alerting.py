@@ -42,6 +42,32 @@ def _towns_of(tree: GridTree, scope: str) -> list[str]:
     return [town] if town else []
 
 
+_FIELDS: dict[Any, tuple[str, str]] = {}
+_GRIDS: dict[Any, str] = {}
+_CACHE_MAX = 200_000
+
+
+def _field(raw: Any) -> tuple[str, str]:
+    """``b"grid|counter"`` → (grid, counter), memoised: the same fields come back every round."""
+    out = _FIELDS.get(raw)
+    if out is None:
+        if len(_FIELDS) > _CACHE_MAX:
+            _FIELDS.clear()
+        name = raw.decode() if isinstance(raw, bytes) else raw
+        grid, _, counter = name.partition("|")
+        out = _FIELDS[raw] = (grid, counter)
+    return out
+
+
+def _grid(raw: Any) -> str:
+    out = _GRIDS.get(raw)
+    if out is None:
+        if len(_GRIDS) > _CACHE_MAX:
+            _GRIDS.clear()
+        out = _GRIDS[raw] = raw.decode() if isinstance(raw, bytes) else raw
+    return out
+
+
 def read_progress(county: County, operations: Iterable[Operation], *, with_last: bool = True) -> Progress:
     """Totals (and last-report times) of every grid of the operations' towns, in one pipeline.
 
@@ -70,15 +96,14 @@ def read_progress(county: County, operations: Iterable[Operation], *, with_last:
         for _ in towns:
             raw: Mapping[Any, Any] = next(replies)
             for k, v in raw.items():
-                name = k.decode() if isinstance(k, bytes) else k
-                grid, _, counter = name.partition("|")
+                grid, counter = _field(k)
                 cell = op_totals.get(grid)
                 if cell is None:
                     cell = op_totals[grid] = {}
                 cell[counter] = int(v)
             if with_last:
                 for k, v in next(replies).items():
-                    op_last[k.decode() if isinstance(k, bytes) else k] = int(v)
+                    op_last[_grid(k)] = int(v)
         if towns and towns == list(tree.towns):
             agg: dict[str, int] = {}
             stamp = 0
@@ -135,16 +160,23 @@ class AlertEvaluator:
         return Round(events, sum(1 for a in appended if not a.duplicate))
 
 
-def issue_briefings(county: County, now: int, date: str | None = None) -> list[str]:
-    """The daily briefing of every open operation for `date` (default: today, local); returns new ids."""
+def issue_briefings(county: County, now: int, slot: int | None = None) -> list[str]:
+    """The briefing of every operation open at `slot` (the 08:00 it stands for; default `now`).
+
+    The briefing is named by the local date of the slot, so a run caught up late
+    still issues the briefing of the day it missed; returns the ids appended.
+    """
     state = county.refresh()
     if state.tree is None:
         return []
-    day = date or local_date(now)
+    at = now if slot is None else slot
+    day = local_date(at)
     tree = state.tree
     events: list[Event] = []
     keys: list[str] = []
     for op in state.open_operations():
+        if op.launched_at > at:
+            continue  # launched after 08:00: its first briefing is tomorrow's
         bid = briefing_id(op.id, day)
         if bid in state.briefings:
             continue

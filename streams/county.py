@@ -117,14 +117,25 @@ class County:
         if geometry:
             digest = geometry_digest(geometry)
             self.client.set(self.keys.geometry(digest), msgspec.json.encode(geometry))
+        # Phone numbers stay out of the log (kept forever, replayed, exported with reports): they go
+        # to a hash of their own that only a personal-data export reads (dashboard.privacy).
+        rows = [{k: v for k, v in r.items() if k != "phone"} for r in tree.rows()]
+        phones = {g.code: g.phone for g in tree.grids.values() if g.phone}
         event = RegistryLoaded(
             county=tree.root,
-            grids=tuple(tree.rows()),
+            grids=tuple(rows),
             central_households=tuple(c.to_row() for c in tree.central_households),
             geometry=digest,
             source=source,
         )
         out = self.record(event, actor)
+        if phones:
+            staging = self.keys.personal + ":new"
+            self.client.delete(staging)
+            self.client.hset(staging, mapping=phones)
+            self.client.rename(staging, self.keys.personal)
+        else:
+            self.client.delete(self.keys.personal)
         self.client.set(CURRENT_COUNTY, self.code)
         return out
 
@@ -180,9 +191,8 @@ class County:
             op = operations.operation_of(self.state, req.operation)
         current = None
         grid = req.grid if isinstance(req.grid, str) else ""
-        if grid in self.tree and any(
-            isinstance(v, int) and v < 0 for v in (req.counts or {}).values()  # type: ignore[union-attr]
-        ):
+        counts = req.counts if isinstance(req.counts, Mapping) else {}
+        if grid in self.tree and any(isinstance(v, int) and v < 0 for v in counts.values()):
             current = self.progress.totals(op.id, [grid])[grid]
         return operations.report(self.state, actor, req, current)
 

@@ -70,6 +70,15 @@ class Malformed(CommandRejected):
     code = "malformed"
 
 
+class UnknownEndpoint(CommandRejected):
+    """No such path under /api/v1 (404)."""
+
+    code = "unknown_endpoint"
+
+
+STATUS.insert(0, (UnknownEndpoint, 404))
+
+
 def status_of(exc: CommandRejected) -> int:
     """HTTP status of a domain error."""
     for cls, status in STATUS:
@@ -516,6 +525,12 @@ def create_api(backend: Backend) -> Blueprint:
     from dashboard import audit
 
     audit.install(api, backend)
+
+    @api.route("/<path:unknown>", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
+    @handler
+    def no_such_endpoint(unknown: str) -> Any:
+        """An unknown /api/v1 path is a JSON 404 (not the dashboard's page, which catches every other path)."""
+        raise UnknownEndpoint(f"no endpoint {request.method} /api/v1/{unknown[:200]}", field="path")
 
     @api.errorhandler(413)
     def too_large(_: Exception) -> Response:

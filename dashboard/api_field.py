@@ -35,7 +35,7 @@ from flask import Blueprint, Response, request
 
 from command.access import Actor, Role, require_read
 from command.fold import ControlState
-from command.grids import GRID_LEVELS, GridTree
+from command.grids import GRID_LEVELS, GridTree, Level
 from command.operations import Operation, OperationState
 from dashboard.api import Backend, handler
 
@@ -51,12 +51,13 @@ def call_api(method: str, path: str, token: str | None, payload: Any = None) -> 
     """Run one /api/v1 request in-process (the console's only way to the data)."""
     app = flask.current_app
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    client = app.test_client()
     kwargs: dict[str, Any] = {"method": method, "headers": headers}
     if payload is not None:
         kwargs["data"] = json.dumps(payload)
         kwargs["content_type"] = "application/json"
-    resp = client.open(f"/api/v1{path}", **kwargs)
+    # A fresh application context: the inner request gets its own `g`, the outer one keeps its own.
+    with app.app_context():
+        resp = app.test_client().open(f"/api/v1{path}", **kwargs)
     try:
         data = json.loads(resp.get_data(as_text=True) or "null")
     except json.JSONDecodeError:
@@ -81,6 +82,7 @@ def _grid_brief(tree: GridTree, st: ControlState, code: str) -> dict[str, Any]:
         "mode": st.mode_of(code).value,
         "incident": w.incident if w else None,
         "level": w.level if w else None,
+        "since": w.since if w else None,
     }
 
 
@@ -97,7 +99,7 @@ def reportable(tree: GridTree, root: str, limit: int = MAX_LEAVES) -> tuple[list
 
 def _small_of(tree: GridTree, code: str) -> str | None:
     for c in tree.path(code):
-        if tree[c].level.value == "small":
+        if tree[c].level == Level.SMALL:
             return c
     return None
 
@@ -115,7 +117,8 @@ def mine(backend: Backend, actor: Actor, grid: str | None) -> dict[str, Any]:
         brief = _grid_brief(tree, st, code)
         small = _small_of(tree, code)
         brief["secretary"] = _secretary(st, small) if small else None
-        brief["parent_name"] = tree[tree[code].parent].name if tree[code].parent else None
+        parent = tree[code].parent
+        brief["parent_name"] = tree[parent].name if parent else None
         grids.append(brief)
     ops = []
     for op in sorted(st.open_operations(), key=lambda o: (o.launched_at, o.id)):

@@ -68,7 +68,9 @@ def register_login(prefix: str) -> None:
         State("lang", "data"),
         prevent_initial_call=True,
     )
-    def _login(_: int, __: int, username: str | None, password: str | None, lang: str | None) -> Any:
+    def _login(clicks: int, submits: int, username: str | None, password: str | None, lang: str | None) -> Any:
+        if not clicks and not submits:  # the form was just mounted (Dash pages fire that as a change)
+            return no_update, no_update
         try:
             token, actor = backend().accounts.login(
                 username or "", password or "", flask.request.remote_addr or ""

@@ -34,9 +34,12 @@ register({
     "field.title": ("战时上报", "Field reports"),
     "field.subtitle": ("网格长 · 进度上报", "Grid leader · progress reports"),
     "field.queue": ("待发送", "to send"),
-    "field.queue.none": ("已全部发送", "all sent"),
+    "field.queue.none": ("已全部发送", "All sent"),
     "field.online": ("在线", "Online"),
-    "field.offline": ("离线：上报会保存在手机上，联网后自动发送", "Offline: reports are kept on this phone and sent when the network returns"),
+    "field.offline": (
+        "离线：上报会保存在手机上，联网后自动发送",
+        "Offline: reports are kept on this phone and sent when the network returns",
+    ),
     "field.sending": ("正在发送…", "Sending…"),
     "field.retry_in": ("网络不畅，{s} 秒后重试", "Network trouble; retrying in {s} s"),
     "field.retry_now": ("立即重试", "Retry now"),
@@ -47,8 +50,12 @@ register({
     "field.my_grids": ("我的网格", "My grids"),
     "field.no_grids": ("您的范围内没有可上报的网格", "No grid in your scope takes reports"),
     "field.truncated": ("范围较大，只列出前 {n} 个网格", "Large scope: only the first {n} grids are listed"),
+    "field.ops_n": ("{n} 项任务进行中", "{n} open operation(s)"),
     "field.operations": ("进行中的战时任务", "Open operations"),
-    "field.no_operations": ("当前没有进行中的战时任务。任务发布后会显示在这里。", "No open operation here. New operations appear here."),
+    "field.no_operations": (
+        "当前没有进行中的战时任务。任务发布后会显示在这里。",
+        "No open operation here. New operations appear here.",
+    ),
     "field.not_wartime": ("该网格处于平时状态", "This grid is in peacetime"),
     "field.deadline": ("截止 {t}", "Due {t}"),
     "field.overdue": ("已超过截止时间", "Past the deadline"),
@@ -71,6 +78,7 @@ register({
     "field.err.reason": ("更正必须填写原因", "A correction needs a reason"),
     "field.err.number": ("请填写非负整数", "Enter whole numbers, 0 or more"),
     "field.saved": ("已保存，正在发送", "Saved, sending"),
+    "field.sent": ("已发送，服务器已确认", "Sent and confirmed by the server"),
     "field.saved_offline": ("已保存在手机上，联网后自动发送", "Saved on this phone; it will be sent when online"),
     "field.recent": ("最近上报", "Recent reports"),
     "field.recent.none": ("还没有上报记录", "No reports yet"),
@@ -78,9 +86,15 @@ register({
     "field.state.acked": ("已确认", "Confirmed"),
     "field.state.refused": ("被拒绝", "Refused"),
     "field.state.duplicate": ("已确认（重复提交）", "Confirmed (resent)"),
-    "field.others_queued": ("另有 {n} 条其他账号的上报等待该账号登录后发送", "{n} report(s) of another account wait for it to log in"),
+    "field.others_queued": (
+        "另有 {n} 条其他账号的上报等待该账号登录后发送",
+        "{n} report(s) of another account wait for it to log in",
+    ),
     "field.readonly": ("查看账号不能上报", "Viewer accounts cannot report"),
-    "field.expired": ("登录已过期，请重新登录。未发送的上报已保留。", "Session expired, please log in again. Unsent reports are kept."),
+    "field.expired": (
+        "登录已过期，请重新登录。未发送的上报已保留。",
+        "Session expired, please log in again. Unsent reports are kept.",
+    ),
     "field.err.403": ("无权在该网格上报（不在您的管辖范围内）", "You may not report on this grid (outside your scope)"),
     "field.err.404": ("任务或网格不存在", "Unknown operation or grid"),
     "field.err.closed": ("任务已结束，不能再上报", "The operation is closed; it takes no more reports"),
@@ -98,8 +112,13 @@ KEYS = (
     "hazards_eliminated", "people_persuaded", "mass_testing", "flood_evacuation", "fire_hazard_check",
     "peacetime", "wartime", "epidemic", "flood", "fire", "other", "level.I", "level.II", "level.III",
     "level.IV", "county", "town", "large", "medium", "small", "micro", "commander", "leader", "viewer",
-    "login.expired",
+    "login.expired", "over_target",
 )
+
+
+def _attrs(attrs: dict[str, Any]) -> dict[str, Any]:
+    """data-* and aria-* attributes for Dash components (typed loosely on purpose)."""
+    return attrs
 
 
 def strings(lang: str) -> dict[str, str]:
@@ -110,12 +129,14 @@ def strings(lang: str) -> dict[str, str]:
 
 def layout(lang: str | None = None, **_: Any) -> html.Div:
     """The frame; field.js fills `field-app` and keeps `[data-queue]` current."""
+    explicit = lang if lang in ("zh-CN", "en") else None
     lang = lang_of(lang)
     other = "en" if lang == "zh-CN" else "zh-CN"
     return html.Div(
         [
             dcc.Store(id="field-strings", data=strings(lang)),
             dcc.Store(id="field-lang", data=lang),
+            dcc.Store(id="field-lang-query", data=explicit),
             dcc.Store(id="field-boot"),
             html.Header(
                 [
@@ -130,11 +151,11 @@ def layout(lang: str | None = None, **_: Any) -> html.Div:
                         [
                             html.Span(id="field-queue", className="field-queue",
                                       title=t("field.queue", lang),
-                                      **{"data-queue": "", "data-value": "0", "aria-live": "polite"}),
+                                      **_attrs({"data-queue": "", "data-value": "0", "aria-live": "polite"})),
                             dcc.Link(t("field.lang", lang), href=f"/field?lang={other}",
                                      className="field-lang", id="field-lang-link"),
                             html.Button(t("field.logout", lang), id="field-logout", className="field-logout",
-                                        n_clicks=0, **{"data-action": "logout"}),
+                                        n_clicks=0, **_attrs({"data-action": "logout"})),
                         ],
                         className="field-tools",
                     ),
@@ -174,12 +195,17 @@ clientside_callback(
 
 clientside_callback(
     """
-    function (lang) {
-        // Remember the language picked with ?lang= for the other pages.
-        return lang || window.dash_clientside.no_update;
+    function (query, stored) {
+        // ?lang= wins and is remembered for the other pages; without it, the remembered language.
+        var nu = window.dash_clientside.no_update;
+        if (query) { return [query, nu]; }
+        if (stored && stored !== 'zh-CN') { return [nu, '?lang=' + stored]; }
+        return [nu, nu];
     }
     """,
     Output("lang", "data", allow_duplicate=True),
-    Input("field-lang", "data"),
+    Output("url", "search", allow_duplicate=True),
+    Input("field-lang-query", "data"),
+    State("lang", "data"),
     prevent_initial_call="initial_duplicate",
 )

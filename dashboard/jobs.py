@@ -117,6 +117,12 @@ def _contact(county: County, now: int, slot: int) -> object:
     return issue_contact_reminders(county, now)
 
 
+def _matters(county: County, now: int, slot: int) -> object:
+    from streams.matters import issue_overdue_alerts
+
+    return issue_overdue_alerts(county, now)
+
+
 class Jobs:
     """The scheduler's jobs over one Redis, runnable by APScheduler or directly with a clock."""
 
@@ -143,6 +149,8 @@ class Jobs:
                 "briefing", CronTrigger(hour=8, minute=0, timezone=TZ), 0, 300_000, _briefing
             ),
             "contact": JobSpec("contact", CronTrigger(hour=8, minute=5, timezone=TZ), 0, 300_000, _contact),
+            # Overdue residents' matters (peacetime): one alert per matter, cleared when handled.
+            "matters": JobSpec("matters", None, 60, 60_000, _matters),
         }
 
     # -- plumbing --------------------------------------------------------------------

@@ -97,6 +97,26 @@ class CountyKeys:
         """Failed-login counters for rate limiting."""
         return f"wt:{self.tag}:logins"
 
+    @property
+    def audit(self) -> str:
+        """Audit stream (dashboard.audit): login attempts and commands with their source address."""
+        return f"wt:{self.tag}:audit"
+
+    @property
+    def personal(self) -> str:
+        """Personal data kept out of the log: grid code → leader's phone (exported only with a grant)."""
+        return f"wt:{self.tag}:personal"
+
+    @property
+    def snapshots(self) -> str:
+        """Time-travel snapshots (streams.history): sorted set, score = instant ms, member = its name."""
+        return f"wt:{self.tag}:hist:snaps"
+
+    @property
+    def report_index(self) -> str:
+        """After-action report aggregates folded so far, with the stream positions they stand at."""
+        return f"wt:{self.tag}:hist:report"
+
 
 @dataclass(frozen=True, slots=True)
 class TownKeys:
@@ -140,6 +160,10 @@ class TownKeys:
     def operations(self) -> str:
         """Set of operations with read models in this town (for replay's drop)."""
         return f"wt:{self.tag}:rm:ops"
+
+    def snapshot(self, name: str) -> str:
+        """This town's progress counts at one time-travel snapshot (streams.history)."""
+        return f"wt:{self.tag}:hist:snap:{name}"
 
 
 def field(grid: str, counter: str) -> str:

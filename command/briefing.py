@@ -215,6 +215,11 @@ td,th{{border:1px solid #999;padding:4px 8px;text-align:left}}</style></head><bo
 """
 
 
+def _inert(name: str) -> str:
+    """A grid name no spreadsheet runs as a formula (names come from registry files)."""
+    return "'" + name if name.startswith(("=", "+", "-", "@", "\t", "\r")) else name
+
+
 def render_csv(content: Mapping[str, Any]) -> str:
     """The per-grid table of a briefing as CSV (UTF-8, one header row)."""
     counters = list(content["counters"])
@@ -226,7 +231,7 @@ def render_csv(content: Mapping[str, Any]) -> str:
                "targets": content["targets"], "percent": content["percent"], "last_report": None},
               *content["rows"]]:
         w.writerow([
-            r["grid"], r["name"],
+            r["grid"], _inert(r["name"]),
             *(r["totals"].get(c, 0) for c in counters),
             *(r["targets"].get(c, "") for c in counters),
             "" if r["percent"] is None else r["percent"],

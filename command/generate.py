@@ -19,12 +19,17 @@ How a county is made:
 4. *Polygons.* A county-shaped blob is split recursively by straight cuts into pieces whose
    areas follow the children's weights, so towns tile the county and every grid's children
    tile it. Coordinates are rounded to 5 decimals (about 1 m).
+
+A *province* (`generate_province`, `province_county`) is many counties of one profile,
+each with its own seed, a code of its own (``P001``, ``P002``… in place of ``PN``, so
+every town keeps a distinct Redis hash tag) and a place of its own on a lattice.
 """
 
 from __future__ import annotations
 
 import math
 import random
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -752,13 +757,41 @@ def _polygons(county: _County, rng: random.Random) -> dict[str, Geometry]:
 # ---------------------------------------------------------------------------- public
 
 
-def generate(profile: str, seed: int = 7) -> tuple[GridTree, dict[str, Geometry]]:
-    """A synthetic county for `profile` and its polygons; same profile and seed, same result."""
+_COUNTY_CODE_RE = re.compile(r"[A-Za-z][A-Za-z0-9]{0,15}")
+
+
+def generate(
+    profile: str,
+    seed: int = 7,
+    *,
+    county_code: str | None = None,
+    county_name: str | None = None,
+    offset: tuple[float, float] = (0.0, 0.0),
+    geometry: bool = True,
+) -> tuple[GridTree, dict[str, Geometry]]:
+    """A synthetic county for `profile` and its polygons; same arguments, same result.
+
+    `county_code` replaces the profile's root code (``PN``) as the prefix of every code, so
+    many counties of one shape can share a Redis (each town keeps its own hash tag);
+    `county_name` renames the root; `offset` moves the county by (degrees east, north);
+    ``geometry=False`` skips the polygons (most of the time) and returns ``{}`` — the tree
+    is the same either way. The defaults give the profile's county byte for byte.
+    """
     spec = PROFILES.get(profile)
     if spec is None:
         raise InvalidRequest(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}", field="profile")
+    if county_code is not None and not _COUNTY_CODE_RE.fullmatch(county_code):
+        raise InvalidRequest(
+            f"county code {county_code!r}: a letter, then up to 15 letters or digits", field="county_code"
+        )
     rng = random.Random(seed)
     county = spec.build(rng)
+    if county_code is not None and county_code != county.root.code:
+        _recode(county, county_code)
+    if county_name:
+        county.root.name = county_name
+    if offset != (0.0, 0.0):
+        county.outline = [(x + offset[0], y + offset[1]) for x, y in county.outline]
     for node in county.root.walk():  # registry order = code order (codes sort in pre-order)
         node.children.sort(key=lambda c: c.code)
     nodes = list(county.root.walk())
@@ -769,7 +802,7 @@ def generate(profile: str, seed: int = 7) -> tuple[GridTree, dict[str, Geometry]
     for node in nodes:
         node.leader = _person(rng, county.surnames)
         node.phone = _phone(rng)
-    geometry = _polygons(county, rng)
+    shapes = _polygons(county, rng) if geometry else {}
     grids = [
         Grid(
             code=n.code,
@@ -785,7 +818,54 @@ def generate(profile: str, seed: int = 7) -> tuple[GridTree, dict[str, Geometry]
         )
         for n in nodes
     ]
-    return GridTree.build(grids, county.central_households), geometry
+    return GridTree.build(grids, county.central_households), shapes
+
+
+def _recode(county: _County, code: str) -> None:
+    """Swap the root code for `code` in every code (grids and central households); order is kept."""
+    old = county.root.code
+    for node in county.root.walk():
+        node.code = code + node.code[len(old):]
+    county.central_households = [
+        CentralHousehold(code + h.code[len(old):], code + h.micro_grid[len(old):], h.head, h.linked_households)
+        for h in county.central_households
+    ]
+
+
+PROVINCE_COLUMNS = 10
+"""Counties of a generated province sit on a lattice this many counties wide."""
+
+
+def province_county(
+    k: int, profile: str = "pingnan", *, prefix: str = "P", geometry: bool = True
+) -> tuple[GridTree, dict[str, Geometry]]:
+    """County number `k` (from 1) of a generated province: code ``P001``…, its own seed and place.
+
+    Every county has the profile's exact totals (FIGURES.md) but its own draw (seed `k`),
+    a distinct code — so distinct town hash tags — and a place on a lattice of
+    `PROVINCE_COLUMNS` counties so that the polygons of neighbours do not overlap.
+    """
+    if k < 1:
+        raise InvalidRequest("county numbers start at 1", field="k")
+    spec = PROFILES.get(profile)
+    title = spec.title if spec else profile
+    col, row = (k - 1) % PROVINCE_COLUMNS, (k - 1) // PROVINCE_COLUMNS
+    return generate(
+        profile,
+        seed=k,
+        county_code=f"{prefix}{k:03d}",
+        county_name=f"{title}（{k}）",
+        offset=(round(col * 0.65, 5), round(row * 0.8, 5)),
+        geometry=geometry,
+    )
+
+
+def generate_province(
+    counties: int, profile: str = "pingnan", *, prefix: str = "P", geometry: bool = True
+) -> Iterator[tuple[GridTree, dict[str, Geometry]]]:
+    """Counties 1…`counties` of a generated province, one at a time (each is a few MB)."""
+    for k in range(1, counties + 1):
+        yield province_county(k, profile, prefix=prefix, geometry=geometry)
 
 
 def summary(tree: GridTree) -> dict[str, Any]:

@@ -338,6 +338,8 @@ def _read_features(path: Path) -> list[tuple[int, dict[str, Any]]]:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         return _refuse(path.name, f"not valid JSON: {exc.msg}", exc.lineno)
+    except RecursionError:
+        return _refuse(path.name, "JSON nested too deeply (no registry needs that)")
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
         _refuse(path.name, "not a GeoJSON FeatureCollection")
     features = doc.get("features")

@@ -103,6 +103,11 @@ def create_app(config: Config) -> dash.Dash:
     )
     app.layout = _shell(config)
     server.after_request(_security_headers_for(app))
+    # Dash finishes its setup in before-request hooks of the first request; two first requests at once
+    # (a gthread worker just started, field clients retrying) race inside them and one gets a 500.
+    # Run them now, once, before the worker takes any request.
+    with server.test_request_context("/"):
+        server.preprocess_request()
     return app
 
 

@@ -171,10 +171,17 @@ def cmd_users(args: argparse.Namespace) -> int:
     accounts = Accounts(county)
     if args.action == "list":
         for u in accounts.list():
-            print(f"{u['username']}\t{u['role']}\t{u['scope']}")
+            grant = "\tpersonal_data" if u.get("personal_data") else ""
+            print(f"{u['username']}\t{u['role']}\t{u['scope']}{grant}")
         return 0
+    from dashboard import audit
+
+    source = f"cli:{getpass.getuser()}"
     if args.action == "remove":
-        print("removed" if accounts.remove(args.name) else "no such user")
+        removed = accounts.remove(args.name)
+        audit.record(county.client, county.code, "account", actor=source, source="local",
+                     detail=f"remove {args.name}" + ("" if removed else " (no such user)"))
+        print("removed" if removed else "no such user")
         return 0
     if sys.stdin.isatty():
         password = getpass.getpass(f"password for {args.name}: ")
@@ -183,8 +190,12 @@ def cmd_users(args: argparse.Namespace) -> int:
             return 2
     else:
         password = sys.stdin.readline().rstrip("\n")
-    accounts.add(args.name, password, args.role, args.scope, _cli_actor(county.code))
-    print(f"user {args.name}: {args.role} of {args.scope}")
+    accounts.add(args.name, password, args.role, args.scope, _cli_actor(county.code),
+                 personal_data=args.personal_data)
+    audit.record(county.client, county.code, "account", actor=source, source="local",
+                 detail=f"add {args.name} role={args.role} scope={args.scope} personal_data={args.personal_data}")
+    grant = " (may export personal data)" if args.personal_data else ""
+    print(f"user {args.name}: {args.role} of {args.scope}{grant}")
     return 0
 
 
@@ -206,9 +217,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from streams.server import resolve
 
     url = resolve(args.data, args.redis)
+    embedded = None if (args.redis or os.environ.get("WARTIME_REDIS_URL")) else Path(args.data).resolve()
     sup, live = build(
         url, args.host, args.port, workers=args.workers, projectors=args.projectors,
-        live_port=args.live_port,
+        live_port=args.live_port, embedded=embedded, state=Path(args.data).resolve(),
     )
     print(f"wartime serving on http://{args.host}:{args.port}/  (live push on ws port {live}; redis {url})", flush=True)
     sup.run()
@@ -279,7 +291,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("name", nargs="?")
     s.add_argument("--role", choices=["commander", "leader", "viewer"])
     s.add_argument("--scope")
+    s.add_argument("--personal-data", action="store_true",
+                   help="grant exports of personal data (leaders' phone numbers); separate from viewing")
     s.set_defaults(fn=cmd_users)
+
+    from dashboard.audit import add_parser as add_audit_parser
+
+    add_audit_parser(sub, common)
 
     s = sub.add_parser("bench", parents=[common], help="run the benchmark suite and print figures")
     s.add_argument("--quick", action="store_true")

@@ -71,6 +71,7 @@ def _live_main(redis_url: str, host: str, port: int) -> None:
 
 def _scheduler_main(redis_url: str) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s scheduler %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line every 5 s is noise
     try:
         from dashboard.jobs import run_scheduler
     except ImportError:

@@ -3,8 +3,11 @@
 The pace follows the published figure — 450,000 tests in 3 days over Pingnan —
 shaped by a daily rhythm (sampling stations open early, peak mid-morning and
 late afternoon, near silence after midnight). Each tick picks leaf grids still
-below target, weighted by how much they lack, with a few grids that go quiet
-for hours (so the stall alert has something to find). Flood and fire operations
+below target, weighted by how much they lack and by how hard each town and
+grid works (fixed per code and seed: some towns race ahead, a few grids lag far
+behind, which is what a county's map looks like), never beyond a grid's target
+(but a few grids with floating population go a little over), with a few grids
+that go quiet for hours (so the stall alert has something to find). Flood and fire operations
 get their own, smaller streams of reports. Reports go through the same
 `County.report_many` path as the API (validation, idempotency, the log).
 """
@@ -18,7 +21,7 @@ import time
 from collections.abc import Callable
 
 from command.access import Actor
-from command.operations import COUNTERS, OperationState, ReportRequest
+from command.operations import COUNTERS, Operation, OperationState, ReportRequest
 from streams.county import County
 
 TESTS_PER_3_DAYS = 450_000
@@ -51,8 +54,13 @@ class FieldSimulator:
         self.clock = clock
         self.sent = 0
         self._seq = 0
+        self.seed = seed
         self._quiet: dict[str, float] = {}
         self._carry: dict[str, float] = {}
+        self._sent: dict[str, dict[str, int]] = {}
+        self._cum: dict[str, tuple[float, list[str], list[float]]] = {}
+        self._vigour: dict[str, float] = {}
+        self._caps: dict[str, float] = {}
         self.sim_start = clock()
         self.real_start = clock()
 
@@ -82,11 +90,19 @@ class FieldSimulator:
             want = per_s * dt_sim + self._carry.get(op.id, 0.0)
             n_units = int(want)
             self._carry[op.id] = want - n_units
+            sent = self._sent_of(op)
             while n_units > 0:
-                grid = self._pick(leaves)
+                grid = self._pick(op, leaves, counter)
                 if grid is None:
                     break
                 size = min(n_units, self.rng.randint(3, 25) if op.kind == "mass_testing" else self.rng.randint(1, 4))
+                target = op.targets.get(grid, {}).get(counter, 0)
+                if target:
+                    size = min(size, int(target * self._cap(grid)) - sent.get(grid, 0))
+                    if size <= 0:
+                        self._cum.pop(op.id, None)
+                        continue
+                sent[grid] = sent.get(grid, 0) + size
                 counts = {counter: size}
                 if op.kind == "fire_hazard_check":
                     if self.rng.random() < 0.15:
@@ -105,10 +121,62 @@ class FieldSimulator:
             self.sent += len(reqs)
         return len(reqs)
 
-    def _pick(self, leaves: list[str]) -> str | None:
+    def _sent_of(self, op: Operation) -> dict[str, int]:
+        """What each leaf has had so far: read once from the read model (a restarted demo resumes)."""
+        sent = self._sent.get(op.id)
+        if sent is None:
+            sent = {}
+            counter = COUNTERS[op.kind][0]
+            tree = self.county.tree
+            towns = {tree.town_of(g) or g for g in tree.leaves(op.scope)}
+            for town in towns:
+                for g, cell in self.county.progress.town_totals(op.id, town).items():
+                    if g in tree and not tree.children[g]:
+                        sent[g] = cell.get(counter, 0)
+            self._sent[op.id] = sent
+        return sent
+
+    def vigour(self, code: str) -> float:
+        """How hard a town or grid works, fixed by its code: most near 1, some twice as fast, a few lagging."""
+        v = self._vigour.get(code)
+        if v is None:
+            rng = random.Random(f"{self.seed}:{code}")
+            x = rng.random()
+            v = 0.06 if x < 0.04 else 0.35 + 1.4 * rng.random() ** 1.3
+            self._vigour[code] = v
+        return v
+
+    def _cap(self, grid: str) -> float:
+        """Share of its target a grid may reach: 1, or a little more where floating population lives."""
+        cap = self._caps.get(grid)
+        if cap is None:
+            cap = self._caps[grid] = 1.04 if random.Random(f"{self.seed}:cap:{grid}").random() < 0.03 else 1.0
+        return cap
+
+    def _pick(self, op: Operation, leaves: list[str], counter: str) -> str | None:
         now = self.clock()
+        cached = self._cum.get(op.id)
+        if cached is None or now - cached[0] > 2.0:
+            sent = self._sent_of(op)
+            tree = self.county.tree
+            cum: list[float] = []
+            acc = 0.0
+            for g in leaves:
+                target = op.targets.get(g, {}).get(counter, 0)
+                done = sent.get(g, 0)
+                if target and done >= target * self._cap(g):
+                    w = 0.0
+                else:
+                    left = 1.0 - done / target if target else 1.0
+                    w = self.vigour(tree.town_of(g) or g) * self.vigour(g) * (0.15 + max(0.0, left))
+                acc += w
+                cum.append(acc)
+            cached = self._cum[op.id] = (now, leaves, cum)
+        _, pool, cum = cached
+        if not cum or cum[-1] <= 0:
+            return None
         for _ in range(8):
-            g = leaves[self.rng.randrange(len(leaves))]
+            g = self.rng.choices(pool, cum_weights=cum)[0]
             quiet_until = self._quiet.get(g, 0.0)
             if quiet_until > now:
                 continue
@@ -126,6 +194,6 @@ class FieldSimulator:
             now = self.clock()
             try:
                 self.tick(now - last)
-            except Exception:  # noqa: BLE001 - a demo simulator keeps going through hiccups
+            except Exception:  # a demo simulator keeps going through hiccups
                 time.sleep(1)
             last = now

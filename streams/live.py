@@ -1,27 +1,48 @@
-"""Live push: the projector's change feed → every open browser, over WebSocket.
+"""Live push: the projector's change feed → every open board, over WebSocket.
 
-The projector publishes, after each applied batch, the new totals of every
-grid it touched (``wt:{PN}:changes``). This server subscribes once, keeps the
-latest value per (operation, grid) in a pending map per client, and flushes
-each client at most `flush_hz` times a second — so 1,000 reports a second
-become a few small messages, each holding only the grids the client's scope
-shows and the county roll-up (the sum of the town totals, kept here).
+The projector publishes, after each applied batch, the new totals of every grid
+the batch touched (``wt:{PN}:changes``). This hub subscribes once and keeps a
+mirror of the totals and last-report times of every grid for the operations
+somebody watches (loaded from the read-model hashes on first use, then kept by
+the feed, and re-read every minute so that it can never drift for long). Each
+browser watches one *board view* (`BoardView`: a scope and the operations on
+view); the hub folds every change into a per-client pending set and flushes
+each client at most `flush_hz` times a second, with only what that view shows:
 
-Messages (JSON): ``{"t": "hello"}`` once; ``{"t": "totals", "op": OP,
-"grids": {code: {counter: total}}, "last": {code: ms}}``; ``{"t": "control"}``
-when the control state changed (modes, operations, alerts: the page refetches);
-``{"t": "ping"}`` every few seconds so a client can tell a dead link from a
-quiet one. Authentication: ``?token=`` (session or kiosk), checked by the
-`verify` callable the dashboard passes in (streams/ does not know accounts).
+* ``k`` — totals of each operation on view at the grid the view reads it at;
+* ``c`` — the headline total of the map's operation for each child of the scope
+  (the bars of the board);
+* ``b`` — map cells whose colour band changed, ``u`` — cells that just got a
+  report (the map's freshness), as indexes into the view's leaf list;
+* ``f`` — the newest increments on leaf grids (the live feed).
+
+So 1,000 reports a second over a 5,000-cell county become a few messages of a
+couple of kilobytes, and the map never receives geometry: the browser draws
+the static polygons once and recolours cells by index.
+
+Messages (JSON): ``{"t": "state", …}`` on connect and after control changes that
+alter the view (everything the live parts of the board show, so a reconnect is
+a complete catch-up); ``{"t": "d", …}`` deltas; ``{"t": "control"}`` when the
+control state changed (modes, operations, alerts, secretaries: the page
+refetches its snapshot); ``{"t": "ping"}`` when nothing else was sent for a few
+seconds, so that a client can tell a dead link from a quiet one. Every message
+carries ``ts``, the server's clock, for the freshness marks.
+
+Authentication: ``?token=`` (session or kiosk), checked by the `verify` callable
+the dashboard passes in (streams/ does not know accounts); the requested
+``scope`` must lie inside the token's scope.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -29,9 +50,12 @@ from urllib.parse import parse_qs, urlparse
 import redis.asyncio as aioredis
 from websockets.asyncio.server import ServerConnection, serve
 
+from command.fold import ControlState
 from command.grids import GridTree
-from streams.keys import CountyKeys, TownKeys, field as hfield
+from command.operations import COUNTERS, Operation, OperationState
+from streams.keys import CountyKeys, TownKeys
 from streams.readmodel import ControlView, current_county
+from streams.server import Client as RedisClient
 from streams.server import connect
 
 log = logging.getLogger(__name__)
@@ -39,193 +63,600 @@ log = logging.getLogger(__name__)
 Verify = Callable[[str], tuple[str, str, str]]
 """token → (username, role, scope); raises on a bad token."""
 
+# -- colour bands of the map ------------------------------------------------------------
 
-@dataclass
-class Client:
-    """One browser: what it may see and what is waiting to be sent to it."""
+BAND_PEACETIME = "p"
+"""A cell in peacetime."""
+BAND_WARTIME = "w"
+"""A cell in wartime outside the map's operation (or with no operation on view)."""
+BAND_PENDING = "n"
+"""In the operation, no target of its own, nothing reported yet."""
+BAND_ACTIVE = "r"
+"""In the operation, no target of its own, something reported."""
+BAND_OVER = "b"
+"""Beyond its target (floating population: flagged, not refused)."""
+DECILES = "0123456789a"
+"""Completion in tenths: ``0`` under 10 % … ``9`` 90–99 %, ``a`` exactly done."""
 
-    ws: ServerConnection
+
+def band(wartime: bool, in_op: bool, done: int, target: int | None) -> str:
+    """The colour band of one map cell (one character, so a whole map fits a short string)."""
+    if not wartime:
+        return BAND_PEACETIME
+    if not in_op:
+        return BAND_WARTIME
+    if not target:
+        return BAND_ACTIVE if done > 0 else BAND_PENDING
+    if done > target:
+        return BAND_OVER
+    return DECILES[min(10, max(0, done * 10 // target))]
+
+
+# -- what one board shows ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BoardView:
+    """A board's scope and the operations on it: shared by the hub and the page's snapshot."""
+
     scope: str
-    operation: str | None
-    pending: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
-    last: dict[str, int] = field(default_factory=dict)
+    ops: tuple[str, ...]
+    """Operations on view: the chosen one, else every open one overlapping the scope."""
+    kpi_grid: Mapping[str, str]
+    """Per operation, the grid whose totals the board shows (the scope, or the
+    operation's own scope when that lies inside the board's)."""
+    map_op: str | None
+    """The operation that colours the map, the bars and the curve."""
+    counter: str | None
+    """Headline counter of the map's operation."""
+    cells: tuple[str, ...]
+    """Leaf grids of the scope in tree order: the map's polygons, addressed by index."""
+    children: tuple[str, ...]
+
+    @property
+    def index(self) -> dict[str, int]:
+        """Cell code → index."""
+        return {c: i for i, c in enumerate(self.cells)}
+
+
+def _overlaps(tree: GridTree, a: str, b: str) -> bool:
+    return tree.is_within(a, b) or tree.is_within(b, a)
+
+
+def board_view(state: ControlState, scope: str, op: str | None = None) -> BoardView:
+    """Which operations a board over `scope` shows, and which one colours its map.
+
+    An explicit `op` (open or closed) overlapping the scope is the only one on
+    view; otherwise every open operation overlapping the scope is, and the map
+    follows the one covering most of it: an operation over the whole scope
+    first, then the one launched over the widest grid, then the earliest.
+    """
+    tree = state.tree
+    if tree is None:
+        raise LookupError("no registry loaded")
+    tree[scope]
+    chosen = state.operations.get(op) if op else None
+    ops: list[Operation]
+    if chosen is not None and _overlaps(tree, chosen.scope, scope):
+        ops = [chosen]
+    else:
+        ops = sorted(
+            (o for o in state.operations.values()
+             if o.state == OperationState.OPEN and _overlaps(tree, o.scope, scope)),
+            key=lambda o: (o.launched_at, o.id),
+        )
+    kpi = {o.id: scope if tree.is_within(scope, o.scope) else o.scope for o in ops}
+    map_op = None
+    if ops:
+        best = min(
+            ops,
+            key=lambda o: (not tree.is_within(scope, o.scope), tree[o.scope].level.depth, o.launched_at, o.id),
+        )
+        map_op = best.id
+    return BoardView(
+        scope=scope,
+        ops=tuple(o.id for o in ops),
+        kpi_grid=kpi,
+        map_op=map_op,
+        counter=COUNTERS[state.operations[map_op].kind][0] if map_op else None,
+        cells=tuple(tree.leaves(scope)),
+        children=tuple(tree.children[scope]),
+    )
+
+
+def cell_band(state: ControlState, view: BoardView, cell: str, totals: Mapping[str, int]) -> str:
+    """The band of one cell of a view, given the cell's totals for the map's operation."""
+    op = state.operations.get(view.map_op) if view.map_op else None
+    tree = state.tree
+    in_op = op is not None and tree is not None and tree.is_within(cell, op.scope)
+    target = op.targets.get(cell, {}).get(view.counter or "") if op is not None else None
+    return band(cell in state.wartime, in_op, totals.get(view.counter or "", 0), target)
+
+
+def encode_cells(indexes: Iterable[int], n: int) -> dict[str, Any]:
+    """A set of cell indexes as a list, or as a base64 bitmap when that is shorter."""
+    idx = sorted(set(indexes))
+    as_list = len(idx) * (len(str(n)) + 1)
+    as_bits = (n + 7) // 8 * 4 // 3 + 4
+    if as_list <= as_bits:
+        return {"u": idx}
+    bits = bytearray((n + 7) // 8)
+    for i in idx:
+        bits[i >> 3] |= 1 << (i & 7)
+    return {"ub": base64.b64encode(bytes(bits)).decode()}
+
+
+def _b36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    if n <= 0:
+        return "0"
+    out = ""
+    while n:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+    return out
+
+
+# -- the hub's copy of the read models -----------------------------------------------------
+
+
+def _s(v: Any) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def cell_of(totals: Mapping[str, Mapping[str, int]], grid: str, tree: GridTree) -> dict[str, int]:
+    """Totals of one grid from per-grid totals; the county's is the sum of its towns (as in the read model)."""
+    if grid == tree.root:
+        out: dict[str, int] = {}
+        for t in tree.towns:
+            for c, n in totals.get(t, {}).items():
+                out[c] = out.get(c, 0) + n
+        return out
+    return dict(totals.get(grid, {}))
+
+
+class Mirror:
+    """Totals and last-report times per operation and grid, as the read models hold them."""
+
+    def __init__(self, client: RedisClient, tree: GridTree) -> None:
+        self.client = client
+        self.tree = tree
+        self.totals: dict[str, dict[str, dict[str, int]]] = {}
+        self.last: dict[str, dict[str, int]] = {}
+
+    def ensure(self, op: str) -> None:
+        """Load an operation's hashes once (the feed keeps them current afterwards)."""
+        if op not in self.totals:
+            self.load(op)
+
+    def load(self, op: str) -> None:
+        """(Re)read every town's hashes of one operation, in one pipeline."""
+        pipe = self.client.pipeline(transaction=False)
+        for t in self.tree.towns:
+            pipe.hgetall(TownKeys(t).counts(op))
+            pipe.hgetall(TownKeys(t).last(op))
+        res = pipe.execute()
+        totals: dict[str, dict[str, int]] = {}
+        last: dict[str, int] = {}
+        for i in range(0, len(res), 2):
+            for k, v in res[i].items():
+                g, _, c = _s(k).partition("|")
+                totals.setdefault(g, {})[c] = int(v)
+            for k, v in res[i + 1].items():
+                last[_s(k)] = int(v)
+        self.totals[op] = totals
+        self.last[op] = last
+
+    def cell(self, op: str, grid: str) -> dict[str, int]:
+        """Totals of one grid of an operation."""
+        return cell_of(self.totals.get(op, {}), grid, self.tree)
+
+    def last_of(self, op: str, grid: str) -> int | None:
+        """When a report last touched a grid."""
+        last = self.last.get(op, {})
+        if grid == self.tree.root:
+            return max((last[t] for t in self.tree.towns if t in last), default=None)
+        return last.get(grid)
+
+
+# -- one browser ---------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Watch:
+    """One browser: its view, what it was last told, and what waits to be sent."""
+
+    ws: Any
+    scope: str
+    op: str | None
+    view: BoardView | None = None
+    index: dict[str, int] = field(default_factory=dict)
+    bands: list[str] = field(default_factory=list)
+    kpi: set[str] = field(default_factory=set)
+    kids: set[str] = field(default_factory=set)
+    touched: set[int] = field(default_factory=set)
+    changed: dict[int, str] = field(default_factory=dict)
+    feed: list[list[Any]] = field(default_factory=list)
     control: bool = False
+    state_due: bool = True
     sent_bytes: int = 0
     messages: int = 0
+    last_sent: float = 0.0
+
+
+FEED_KEEP = 200
+"""Newest leaf increments the hub remembers, for a new board's feed."""
+FEED_PER_MESSAGE = 8
+FEED_IN_STATE = 12
 
 
 class LiveHub:
-    """Fan-out of one county's change feed to many clients."""
+    """Fan-out of one county's change feed to many boards."""
 
-    def __init__(self, redis_url: str, verify: Verify, flush_hz: float = 4.0) -> None:
+    def __init__(
+        self,
+        redis_url: str,
+        verify: Verify,
+        flush_hz: float = 4.0,
+        ping_s: float = 5.0,
+        resync_s: float = 60.0,
+    ) -> None:
         self.redis_url = redis_url
         self.verify = verify
         self.flush_interval = 1.0 / flush_hz
-        self.clients: set[Client] = set()
-        self.tree: GridTree | None = None
+        self.ping_s = ping_s
+        self.resync_s = resync_s
+        self.clients: set[Watch] = set()
         self.county: str | None = None
-        self.town_totals: dict[str, dict[str, dict[str, int]]] = {}
+        self.control: ControlView | None = None
+        self.mirror: Mirror | None = None
+        self.recent: deque[tuple[int, str, str, dict[str, int]]] = deque(maxlen=FEED_KEEP)
+        self._sync: RedisClient | None = None
+        self._tree: GridTree | None = None
+        self._lock = threading.Lock()
+        self.subscribed = threading.Event()
+        """Set while the hub listens to the change feed (tests wait for it)."""
 
-    # -- feed ----------------------------------------------------------------------
+    # -- control state -----------------------------------------------------------------
 
-    def _load_tree(self) -> None:
-        sync = connect(self.redis_url)
-        code = current_county(sync)
-        if code is None:
+    @property
+    def state(self) -> ControlState | None:
+        """The control state as of the last refresh."""
+        return self.control.state if self.control is not None else None
+
+    def load(self) -> bool:
+        """Catch up with the control stream (first time: find the county); True if it changed."""
+        with self._lock:
+            return self._load()
+
+    def _load(self) -> bool:
+        if self._sync is None:
+            self._sync = connect(self.redis_url)
+        if self.control is None:
+            code = current_county(self._sync)
+            if code is None:
+                return False
+            self.county = code
+            self.control = ControlView(self._sync, code)
+        changed = self.control.refresh() > 0
+        tree = self.control.tree
+        if tree is not None and tree is not self._tree:
+            self._tree = tree
+            self.mirror = Mirror(self._sync, tree)
+            self.recent.clear()
+        return changed
+
+    def _watch_view(self, w: Watch) -> None:
+        """(Re)compute a client's view and bands; queue a full state if the view changed."""
+        st = self.state
+        if st is None or st.tree is None or self.mirror is None:
             return
-        view = ControlView(sync, code)
-        view.refresh()
-        self.county, self.tree = code, view.tree
-        self._sync = sync
+        if w.scope not in st.tree:
+            w.scope = st.tree.root
+        view = board_view(st, w.scope, w.op)
+        for op in view.ops:
+            self.mirror.ensure(op)
+        if view != w.view:
+            w.view = view
+            w.index = view.index
+            w.state_due = True
+        bands = self._bands(view)
+        if not w.state_due:
+            for i, (old, new) in enumerate(zip(w.bands, bands, strict=True)):
+                if old != new:
+                    w.changed[i] = new
+        w.bands = bands
 
-    def _town_totals(self, op: str) -> dict[str, dict[str, int]]:
-        """Each town's own total for an operation, loaded once then kept by the feed."""
-        cached = self.town_totals.get(op)
-        if cached is None and self.tree is not None:
-            cached = {}
-            for t in self.tree.towns:
-                raw = self._sync.hgetall(TownKeys(t).counts(op))
-                cell: dict[str, int] = {}
-                for k, v in raw.items():
-                    g, _, c = (k.decode() if isinstance(k, bytes) else k).partition("|")
-                    if g == t:
-                        cell[c] = int(v)
-                cached[t] = cell
-            self.town_totals[op] = cached
-        return cached or {}
+    def _bands(self, view: BoardView) -> list[str]:
+        st = self.state
+        assert st is not None and self.mirror is not None
+        op = view.map_op
+        return [cell_band(st, view, c, self.mirror.cell(op, c) if op else {}) for c in view.cells]
 
-    def on_change(self, msg: dict[str, Any]) -> None:
-        """Fold one published change into every client's pending map."""
+    # -- feed --------------------------------------------------------------------------
+
+    def on_control(self) -> None:
+        """The control state changed: refresh it, recompute every view, tell every client."""
+        self.load()
+        for w in self.clients:
+            self._watch_view(w)
+            w.control = True
+
+    def on_change(self, msg: Mapping[str, Any]) -> None:
+        """Fold one published change into the mirror and into every client's pending set."""
         if "control" in msg:
-            self._load_tree()
-            self.town_totals.clear()
-            for c in self.clients:
-                c.control = True
+            self.on_control()
             return
-        if self.tree is None:
-            self._load_tree()
-        tree = self.tree
-        if tree is None:
+        if self.mirror is None or self.state is None:
+            self.load()
+        mirror, st = self.mirror, self.state
+        if mirror is None or st is None or st.tree is None:
             return
-        town = msg["town"]
-        for op, grids in msg["totals"].items():
-            towns = self._town_totals(op)
-            if town in grids:
-                towns.setdefault(town, {}).update(grids[town])
-            county_cell: dict[str, int] = {}
-            for cell in towns.values():
-                for c, n in cell.items():
-                    county_cell[c] = county_cell.get(c, 0) + n
-            for client in self.clients:
-                if client.operation not in (None, op):
+        tree = st.tree
+        town = msg.get("town")
+        last = msg.get("last", {})
+        fresh: list[tuple[int, str, str, dict[str, int]]] = []
+        for op, grids in msg.get("totals", {}).items():
+            if op not in mirror.totals:
+                continue  # nobody watches it yet; loaded from Redis on first use
+            totals = mirror.totals[op]
+            times = mirror.last[op]
+            for g, cell in grids.items():
+                old = totals.setdefault(g, {})
+                if g in tree and not tree.children[g]:
+                    delta = {c: n - old.get(c, 0) for c, n in cell.items() if n != old.get(c, 0)}
+                    if delta:
+                        fresh.append((int(last.get(f"{op}|{g}", 0)), g, op, delta))
+                old.update(cell)
+            for key, ms in last.items():
+                o, _, g = key.partition("|")
+                if o == op:
+                    times[g] = int(ms)
+        fresh.sort(key=lambda r: r[0])
+        self.recent.extend(fresh)
+        for w in self.clients:
+            self._fold_into(w, msg, town, fresh)
+
+    def _fold_into(
+        self, w: Watch, msg: Mapping[str, Any], town: str | None,
+        fresh: list[tuple[int, str, str, dict[str, int]]],
+    ) -> None:
+        view, st, mirror = w.view, self.state, self.mirror
+        if view is None or st is None or mirror is None or st.tree is None:
+            return
+        root = st.tree.root
+        for op, grids in msg.get("totals", {}).items():
+            if op not in view.ops:
+                continue
+            kg = view.kpi_grid[op]
+            if kg in grids or (kg == root and town in grids):
+                w.kpi.add(op)
+            if op != view.map_op:
+                continue
+            for c in view.children:
+                if c in grids:
+                    w.kids.add(c)
+            for g, cell in grids.items():
+                i = w.index.get(g)
+                if i is None:
                     continue
-                pend = client.pending.setdefault(op, {})
-                for g, cell in grids.items():
-                    if tree.is_within(g, client.scope):
-                        pend.setdefault(g, {}).update(cell)
-                if tree.root and tree.is_within(tree.root, client.scope):
-                    pend[tree.root] = dict(county_cell)
-                elif client.scope in grids:
-                    pend[client.scope] = dict(grids[client.scope])
-        for key, ms in msg.get("last", {}).items():
-            op, _, g = key.partition("|")
-            for client in self.clients:
-                if client.operation in (None, op) and tree.is_within(g, client.scope):
-                    client.last[key] = ms
+                w.touched.add(i)
+                b = cell_band(st, view, g, mirror.totals[op].get(g, cell))
+                if b != w.bands[i]:
+                    w.bands[i] = b
+                    w.changed[i] = b
+        for ms, g, op, delta in fresh:
+            i = w.index.get(g)
+            if i is not None and op in view.ops:
+                w.feed.append([ms, i, op, delta])
+        if len(w.feed) > FEED_PER_MESSAGE:
+            del w.feed[:-FEED_PER_MESSAGE]
+
+    # -- messages ----------------------------------------------------------------------
+
+    def state_message(self, w: Watch, now_ms: int) -> dict[str, Any]:
+        """Everything live a board shows: its catch-up after (re)connecting."""
+        view, mirror = w.view, self.mirror
+        assert view is not None and mirror is not None
+        op = view.map_op
+        ages = []
+        for c in view.cells:
+            t = mirror.last_of(op, c) if op else None
+            ages.append("" if t is None else _b36(max(0, now_ms - t) // 1000))
+        feed = []
+        for ms, g, o, delta in reversed(self.recent):
+            i = w.index.get(g)
+            if i is not None and o in view.ops:
+                feed.append([ms, i, o, delta])
+                if len(feed) >= FEED_IN_STATE:
+                    break
+        feed.reverse()
+        return {
+            "t": "state",
+            "ts": now_ms,
+            "scope": view.scope,
+            "ops": list(view.ops),
+            "map_op": op,
+            "counter": view.counter,
+            "n": len(view.cells),
+            "k": {o: mirror.cell(o, view.kpi_grid[o]) for o in view.ops},
+            "c": {c: mirror.cell(op, c).get(view.counter or "", 0) for c in view.children} if op else {},
+            "bands": "".join(w.bands),
+            "ages": ",".join(ages),
+            "f": feed,
+        }
+
+    def delta_message(self, w: Watch, now_ms: int) -> dict[str, Any] | None:
+        """What changed for one board since its last flush (None: nothing)."""
+        view, mirror = w.view, self.mirror
+        if view is None or mirror is None:
+            return None
+        out: dict[str, Any] = {}
+        if w.kpi:
+            out["k"] = {o: mirror.cell(o, view.kpi_grid[o]) for o in sorted(w.kpi)}
+        if w.kids and view.map_op:
+            out["c"] = {c: mirror.cell(view.map_op, c).get(view.counter or "", 0) for c in sorted(w.kids)}
+        if w.changed:
+            out["b"] = [[i, b] for i, b in sorted(w.changed.items())]
+        if w.touched:
+            out.update(encode_cells(w.touched, len(view.cells)))
+        if w.feed:
+            out["f"] = w.feed
+        w.kpi, w.kids, w.touched, w.changed, w.feed = set(), set(), set(), {}, []
+        if not out:
+            return None
+        return {"t": "d", "ts": now_ms, **out}
+
+    def pending(self, w: Watch, now_ms: int) -> list[str]:
+        """The texts due to one client now, in order."""
+        out: list[dict[str, Any]] = []
+        if w.control:
+            out.append({"t": "control", "ts": now_ms})
+            w.control = False
+        if w.state_due and w.view is not None:
+            out.append(self.state_message(w, now_ms))
+            w.state_due = False
+            w.kpi, w.kids, w.touched, w.changed, w.feed = set(), set(), set(), {}, []
+        else:
+            d = self.delta_message(w, now_ms)
+            if d is not None:
+                out.append(d)
+        return [json.dumps(m, separators=(",", ":"), ensure_ascii=False) for m in out]
+
+    # -- loops -------------------------------------------------------------------------
 
     async def feed(self) -> None:
         """Subscribe to the change channel for ever (reconnecting after Redis restarts)."""
         while True:
             try:
-                await asyncio.to_thread(self._load_tree)
+                await asyncio.to_thread(self.load)
                 while self.county is None:
                     await asyncio.sleep(1)
-                    await asyncio.to_thread(self._load_tree)
+                    await asyncio.to_thread(self.load)
                 r = aioredis.from_url(self.redis_url)
                 pubsub = r.pubsub()
                 await pubsub.subscribe(CountyKeys(self.county).changes)
+                # Whatever happened while we were not subscribed: start again from Redis.
+                self.resync()
+                self.subscribed.set()
                 async for m in pubsub.listen():
                     if m.get("type") != "message":
                         continue
                     try:
                         self.on_change(json.loads(m["data"]))
-                    except (KeyError, ValueError) as exc:
+                    except (KeyError, ValueError, TypeError) as exc:
                         log.warning("live: bad change message: %s", exc)
             except (OSError, aioredis.ConnectionError) as exc:
+                self.subscribed.clear()
                 log.warning("live: redis feed lost (%s); reconnecting", exc)
+                await self.drop_clients()
                 await asyncio.sleep(1)
 
-    # -- clients -------------------------------------------------------------------
+    async def drop_clients(self) -> None:
+        """Close every browser's socket: with no feed its numbers would freeze while looking live.
+
+        Their pages say "connection lost" and reconnect; the handshake fails softly (1013) while
+        Redis is down, and the first message after it is back is a complete state: the catch-up.
+        """
+        for w in list(self.clients):
+            self.clients.discard(w)
+            try:
+                await w.ws.close(1013, "live feed lost")
+            except Exception:  # already closed: nothing to tell
+                pass
+
+    def resync(self) -> None:
+        """Re-read the control state and every watched operation's hashes; queue what differs."""
+        try:
+            control_changed = self.load()
+        except OSError as exc:  # pragma: no cover - Redis down: the feed loop reconnects
+            log.warning("live: resync failed: %s", exc)
+            return
+        mirror = self.mirror
+        if mirror is None:
+            return
+        before = {op: {g: dict(c) for g, c in mirror.totals[op].items()} for op in mirror.totals}
+        watched = {op for w in self.clients if w.view is not None for op in w.view.ops}
+        for op in list(mirror.totals):
+            if op in watched:
+                mirror.load(op)
+            else:
+                del mirror.totals[op], mirror.last[op]
+        for w in self.clients:
+            view = w.view
+            self._watch_view(w)
+            w.control = w.control or control_changed
+            if view is None or w.view is None or w.state_due:
+                continue
+            for op in view.ops:
+                old, new = before.get(op, {}), mirror.totals.get(op, {})
+                if mirror.cell(op, view.kpi_grid[op]) != cell_of(old, view.kpi_grid[op], mirror.tree):
+                    w.kpi.add(op)
+                if op == view.map_op:
+                    w.kids.update(c for c in view.children if old.get(c) != new.get(c))
 
     async def flush(self) -> None:
         """Send every client what piled up since the last flush; ping the quiet ones."""
-        last_ping = time.monotonic()
+        next_resync = time.monotonic() + self.resync_s
         while True:
             await asyncio.sleep(self.flush_interval)
-            ping = time.monotonic() - last_ping > 5
-            if ping:
-                last_ping = time.monotonic()
-            for c in list(self.clients):
-                out: list[str] = []
-                if c.control:
-                    out.append(json.dumps({"t": "control"}))
-                    c.control = False
-                for op, grids in c.pending.items():
-                    if grids:
-                        last = {k.partition("|")[2]: v for k, v in c.last.items() if k.startswith(op + "|")}
-                        out.append(json.dumps(
-                            {"t": "totals", "op": op, "grids": grids, "last": last},
-                            separators=(",", ":"), ensure_ascii=False,
-                        ))
-                c.pending = {}
-                c.last = {}
-                if not out and ping:
-                    out.append('{"t":"ping"}')
-                for text in out:
+            now = time.monotonic()
+            if now >= next_resync:
+                next_resync = now + self.resync_s
+                self.resync()
+            now_ms = int(time.time() * 1000)
+            for w in list(self.clients):
+                texts = self.pending(w, now_ms)
+                if not texts and now - w.last_sent >= self.ping_s:
+                    texts = [f'{{"t":"ping","ts":{now_ms}}}']
+                for text in texts:
                     try:
-                        await c.ws.send(text)
-                        c.sent_bytes += len(text)
-                        c.messages += 1
-                    except Exception:  # noqa: BLE001 - a closed socket is the client's business
-                        self.clients.discard(c)
+                        await w.ws.send(text)
+                    except Exception:  # a closed socket is the client's business
+                        self.clients.discard(w)
                         break
+                    w.sent_bytes += len(text.encode())
+                    w.messages += 1
+                    w.last_sent = now
 
     async def handler(self, ws: ServerConnection) -> None:
-        """One browser connection: authenticate, register, then just keep it open."""
+        """One browser: authenticate, register its view, then keep the socket open."""
         query = parse_qs(urlparse(ws.request.path).query) if ws.request else {}
         token = (query.get("token") or [""])[0]
         try:
-            _, _, scope = await asyncio.to_thread(self.verify, token)
-        except Exception:  # noqa: BLE001 - any refusal closes the socket the same way
+            _, _, allowed = await asyncio.to_thread(self.verify, token)
+        except aioredis.RedisError:  # Redis down, not a refusal: the page retries soon
+            await ws.close(1013, "try again later")
+            return
+        except Exception:  # any refusal closes the socket the same way
             await ws.close(4401, "unauthorised")
             return
-        want = (query.get("scope") or [""])[0] or scope
-        if self.tree is None:
-            await asyncio.to_thread(self._load_tree)
-        tree = self.tree
-        if tree is not None and want in tree and (scope == "" or tree.is_within(want, scope)):
-            scope = want
-        elif tree is not None and not scope:
-            scope = tree.root
-        client = Client(ws, scope, (query.get("op") or [None])[0])
-        self.clients.add(client)
+        if self.state is None or self.state.tree is None:
+            await asyncio.to_thread(self.load)
+        st = self.state
+        if st is None or st.tree is None:
+            await ws.close(4409, "no county loaded")
+            return
+        tree = st.tree
+        want = (query.get("scope") or [""])[0] or allowed or tree.root
+        if want not in tree or (allowed and not tree.is_within(want, allowed)):
+            await ws.close(4403, "scope outside the token's")
+            return
+        w = Watch(ws, want, (query.get("op") or [""])[0] or None)
+        self._watch_view(w)
+        self.clients.add(w)
         try:
-            await ws.send(json.dumps({"t": "hello", "scope": scope}))
+            await ws.send(json.dumps({"t": "hello", "scope": want, "ts": int(time.time() * 1000)}, separators=(",", ":")))
             async for _ in ws:
                 pass  # clients only listen; anything they send is ignored
         finally:
-            self.clients.discard(client)
+            self.clients.discard(w)
 
 
 async def run_live(redis_url: str, host: str, port: int, verify: Verify, ready: Any = None) -> None:
-    """Serve /live until cancelled."""
+    """Serve the live push until cancelled."""
     hub = LiveHub(redis_url, verify)
     async with serve(hub.handler, host, port, ping_interval=20, max_size=2**16):
         if ready is not None:
             ready.set()
         await asyncio.gather(hub.feed(), hub.flush())
-
-
-def field_name(grid: str, counter: str) -> str:
-    """Re-exported for pages that read the same hashes."""
-    return hfield(grid, counter)

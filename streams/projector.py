@@ -287,6 +287,10 @@ class Projector:
                         self._drained.clear()
                         continue
                     log.exception("projector: redis refused a write")
+                    # Entries delivered in this step but not applied (another stream's share of the same
+                    # XREADGROUP, or this batch) are pending now: apply them before reading anything newer,
+                    # or the checkpoint would pass over them.
+                    self._drained.clear()
                     stop.wait(0.5)
         finally:
             try:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.cluster import LocalCluster
 from command.access import Actor, Role
 from command.events import ProgressReported
 from command.fold import Counts
@@ -24,7 +25,6 @@ from streams.keys import CountyKeys, TownKeys
 from streams.projector import Projector
 from streams.server import connect
 from tests.conftest import make_tree
-from tests.streams.cluster import LocalCluster
 
 ROOT = Path(__file__).resolve().parents[2]
 CMD = Actor("boss", Role.COMMANDER, "TC")

@@ -1,4 +1,12 @@
-"""A local Redis Cluster of three masters from the bundled redis-server binary (tests and bench)."""
+"""A local Redis Cluster of three masters from the bundled redis-server binary (tests and bench).
+
+Each master is the same `redis-server` the embedded Redis uses, started with
+``--cluster-enabled yes`` on a loopback port (AOF, ``appendfsync always``, as in
+production); the slots are split evenly between them by ADDSLOTS(RANGE) and the
+nodes MEET — no replicas, no ``redis-cli --cluster``. `LocalCluster.url` is the
+``?cluster=1`` URL every wartime command takes. Used by tests/streams/test_cluster.py
+and bench/bench_cluster.py.
+"""
 
 from __future__ import annotations
 
@@ -38,9 +46,11 @@ class LocalCluster:
 
     @property
     def url(self) -> str:
+        """The cluster URL (any one node) for `streams.server.connect` and ``--redis``."""
         return f"redis://127.0.0.1:{self.ports[0]}/0?cluster=1"
 
     def start(self, masters: int = 3) -> LocalCluster:
+        """Start `masters` nodes, assign the slots, join them; returns when every node says ok."""
         binary = str(redis_binary())
         for i in range(masters):
             port = _free_port()
@@ -85,9 +95,17 @@ class LocalCluster:
         return min(slot // per, len(self.ports) - 1)
 
     def dbsizes(self) -> list[int]:
+        """Keys on each master."""
         return [int(redis.Redis(port=p).dbsize()) for p in self.ports]
 
+    def __enter__(self) -> LocalCluster:
+        return self.start() if not self.procs else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def stop(self) -> None:
+        """Terminate the masters this object started."""
         for p in self.procs:
             p.terminate()
         for p in self.procs:

@@ -1,0 +1,1288 @@
+/*
+ * Command board (/): fills the frame that dashboard/pages/board.py renders and keeps it live.
+ *
+ * Sources:
+ *   GET /api/v1/board?scope&op&lang   the snapshot: structure, names, targets, deadlines, curve,
+ *                                     rate, secretaries, alerts, slowest grids, commands, strings.
+ *                                     Fetched on boot, on every control change the hub announces,
+ *                                     after every reconnect (catch-up) and every 30 s.
+ *   GET /api/v1/board/geo/…           the scope's polygons (static, cached by the browser).
+ *   WS  streams/live.py via live.js   live numbers: a full state on (re)connect, deltas after.
+ *
+ * Live numbers go straight to the DOM (`[data-kpi]` data-value and text, bars via Plotly.restyle)
+ * the moment they arrive. The map is never re-plotted: the polygons are MapLibre layers added to
+ * the Plotly map subplot's own MapLibre instance, and their colour, opacity and outline are
+ * feature state (band, fade, hot), applied in one batch every MAP_BATCH_MS. Every panel shows the
+ * age of its last confirmed update; when the link is lost the board says so and dims its numbers.
+ * Text from the registry or the field is only ever set with textContent.
+ */
+(function () {
+  'use strict';
+
+  var API = '/api/v1';
+  var SNAPSHOT_EVERY_MS = 30000;
+  var SNAPSHOT_RETRY_MS = 5000;
+  var MAP_BATCH_MS = 1500;
+  var FADE_EVERY_MS = 15000;
+  var CHART_EVERY_MS = 1000;
+  var CURVE_EVERY_MS = 10000;
+  var HOT_MS = 9000;
+  var BUMP_EVERY_MS = 4000;
+  var CHARTS_WAIT_MS = 20000;
+  var FEED_SHOW = 14;
+  var FADE_MS = [10 * 60000, 30 * 60000, 2 * 3600000];
+  var LIVE_PANELS = ['kpi', 'map', 'bars', 'feed'];
+  var SNAP_PANELS = ['sec', 'alerts', 'slow', 'curve'];
+  var PEACE_BANDS = {p: 1, w: 1};
+  var DECILES = '0123456789a';
+
+  var B = null;
+
+  // -- small helpers ------------------------------------------------------------------------
+
+  function el(tag, cls, text, attrs) {
+    var e = document.createElement(tag);
+    if (cls) { e.className = cls; }
+    if (text !== undefined && text !== null) { e.textContent = String(text); }
+    if (attrs) { Object.keys(attrs).forEach(function (k) { e.setAttribute(k, attrs[k]); }); }
+    return e;
+  }
+
+  function $(id) { return document.getElementById(id); }
+
+  function L(key, params) {
+    var s = (B && B.labels && B.labels[key]) || key;
+    if (params) {
+      Object.keys(params).forEach(function (k) { s = s.split('{' + k + '}').join(String(params[k])); });
+    }
+    return s;
+  }
+
+  function locale() { return B && B.lang === 'en' ? 'en-US' : 'zh-CN'; }
+
+  function fmt(n) {
+    if (n === null || n === undefined || isNaN(n)) { return '—'; }
+    return Math.round(n).toLocaleString(locale());
+  }
+
+  function pct(done, target) {
+    if (!target) { return null; }
+    return done * 100 / target;
+  }
+
+  function fmtPct(p) {
+    if (p === null) { return '—'; }
+    return (p >= 99.95 && p < 100 ? 99.9 : p).toFixed(1) + '%';
+  }
+
+  function serverNow() { return Date.now() - (B ? B.skew : 0); }
+
+  function pad(n) { return (n < 10 ? '0' : '') + n; }
+
+  function fmtTime(ms, withDate) {
+    var d = new Date(ms);
+    var hm = pad(d.getHours()) + ':' + pad(d.getMinutes());
+    return withDate ? pad(d.getMonth() + 1) + '-' + pad(d.getDate()) + ' ' + hm : hm + ':' + pad(d.getSeconds());
+  }
+
+  function fmtAgo(ms) {
+    var s = Math.max(0, Math.round(ms / 1000));
+    if (s < 60) { return L('board.ago_s', {n: s}); }
+    if (s < 3600) { return L('board.ago_m', {n: Math.floor(s / 60)}); }
+    if (s < 86400) { return L('board.ago_h', {n: Math.floor(s / 3600)}); }
+    return L('board.ago_d', {n: Math.floor(s / 86400)});
+  }
+
+  function fmtSpan(ms) {
+    var m = Math.round(Math.abs(ms) / 60000);
+    var d = Math.floor(m / 1440);
+    var h = Math.floor((m % 1440) / 60);
+    var mm = m % 60;
+    if (B.lang === 'en') {
+      return (d ? d + ' d ' : '') + (d || h ? h + ' h ' : '') + (d ? '' : mm + ' min');
+    }
+    return (d ? d + '天' : '') + (d || h ? h + '小时' : '') + (d ? '' : mm + '分');
+  }
+
+  function fmtElapsed(ms) {
+    var s = Math.max(0, Math.floor(ms / 1000));
+    var d = Math.floor(s / 86400);
+    var rest = pad(Math.floor((s % 86400) / 3600)) + ':' + pad(Math.floor((s % 3600) / 60)) + ':' + pad(s % 60);
+    if (!d) { return rest; }
+    return (B.lang === 'en' ? d + ' d ' : d + '天 ') + rest;
+  }
+
+  function clear(node) { while (node && node.firstChild) { node.removeChild(node.firstChild); } }
+
+  function setProps(id, props) {
+    var dc = window.dash_clientside;
+    if (dc && dc.set_props) {
+      try { dc.set_props(id, props); } catch (e) { console.warn(e); }
+    }
+  }
+
+  function graph(id) {
+    var g = $(id);
+    return g ? g.querySelector('.js-plotly-plot') : null;
+  }
+
+  function api(path) {
+    return fetch(API + path, {headers: {Authorization: 'Bearer ' + B.token}, cache: 'no-cache'});
+  }
+
+  // -- navigation (history push; Dash pages renders the frame for the new query) ----------------
+
+  function pick(what, value) {
+    // A selector changed: go there, unless it is where the board already is (selectors are also set by code).
+    if (!B || !B.snap) { return; }
+    if (what === 'scope' && value && value !== B.snap.scope.code) { navigate({scope: value}); }
+    if (what === 'op' && (value || null) !== (B.cfg.op || null)) { navigate({op: value || null}); }
+    if (what === 'lang') { navigate({lang: B.lang === 'en' ? 'zh-CN' : 'en'}); }
+  }
+
+  function navigate(patch) {
+    var q = new URLSearchParams(window.location.search);
+    Object.keys(patch).forEach(function (k) {
+      if (patch[k] === null || patch[k] === undefined || patch[k] === '') { q.delete(k); } else { q.set(k, patch[k]); }
+    });
+    if (patch.lang) { setProps('lang', {data: patch.lang}); }
+    var s = q.toString();
+    window.history.pushState({}, '', window.location.pathname + (s ? '?' + s : ''));
+    window.dispatchEvent(new CustomEvent('_dashprivate_pushstate'));
+  }
+
+  // -- boot / stop -------------------------------------------------------------------------------
+
+  function boot(session, cfg) {
+    var root = $('board-root');
+    var token = cfg.token || (session && session.token);
+    if (!root || !token) { stop(); return; }
+    if (cfg.token && !(session && session.token === cfg.token)) { adopt(cfg.token); }
+    var key = [cfg.scope, cfg.op, cfg.lang, token].join('|');
+    if (B && B.key === key && B.root === root) { return; }
+    stop();
+    start(root, cfg, token, key);
+  }
+
+  function adopt(token) {
+    // A kiosk link's token becomes the browser's session, so a reload without it still works.
+    fetch(API + '/me', {headers: {Authorization: 'Bearer ' + token}}).then(function (r) {
+      return r.ok ? r.json() : null;
+    }).then(function (me) {
+      if (me) { setProps('session', {data: {token: token, username: me.username, role: me.role, scope: me.scope}}); }
+    }).catch(function () { /* offline: the URL still carries it */ });
+  }
+
+  function stop() {
+    if (!B) { return; }
+    B.stopped = true;
+    if (B.link) { B.link.close(); }
+    B.timers.forEach(function (t) { clearInterval(t); clearTimeout(t); });
+    B = null;
+  }
+
+  function start(root, cfg, token, key) {
+    mark('boot');
+    B = {
+      key: key, root: root, cfg: cfg, token: token, lang: cfg.lang || 'zh-CN', labels: cfg.labels || {},
+      stopped: false, timers: [], skew: 0, conn: 'connecting',
+      snap: null, live: {}, kids: {}, gotState: false, stateOps: null,
+      n: 0, bands: [], last: null, fade: null, hot: {}, props: [],
+      feed: [], updated: {}, dirty: {tiles: false, bars: false, curve: false, sum: false, feed: false},
+      map: {m: null, added: false, pending: {}, complete: false, fitted: false, markersAt: 0},
+      curveTail: null, snapTimer: null, tipCache: {}, started: Date.now()
+    };
+    root.setAttribute('data-conn', 'connecting');
+    B.geoP = cfg.geo ? fetchGeo(cfg.scope || '~', cfg.geo) : null;
+    loadSnapshot();
+    connectLive();
+    waitForMap();
+    B.timers.push(setInterval(tick, 1000));
+    B.timers.push(setInterval(flushMap, MAP_BATCH_MS));
+    B.timers.push(setInterval(fadeCells, FADE_EVERY_MS));
+    B.timers.push(setInterval(drawCharts, CHART_EVERY_MS));
+    B.timers.push(setInterval(function () { loadSnapshot(); }, SNAPSHOT_EVERY_MS));
+    window.addEventListener('resize', onResize);
+  }
+
+  // -- snapshot ----------------------------------------------------------------------------------
+
+  function loadSnapshot() {
+    var me = B;
+    if (!me || me.loading) { return; }
+    me.loading = true;
+    var q = new URLSearchParams();
+    if (me.cfg.scope) { q.set('scope', me.cfg.scope); }
+    if (me.cfg.op) { q.set('op', me.cfg.op); }
+    q.set('lang', me.lang);
+    api('/board?' + q.toString()).then(function (r) {
+      if (r.status === 401) { throw {auth: true}; }
+      if (r.status === 403 || r.status === 404) {
+        return r.json().then(function (body) { throw {refused: true, body: body}; });
+      }
+      if (!r.ok) { throw {status: r.status}; }
+      return r.json();
+    }).then(function (snap) {
+      if (B !== me) { return; }
+      me.loading = false;
+      mark('snapshot');
+      applySnapshot(snap);
+    }).catch(function (err) {
+      if (B !== me) { return; }
+      me.loading = false;
+      if (err && err.auth) { return authFailed(); }
+      if (err && err.refused) {
+        mapMessage((err.body && err.body.error && err.body.error.message) || L('board.forbidden'));
+        return;
+      }
+      clearTimeout(me.snapTimer);
+      me.snapTimer = setTimeout(loadSnapshot, SNAPSHOT_RETRY_MS);
+      me.timers.push(me.snapTimer);
+    });
+  }
+
+  function authFailed() {
+    if (B.cfg.token) {
+      mapMessage(L('login.expired'));
+      B.root.setAttribute('data-conn', 'refused');
+      return;
+    }
+    setProps('session', {data: null});
+  }
+
+  function applySnapshot(snap) {
+    var first = !B.snap;
+    B.snap = snap;
+    B.skew = Date.now() - snap.now;
+    var now = serverNow();
+    SNAP_PANELS.forEach(function (p) { B.updated[p] = now; });
+    if (!B.gotState) {
+      // Until the hub's state arrives, the snapshot's totals are the best we have.
+      snap.ops.forEach(function (o) { if (!B.live[o.id]) { B.live[o.id] = o.totals; } });
+      snap.children.forEach(function (c) { if (B.kids[c.code] === undefined) { B.kids[c.code] = c.total; } });
+    }
+    renderHeader();
+    renderSelectors();
+    renderTiles();
+    renderSecretaries();
+    renderAlerts();
+    renderSlowest();
+    renderBarsTitle();
+    renderLegend();
+    B.dirty.bars = B.dirty.curve = B.dirty.feed = B.dirty.sum = true;
+    drawCharts(true);
+    renderFeed();
+    drawMarkers();
+    if (first) {
+      if (!snap.map.has_geometry) { mapMessage(L('board.no_geometry')); }
+      if (!B.geoP && snap.map.has_geometry) { B.geoP = fetchGeoUrls(snap.map.cells_url, snap.map.outline_url); }
+      if (B.geoP) { B.geoP.then(onGeo); }
+    }
+  }
+
+  // -- header --------------------------------------------------------------------------------------
+
+  function renderHeader() {
+    var s = B.snap;
+    $('board-county').textContent = s.county.name;
+    var badge = $('board-mode');
+    badge.setAttribute('data-mode', s.mode.mode);
+    badge.textContent = L(s.mode.mode);
+    var inc = $('board-incident');
+    if (s.mode.mode === 'wartime') {
+      inc.textContent = L(s.mode.incident || 'other') + ' · ' + L('level.' + (s.mode.level || 'IV')) + L('board.response');
+    } else if (s.mode.wartime_grids) {
+      inc.textContent = L('board.partial', {n: fmt(s.mode.wartime_grids)});
+    } else {
+      inc.textContent = '';
+    }
+    var crumbs = $('board-crumbs');
+    clear(crumbs);
+    s.scope.path.forEach(function (p, i) {
+      if (i) { crumbs.appendChild(el('span', 'b-crumb-sep', '›')); }
+      var last = i === s.scope.path.length - 1;
+      var a = el(last ? 'span' : 'a', last ? 'b-crumb b-crumb-here' : 'b-crumb', p.name);
+      if (!last) {
+        a.href = '#';
+        a.addEventListener('click', function (ev) { ev.preventDefault(); navigate({scope: p.code}); });
+      }
+      crumbs.appendChild(a);
+    });
+  }
+
+  function renderSelectors() {
+    var s = B.snap;
+    var opts = [];
+    var seen = {};
+    function add(code, name, depth) {
+      if (seen[code]) { return; }
+      seen[code] = true;
+      opts.push({label: (depth ? '\u3000'.repeat(depth) : '') + name + ' · ' + code, value: code});
+    }
+    s.scope.path.forEach(function (p, i) { add(p.code, p.name, i); });
+    s.children.forEach(function (c) { add(c.code, c.name, s.scope.path.length); });
+    setProps('board-scope', {options: opts, value: s.scope.code});
+    var ops = [{label: L('board.all_ops'), value: ''}];
+    s.choices.forEach(function (c) {
+      ops.push({label: c.name + (c.state === 'closed' ? ' (' + L('board.closed') + ')' : ''), value: c.id});
+    });
+    setProps('board-op', {options: ops, value: B.cfg.op || ''});
+  }
+
+  // -- KPI tiles --------------------------------------------------------------------------------------
+
+  function tileTotals(tile) {
+    var out = {};
+    tile.counters.forEach(function (c) { out[c] = 0; });
+    tile.ops.forEach(function (id) {
+      var cell = B.live[id] || {};
+      tile.counters.forEach(function (c) { out[c] += cell[c] || 0; });
+    });
+    return out;
+  }
+
+  function renderTiles() {
+    var s = B.snap;
+    var box = $('board-tiles');
+    clear(box);
+    B.tileNodes = [];
+    if (!s.tiles.length) {
+      box.appendChild(peacetimeCard());
+      return;
+    }
+    var mapOp = s.view.map_op;
+    s.tiles.forEach(function (tile) {
+      var main = tile.ops.indexOf(mapOp) >= 0;
+      var head = tile.counters[0];
+      var card = el('div', 'b-tile' + (main ? ' b-tile-main' : '') + (tile.closed ? ' b-tile-closed' : ''));
+      card.setAttribute('data-kind', tile.kind);
+      var top = el('div', 'b-tile-top');
+      top.appendChild(el('span', 'b-tile-kind', L(tile.kind)));
+      top.appendChild(el('span', 'b-tile-where', tile.where + (tile.closed ? ' · ' + L('board.closed') : '')));
+      card.appendChild(top);
+      card.appendChild(el('div', 'b-tile-label', L(head)));
+      var row = el('div', 'b-tile-row');
+      var num = el('span', 'b-num b-tile-num', '0', {'data-kpi': head, 'data-value': '0'});
+      row.appendChild(num);
+      var target = tile.targets[head] || 0;
+      row.appendChild(el('span', 'b-tile-of', target ? '/ ' + fmt(target) : ''));
+      var pctNode = el('span', 'b-tile-pct', '');
+      row.appendChild(pctNode);
+      card.appendChild(row);
+      var bar = el('div', 'b-bar');
+      var fill = el('div', 'b-bar-fill');
+      bar.appendChild(fill);
+      var paceMark = el('div', 'b-bar-pace');
+      bar.appendChild(paceMark);
+      card.appendChild(bar);
+      var stats = el('div', 'b-tile-stats');
+      card.appendChild(stats);
+      var subs = [];
+      if (tile.counters.length > 1) {
+        var sub = el('div', 'b-tile-subs');
+        tile.counters.slice(1).forEach(function (c) {
+          var item = el('div', 'b-sub-item');
+          item.appendChild(el('span', 'b-sub-label', L(c)));
+          var v = el('span', 'b-num b-sub-num', '0', {'data-kpi': c, 'data-value': '0'});
+          var t = tile.targets[c];
+          item.appendChild(v);
+          if (t) { item.appendChild(el('span', 'b-sub-of', '/ ' + fmt(t))); }
+          sub.appendChild(item);
+          subs.push([c, v]);
+        });
+        card.appendChild(sub);
+      }
+      box.appendChild(card);
+      B.tileNodes.push({tile: tile, main: main, num: num, pct: pctNode, fill: fill, pace: paceMark, stats: stats, subs: subs});
+    });
+    updateTiles();
+  }
+
+  function setKpi(node, value) {
+    var v = String(Math.round(value));
+    if (node.getAttribute('data-value') === v) { return; }
+    node.setAttribute('data-value', v);
+    node.textContent = fmt(value);
+    // A short glow when the number moves, at most every few seconds (no forced layout).
+    var now = Date.now();
+    if (node.animate && now - (node._bumped || 0) > BUMP_EVERY_MS) {
+      node._bumped = now;
+      node.animate([{color: '#fff6a6', textShadow: '0 0 0.5em rgba(255,240,150,0.8)'}, {}], {duration: 900});
+    }
+  }
+
+  function updateTiles() {
+    if (!B.tileNodes) { return; }
+    var now = serverNow();
+    B.tileNodes.forEach(function (t) {
+      var tile = t.tile;
+      var totals = tileTotals(tile);
+      var head = tile.counters[0];
+      var done = totals[head];
+      var target = tile.targets[head] || 0;
+      setKpi(t.num, done);
+      var p = pct(done, target);
+      t.pct.textContent = p === null ? '' : fmtPct(p);
+      t.fill.style.width = (p === null ? 0 : Math.min(100, p)) + '%';
+      t.fill.className = 'b-bar-fill' + (p !== null && p >= 100 ? ' b-done' : '');
+      if (tile.deadline && target && tile.deadline > tile.launched_at) {
+        var expected = Math.min(1, Math.max(0, (now - tile.launched_at) / (tile.deadline - tile.launched_at)));
+        t.pace.style.left = (expected * 100) + '%';
+        t.pace.style.display = '';
+      } else {
+        t.pace.style.display = 'none';
+      }
+      t.subs.forEach(function (pair) { setKpi(pair[1], totals[pair[0]]); });
+      renderStats(t.stats, tile, done, target, now, t.main);
+    });
+  }
+
+  function renderStats(node, tile, done, target, now, main) {
+    // Rate, pace needed, projected completion (and how it stands against the deadline), deadline.
+    clear(node);
+    function stat(label, value, cls, note) {
+      var s = el('span', 'b-stat' + (cls ? ' ' + cls : ''));
+      s.appendChild(el('span', 'b-stat-label', label));
+      s.appendChild(el('span', 'b-stat-value', value));
+      if (note) { s.appendChild(el('span', 'b-stat-note', note)); }
+      node.appendChild(s);
+    }
+    var remaining = Math.max(0, target - done);
+    var eta = null;
+    if (target && remaining === 0) { eta = now; } else if (target && tile.rate_per_h > 0) {
+      eta = now + remaining / tile.rate_per_h * 3600000;
+    }
+    var etaText = eta === null ? (target ? L('board.eta_unknown') : '—') : fmtTime(eta, true);
+    var note = '', cls = '';
+    if (eta !== null && tile.deadline) {
+      var early = tile.deadline - eta;
+      note = early >= 0 ? L('board.ahead', {d: fmtSpan(early)}) : L('board.behind', {d: fmtSpan(-early)});
+      cls = early >= 0 ? 'b-good' : 'b-bad';
+    }
+    stat(L('board.rate'), fmt(tile.rate_per_h) + L('board.per_hour'));
+    if (main) {
+      var need = tile.need_per_h;
+      stat(L('board.need'), need !== null && need !== undefined && done < target ? fmt(need) + L('board.per_hour') : '—',
+        need > tile.rate_per_h ? 'b-warn' : '');
+    }
+    stat(L('board.eta'), etaText, cls, note);
+    if (main) { stat(L('board.deadline'), tile.deadline ? fmtTime(tile.deadline, true) : L('board.no_deadline')); }
+  }
+
+  function peacetimeCard() {
+    var s = B.snap;
+    var p = s.peacetime;
+    var card = el('div', 'b-peace');
+    card.appendChild(el('div', 'b-peace-title', s.mode.mode === 'wartime' ? L('board.no_ops') : L('board.peace_title')));
+    var grid = el('div', 'b-peace-grid');
+    function cell(label, value) {
+      var c = el('div', 'b-peace-cell');
+      c.appendChild(el('div', 'b-num b-peace-num', fmt(value)));
+      c.appendChild(el('div', 'b-peace-label', label));
+      grid.appendChild(c);
+    }
+    ['large', 'medium', 'small', 'micro'].forEach(function (lv) {
+      if (p.levels[lv]) { cell(L(lv), p.levels[lv]); }
+    });
+    cell(L('board.population'), p.population);
+    cell(L('board.households'), p.households);
+    if (p.central_households) { cell(L('board.central_households'), p.central_households); }
+    cell(L('board.first_leaders'), s.secretaries.first_leaders);
+    card.appendChild(grid);
+    return card;
+  }
+
+  // -- secretaries, alerts, slowest -------------------------------------------------------------------------
+
+  function renderSecretaries() {
+    var s = B.snap.secretaries;
+    var box = $('board-sec');
+    clear(box);
+    var wartime = B.snap.mode.mode === 'wartime' || B.snap.mode.wartime_grids > 0;
+    var row = el('div', 'b-sec-row');
+    function fig(value, label, cls) {
+      var f = el('div', 'b-sec-fig ' + cls);
+      f.appendChild(el('span', 'b-num b-sec-num', fmt(value)));
+      f.appendChild(el('span', 'b-sec-label', label));
+      row.appendChild(f);
+    }
+    if (wartime) {
+      fig(s.installed, L('board.installed'), 'b-sec-ok');
+      fig(s.acting, L('board.acting'), 'b-sec-acting');
+      fig(s.vacant, L('board.vacancies'), s.vacant ? 'b-sec-bad' : 'b-sec-ok');
+    } else {
+      fig(s.first_leaders, L('board.first_leaders'), 'b-sec-ok');
+    }
+    fig(s.small, L('board.small_grids'), 'b-sec-total');
+    box.appendChild(row);
+    if (wartime && s.small) {
+      var bar = el('div', 'b-stack');
+      [['installed', 'b-stack-ok'], ['acting', 'b-stack-acting'], ['vacant', 'b-stack-bad']].forEach(function (p) {
+        var seg = el('div', p[1]);
+        seg.style.width = (s[p[0]] * 100 / s.small) + '%';
+        bar.appendChild(seg);
+      });
+      box.appendChild(bar);
+    }
+  }
+
+  function renderAlerts() {
+    var a = B.snap.alerts;
+    var box = $('board-alerts');
+    clear(box);
+    $('board-alert-count').textContent = a.open ? String(a.open) : '';
+    var chips = el('div', 'b-chips');
+    Object.keys(a.by_kind).sort().forEach(function (k) {
+      var c = el('span', 'b-chip b-chip-' + k);
+      c.appendChild(el('span', 'b-chip-label', L(k)));
+      c.appendChild(el('span', 'b-chip-n', fmt(a.by_kind[k])));
+      chips.appendChild(c);
+    });
+    box.appendChild(chips);
+    if (!a.latest.length) {
+      box.appendChild(el('div', 'b-empty b-empty-ok', L('board.no_alerts')));
+      return;
+    }
+    var list = el('ol', 'b-alert-list');
+    a.latest.forEach(function (x) {
+      var li = el('li', 'b-alert b-alert-' + x.kind + (x.acked_by ? ' b-alert-acked' : ''));
+      li.appendChild(el('span', 'b-alert-kind', L(x.kind)));
+      var where = el('span', 'b-alert-where');
+      where.appendChild(el('span', 'b-alert-name', x.name));
+      where.appendChild(el('span', 'b-alert-town', x.town));
+      li.appendChild(where);
+      li.appendChild(el('span', 'b-alert-age', x.acked_by ? L('board.acked') : fmtAgo(serverNow() - x.raised_at),
+        {'data-since': String(x.raised_at)}));
+      list.appendChild(li);
+    });
+    box.appendChild(list);
+  }
+
+  function renderSlowest() {
+    var s = B.snap.slowest;
+    var box = $('board-slow');
+    clear(box);
+    function column(title, rows, kind) {
+      var col = el('div', 'b-slow-col');
+      col.appendChild(el('div', 'b-slow-title', title));
+      if (!rows.length) { col.appendChild(el('div', 'b-empty', L('board.none'))); }
+      var ol = el('ol', 'b-slow-list');
+      rows.forEach(function (r) {
+        var li = el('li', 'b-slow-row');
+        li.addEventListener('click', function () { navigate({scope: r.code}); });
+        var name = el('div', 'b-slow-name');
+        name.appendChild(el('span', 'b-slow-grid', r.name));
+        name.appendChild(el('span', 'b-slow-town', r.town));
+        li.appendChild(name);
+        var meta = el('div', 'b-slow-meta');
+        if (kind === 'lowest') {
+          var bar = el('span', 'b-minibar');
+          var fill = el('span', 'b-minibar-fill');
+          fill.style.width = Math.min(100, r.pct) + '%';
+          bar.appendChild(fill);
+          meta.appendChild(bar);
+          meta.appendChild(el('span', 'b-slow-pct', fmtPct(r.pct)));
+        } else {
+          meta.appendChild(el('span', 'b-slow-silence', r.last ? fmtAgo(serverNow() - r.last) : L('board.never'),
+            r.last ? {'data-since': String(r.last)} : {}));
+        }
+        meta.appendChild(el('span', r.secretary ? 'b-slow-sec' : 'b-slow-sec b-slow-vacant',
+          r.secretary || (r.vacant ? L('vacancy') : '')));
+        li.appendChild(meta);
+        ol.appendChild(li);
+      });
+      col.appendChild(ol);
+      box.appendChild(col);
+    }
+    column(L('board.lowest'), s.lowest, 'lowest');
+    column(L('board.silent'), s.silent, 'silent');
+    if (s.never) {
+      var cols = box.querySelectorAll('.b-slow-col');
+      cols[cols.length - 1].insertBefore(el('div', 'b-slow-never', L('board.never_count', {n: fmt(s.never)})),
+        cols[cols.length - 1].children[1]);
+    }
+  }
+
+  // -- feed ------------------------------------------------------------------------------------------
+
+  function cellName(i) {
+    var p = B.props[i];
+    return p ? p.n : '#' + i;
+  }
+
+  function cellWhere(i) {
+    var p = B.props[i];
+    if (!p || p.k === undefined || p.k < 0 || !B.snap) { return ''; }
+    var c = B.snap.children[p.k];
+    return c && c.code !== p.c ? c.name : '';
+  }
+
+  function renderFeed() {
+    if (!B.snap || !B.dirty.feed) { return; }
+    B.dirty.feed = false;
+    var box = $('board-feed');
+    var items = [];
+    B.feed.forEach(function (f) { items.push({ms: f[0], report: f}); });
+    B.snap.commands.forEach(function (c) { items.push({ms: c.ms, command: c}); });
+    items.sort(function (a, b) { return b.ms - a.ms; });
+    clear(box);
+    if (!items.length) { box.appendChild(el('li', 'b-empty', L('board.no_feed'))); return; }
+    var opKind = {};
+    B.snap.ops.forEach(function (o) { opKind[o.id] = o.kind; });
+    var seen = B.feedSeen || {};
+    B.feedSeen = {};
+    items.slice(0, FEED_SHOW).forEach(function (it) {
+      var key = it.command ? 'c' + it.ms + it.command.text : 'r' + it.report.join('|');
+      var fresh = !seen[key] && B.feedPrimed;
+      B.feedSeen[key] = true;
+      var li = el('li', (it.command ? 'b-feed-item b-feed-cmd' : 'b-feed-item') + (fresh ? ' b-feed-new' : ''));
+      li.appendChild(el('span', 'b-feed-time', fmtTime(it.ms, false)));
+      if (it.command) {
+        li.appendChild(el('span', 'b-feed-tag', '⚑'));
+        li.appendChild(el('span', 'b-feed-text', it.command.text));
+      } else {
+        var f = it.report;
+        var where = el('span', 'b-feed-text');
+        var town = cellWhere(f[1]);
+        if (town) { where.appendChild(el('span', 'b-feed-town', town)); }
+        where.appendChild(el('span', 'b-feed-grid', cellName(f[1])));
+        li.appendChild(where);
+        var counts = el('span', 'b-feed-counts');
+        Object.keys(f[3]).slice(0, 2).forEach(function (c) {
+          var n = f[3][c];
+          counts.appendChild(el('span', n < 0 ? 'b-feed-n b-feed-neg' : 'b-feed-n', (n > 0 ? '+' : '') + fmt(n)));
+          counts.appendChild(el('span', 'b-feed-c', L(c)));
+        });
+        li.appendChild(counts);
+      }
+      box.appendChild(li);
+    });
+    B.feedPrimed = true;
+  }
+
+  // -- charts ------------------------------------------------------------------------------------------
+
+  function renderBarsTitle() {
+    var lv = B.snap.children_level;
+    $('board-bars-title-text').textContent = lv ? L('board.by_child', {level: L(lv)}) : L('board.by_child', {level: ''});
+  }
+
+  function childRows() {
+    var s = B.snap;
+    var rows = s.children.map(function (c) {
+      var total = B.kids[c.code] !== undefined ? B.kids[c.code] : c.total;
+      return {code: c.code, name: c.name, total: total, target: c.target, pct: pct(total, c.target)};
+    });
+    var byPct = rows.some(function (r) { return r.target; });
+    rows.sort(function (a, b) {
+      return byPct ? ((b.pct || 0) - (a.pct || 0)) || a.name.localeCompare(b.name) : b.total - a.total;
+    });
+    return {rows: rows, byPct: byPct};
+  }
+
+  function bandOf(p) {
+    if (p === null) { return 'r'; }
+    if (p > 100) { return 'b'; }
+    return DECILES[Math.min(10, Math.max(0, Math.floor(p / 10)))];
+  }
+
+  function drawCharts(force) {
+    // The map comes first: charts wait until it is complete (or a few seconds have passed).
+    if (!B || !B.snap || !(B.map.complete || Date.now() - B.started > CHARTS_WAIT_MS)) { return; }
+    if (B.dirty.bars || force) { drawBars(); }
+    if (B.dirty.sum || force) { drawSum(); }
+    if (B.dirty.feed) { renderFeed(); }
+    var now = Date.now();
+    if ((B.dirty.curve && now - (B.curveAt || 0) > CURVE_EVERY_MS) || force) { drawCurve(); }
+  }
+
+  function chartFont() {
+    var fs = parseFloat(getComputedStyle(B.root).fontSize) || 16;
+    return Math.round(fs * 0.82);
+  }
+
+  function drawBars() {
+    // Plain HTML bars, one row per child, kept by code and re-ordered in place.
+    var box = $('board-bars');
+    if (!box) { return; }
+    B.dirty.bars = false;
+    var r = childRows();
+    var palette = B.snap.map.palette;
+    if (!B.barRows || B.barRows.key !== B.snap.scope.code + '|' + B.snap.view.map_op) {
+      clear(box);
+      B.barRows = {key: B.snap.scope.code + '|' + B.snap.view.map_op, rows: {}};
+      if (!r.rows.length) { box.appendChild(el('li', 'b-empty', L('board.none'))); }
+    }
+    var max = 1;
+    r.rows.forEach(function (row) { max = Math.max(max, row.total); });
+    r.rows.forEach(function (row, i) {
+      var n = B.barRows.rows[row.code];
+      if (!n) {
+        n = {li: el('li', 'b-barrow'), name: el('span', 'b-barname', row.name), track: el('span', 'b-bartrack'),
+          fill: el('span', 'b-barfill'), pct: el('span', 'b-barpct'), of: el('span', 'b-barof')};
+        n.track.appendChild(n.fill);
+        [n.name, n.track, n.pct, n.of].forEach(function (c) { n.li.appendChild(c); });
+        n.li.addEventListener('click', function () { navigate({scope: row.code}); });
+        B.barRows.rows[row.code] = n;
+      }
+      var width = r.byPct ? (row.pct === null ? 0 : Math.min(100, row.pct)) : row.total * 100 / max;
+      n.fill.style.width = width + '%';
+      n.fill.style.background = r.byPct ? palette[bandOf(row.pct)] : palette.r;
+      n.pct.textContent = r.byPct ? fmtPct(row.pct) : '';
+      n.of.textContent = fmt(row.total) + (row.target ? ' / ' + fmt(row.target) : '');
+      if (box.children[i] !== n.li) { box.insertBefore(n.li, box.children[i] || null); }
+    });
+  }
+
+  function drawSum() {
+    var s = B.snap;
+    if (!s) { return; }
+    B.dirty.sum = false;
+    var node = $('board-sum');
+    clear(node);
+    var op = s.view.map_op;
+    if (!op || !s.children.length || !B.gotState) { return; }
+    var parent = (B.live[op] || {})[s.view.counter] || 0;
+    var sum = 0;
+    s.children.forEach(function (c) { sum += B.kids[c.code] !== undefined ? B.kids[c.code] : 0; });
+    var ok = sum === parent;
+    node.className = 'b-sum ' + (ok ? 'b-sum-ok' : 'b-sum-bad');
+    node.setAttribute('data-sum-ok', ok ? '1' : '0');
+    node.appendChild(el('span', 'b-sum-text', L('board.sum_check', {level: L(s.children_level || 'town'), parent: s.scope.name})));
+    node.appendChild(el('span', 'b-sum-value', fmt(sum) + (ok ? ' = ' : ' ≠ ') + fmt(parent)));
+    node.appendChild(el('span', 'b-sum-mark', ok ? '✓' : '✗'));
+  }
+
+  function mapTile() {
+    var s = B.snap;
+    if (!s || !s.view.map_op) { return null; }
+    for (var i = 0; i < s.tiles.length; i++) {
+      if (s.tiles[i].ops.indexOf(s.view.map_op) >= 0) { return s.tiles[i]; }
+    }
+    return null;
+  }
+
+  function drawCurve() {
+    var gd = graph('board-curve');
+    if (!gd || !window.Plotly) { return; }
+    B.dirty.curve = false;
+    B.curveAt = Date.now();
+    var tile = mapTile();
+    if (!tile) {
+      Plotly.restyle(gd, {x: [[], [], [], []], y: [[], [], [], []]});
+      return;
+    }
+    var head = tile.counters[0];
+    var target = tile.targets[head] || 0;
+    var xs = [], ys = [];
+    tile.curve.forEach(function (p) { xs.push(p[0]); ys.push(p[1]); });
+    var now = serverNow();
+    var done = tileTotals(tile)[head];
+    if (xs.length && now > xs[xs.length - 1]) { xs.push(now); ys.push(Math.max(done, ys[ys.length - 1])); }
+    else if (ys.length) { ys[ys.length - 1] = done; }
+    var dl = tile.deadline;
+    var paceX = [], paceY = [], needX = [], needY = [], tgtX = [], tgtY = [];
+    if (target && dl) {
+      paceX = [tile.launched_at, dl]; paceY = [0, target];
+      if (dl > now && done < target) { needX = [now, dl]; needY = [done, target]; }
+      tgtX = [tile.launched_at, dl]; tgtY = [target, target];
+    }
+    var toDate = function (a) { return a.map(function (ms) { return new Date(ms); }); };
+    var end = Math.max(now, dl || now);
+    var fs = chartFont();
+    Plotly.update(gd, {
+      x: [toDate(xs), toDate(paceX), toDate(needX), toDate(tgtX)],
+      y: [ys, paceY, needY, tgtY]
+    }, {
+      'font.size': fs, 'margin.l': Math.round(fs * 3.2), 'margin.b': Math.round(fs * 1.9),
+      'margin.r': Math.round(fs * 1.2), 'margin.t': Math.round(fs * 0.6),
+      'xaxis.range': [new Date(tile.launched_at), new Date(end + (end - tile.launched_at) * 0.03)],
+      'yaxis.range': [0, Math.max(target, done, 1) * 1.08]
+    }, [0, 1, 2, 3]);
+  }
+
+  function drawMarkers() {
+    var gd = graph('grid-map');
+    if (!gd || !window.Plotly || !B.snap || !B.map.complete) { return; }
+    var lat = [], lon = [], text = [];
+    B.snap.alerts.markers.forEach(function (m) { lat.push(m[0]); lon.push(m[1]); text.push(L(m[2]) + ' · ' + m[3]); });
+    Plotly.restyle(gd, {lat: [lat], lon: [lon], text: [text]}, [0]);
+  }
+
+  function onResize() {
+    if (!B) { return; }
+    clearTimeout(B.resizeTimer);
+    B.resizeTimer = setTimeout(function () {
+      if (B && B.map.m) { fitMap(); }
+      if (B) { B.dirty.bars = B.dirty.curve = true; drawCharts(true); }
+    }, 300);
+  }
+
+  // -- legend and map messages ---------------------------------------------------------------------------
+
+  function renderLegend() {
+    var s = B.snap;
+    var box = $('board-legend');
+    clear(box);
+    var sub = $('board-map-sub');
+    var pal = s.map.palette;
+    if (s.view.map_op) {
+      sub.textContent = L('board.map_of', {name: s.map.op_name, counter: L(s.view.counter)}) + ' · ' +
+        L('board.cells', {n: fmt(s.map.cells)});
+      var ramp = el('div', 'b-ramp');
+      DECILES.split('').forEach(function (d) { var sw = el('span', 'b-ramp-step'); sw.style.background = pal[d]; ramp.appendChild(sw); });
+      var row = el('div', 'b-legend-row');
+      row.appendChild(el('span', 'b-legend-lo', '0%'));
+      row.appendChild(ramp);
+      row.appendChild(el('span', 'b-legend-hi', '100%'));
+      box.appendChild(row);
+      var keys = el('div', 'b-legend-keys');
+      [['b', L('board.legend_over')], ['w', L('board.legend_war')], ['p', L('board.legend_peace')]].forEach(function (k) {
+        var item = el('span', 'b-legend-key');
+        var sw = el('i', 'b-legend-sw');
+        sw.style.background = pal[k[0]];
+        item.appendChild(sw);
+        item.appendChild(el('span', '', k[1]));
+        keys.appendChild(item);
+      });
+      box.appendChild(keys);
+      box.appendChild(el('div', 'b-legend-note', L('board.legend_fresh') + ' · ' + L('board.legend_stale')));
+    } else {
+      sub.textContent = (s.mode.mode === 'wartime' ? L('board.no_ops') : L('board.map_peace')) + ' · ' +
+        L('board.cells', {n: fmt(s.map.cells)});
+    }
+    box.appendChild(el('div', 'b-legend-note', L('board.drill')));
+  }
+
+  function mapMessage(text) {
+    var m = $('board-map-msg');
+    if (m) { m.textContent = text || ''; m.style.display = text ? '' : 'none'; }
+  }
+
+  // -- the map -------------------------------------------------------------------------------------------
+
+  function fetchGeo(scope, digest) {
+    var base = '/board/geo/' + encodeURIComponent(digest) + '/' + encodeURIComponent(scope);
+    return fetchGeoUrls(API + base + '/cells.geojson', API + base + '/outline.geojson');
+  }
+
+  function fetchGeoUrls(cellsUrl, outlineUrl) {
+    var me = B;
+    var get = function (url) {
+      return fetch(url, {headers: {Authorization: 'Bearer ' + me.token}}).then(function (r) {
+        if (!r.ok) { throw new Error('geo ' + r.status); }
+        return r.json();
+      });
+    };
+    return Promise.all([get(cellsUrl), get(outlineUrl)]).catch(function (e) { console.warn(e); return null; });
+  }
+
+  function mapObj() {
+    var gd = graph('grid-map');
+    var fl = gd && gd._fullLayout;
+    return fl && fl.map && fl.map._subplot && fl.map._subplot.map;
+  }
+
+  function waitForMap() {
+    var me = B;
+    var poll = setInterval(function () {
+      if (B !== me) { clearInterval(poll); return; }
+      var m = mapObj();
+      if (m && m.isStyleLoaded()) {
+        clearInterval(poll);
+        mark('map');
+        me.map.m = m;
+        m.on('error', function (e) { console.warn('map:', e && e.error ? e.error.message : e); });
+        if (me.geo) { addLayers(); }
+      }
+    }, 40);
+    me.timers.push(poll);
+  }
+
+  function onGeo(data) {
+    if (!B || !data) { return; }
+    mark('geo');
+    B.geo = {cells: data[0], outline: data[1]};
+    data[0].features.forEach(function (f) { B.props[f.id] = f.properties; });
+    B.dirty.feed = true;
+    if (B.map.m) { addLayers(); }
+  }
+
+  function colourExpr(pal) {
+    var e = ['match', ['coalesce', ['feature-state', 'b'], 'x']];
+    Object.keys(pal).forEach(function (k) { e.push(k, pal[k]); });
+    e.push('#1b2a3d');
+    return e;
+  }
+
+  function addLayers() {
+    var m = B.map.m;
+    if (B.map.added || !B.geo || !B.snap) { return; }
+    var pal = B.snap.map.palette;
+    var before;
+    var layers = (m.getStyle().layers || []);
+    for (var i = 0; i < layers.length; i++) {
+      if (layers[i].id.indexOf('plotly-trace-layer') === 0) { before = layers[i].id; break; }
+    }
+    if (m.getSource('wt-cells')) { ['wt-cells-fill', 'wt-cells-line', 'wt-outline'].forEach(function (id) { if (m.getLayer(id)) { m.removeLayer(id); } }); m.removeSource('wt-cells'); m.removeSource('wt-outline'); }
+    m.addSource('wt-cells', {type: 'geojson', data: B.geo.cells, tolerance: 0.45, buffer: 32});
+    m.addSource('wt-outline', {type: 'geojson', data: B.geo.outline});
+    var hot = ['boolean', ['feature-state', 'h'], false];
+    var scopeLine = ['==', ['get', 'k'], 'scope'];
+    m.addLayer({id: 'wt-cells-fill', type: 'fill', source: 'wt-cells', paint: {
+      'fill-color': colourExpr(pal),
+      'fill-opacity': ['match', ['coalesce', ['feature-state', 'f'], 0], 0, 0.95, 1, 0.78, 2, 0.55, 3, 0.32, 0.95],
+      'fill-antialias': false
+    }}, before);
+    // Cell borders, and a bright outline on cells that just reported (feature state h).
+    m.addLayer({id: 'wt-cells-line', type: 'line', source: 'wt-cells', paint: {
+      'line-color': ['case', hot, '#ffe58a', '#050b16'],
+      'line-width': ['interpolate', ['linear'], ['zoom'], 8, ['case', hot, 1.1, 0.25], 14, ['case', hot, 2.4, 1.3]]
+    }}, before);
+    // Borders of the scope's children (towns on a county board) and of the scope, on top.
+    m.addLayer({id: 'wt-outline', type: 'line', source: 'wt-outline', paint: {
+      'line-color': ['case', scopeLine, '#d7e9ff', '#8fc1ff'],
+      'line-width': ['interpolate', ['linear'], ['zoom'], 8, ['case', scopeLine, 2.4, 1.4], 14, ['case', scopeLine, 3.2, 2.2]]
+    }}, before);
+    B.map.added = true;
+    mark('layers');
+    var gd = graph('grid-map');
+    gd.setAttribute('data-polygons', String(B.geo.cells.features.length));
+    fitMap();
+    bindMapEvents(m);
+    if (B.gotState) { queueAllCells(); flushMap(); }
+  }
+
+  function fitMap() {
+    // Through Plotly, so that its layout (center, zoom) agrees with the view and no redraw undoes it.
+    var b = B.snap && B.snap.map.bounds;
+    var gd = graph('grid-map');
+    if (!b || !B.map.m || !gd) { return; }
+    try {
+      var box = B.map.m.getContainer().getBoundingClientRect();
+      var pad = Math.round(Math.min(box.width, box.height) * 0.04);
+      var cam = B.map.m.cameraForBounds([[b[0], b[1]], [b[2], b[3]]], {padding: pad});
+      if (cam) { Plotly.relayout(gd, {'map.center': {lon: cam.center.lng, lat: cam.center.lat}, 'map.zoom': cam.zoom}); }
+    } catch (e) { console.warn(e); }
+  }
+
+  function mark(name) {
+    try { performance.mark('board:' + name); } catch (e) { /* old browser */ }
+  }
+
+  function queueAllCells() {
+    for (var i = 0; i < B.n; i++) { B.map.pending[i] = true; }
+    computeFade(true);
+  }
+
+  function computeFade(all) {
+    if (!B.last) { return; }
+    var now = serverNow();
+    for (var i = 0; i < B.n; i++) {
+      var f = 0;
+      if (!PEACE_BANDS[B.bands[i]]) {
+        var t = B.last[i];
+        if (!t) { f = 3; } else {
+          var age = now - t;
+          f = age < FADE_MS[0] ? 0 : age < FADE_MS[1] ? 1 : age < FADE_MS[2] ? 2 : 3;
+        }
+      }
+      if (all || f !== B.fade[i]) { B.fade[i] = f; B.map.pending[i] = true; }
+    }
+  }
+
+  function fadeCells() { if (B && B.gotState) { computeFade(false); } }
+
+  function flushMap() {
+    if (!B || !B.map.added || !B.gotState) { return; }
+    var m = B.map.m;
+    var now = Date.now();
+    Object.keys(B.hot).forEach(function (k) {
+      if (B.hot[k] < now) { delete B.hot[k]; B.map.pending[k] = true; }
+    });
+    var keys = Object.keys(B.map.pending);
+    if (keys.length) {
+      B.map.pending = {};
+      for (var j = 0; j < keys.length; j++) {
+        var i = +keys[j];
+        if (i >= B.n) { continue; }
+        m.setFeatureState({source: 'wt-cells', id: i}, {b: B.bands[i], f: B.fade[i], h: !!B.hot[i]});
+      }
+    }
+    B.updated.map = serverNow();
+    if (!B.map.complete) {
+      m.once('idle', function () {
+        if (!B || B.map.complete) { return; }
+        B.map.complete = true;
+        mark('complete');
+        B.dirty.bars = B.dirty.curve = B.dirty.sum = true;
+        setTimeout(function () { drawCharts(true); drawMarkers(); }, 0);
+        var g = $('grid-map');
+        g.setAttribute('data-map-state', 'complete');
+        g.setAttribute('data-polygons', String(B.geo.cells.features.length));
+        g.setAttribute('data-ready-ms', String(Math.round(performance.now())));
+      });
+      m.triggerRepaint();
+    }
+  }
+
+  function bindMapEvents(m) {
+    var tip = $('board-tip');
+    var hoverTimer = null;
+    m.on('mousemove', 'wt-cells-fill', function (e) {
+      var f = e.features && e.features[0];
+      if (!f) { return; }
+      m.getCanvas().style.cursor = 'pointer';
+      showTip(tip, f.id, f.properties, e.point);
+      clearTimeout(hoverTimer);
+      hoverTimer = setTimeout(function () { enrichTip(tip, f.id, f.properties); }, 180);
+    });
+    m.on('mouseleave', 'wt-cells-fill', function () {
+      m.getCanvas().style.cursor = '';
+      tip.style.display = 'none';
+      clearTimeout(hoverTimer);
+    });
+    m.on('click', 'wt-cells-fill', function (e) {
+      var f = e.features && e.features[0];
+      if (!f || !B.snap) { return; }
+      var k = f.properties.k;
+      var child = k >= 0 ? B.snap.children[k] : null;
+      var next = child ? child.code : f.properties.c;
+      if (next && next !== B.snap.scope.code) { navigate({scope: next}); }
+    });
+  }
+
+  function bandText(b) {
+    if (b === 'p') { return L('peacetime'); }
+    if (b === 'w') { return L('wartime'); }
+    if (b === 'b') { return L('over_target'); }
+    if (b === 'n') { return L('board.never'); }
+    if (b === 'r') { return ''; }
+    var d = DECILES.indexOf(b);
+    return d === 10 ? '100%' : (d * 10) + '–' + (d * 10 + 10) + '%';
+  }
+
+  function showTip(tip, id, p, point) {
+    clear(tip);
+    tip.appendChild(el('div', 'b-tip-name', p.n));
+    tip.appendChild(el('div', 'b-tip-code', p.c));
+    var lines = el('div', 'b-tip-lines');
+    if (p.l) { lines.appendChild(el('div', 'b-tip-line', L('board.leader') + '：' + p.l)); }
+    var band = B.bands[id];
+    var bt = band ? bandText(band) : '';
+    if (bt) { lines.appendChild(el('div', 'b-tip-line', bt)); }
+    var t = B.last && B.last[id];
+    lines.appendChild(el('div', 'b-tip-line b-tip-age', t ? L('board.updated') + ' ' + fmtAgo(serverNow() - t) : L('board.never')));
+    tip.appendChild(lines);
+    tip.appendChild(el('div', 'b-tip-more'));
+    tip.style.display = 'block';
+    var box = tip.parentNode.getBoundingClientRect();
+    var x = Math.min(point.x + 18, box.width - tip.offsetWidth - 8);
+    var y = Math.min(point.y + 18, box.height - tip.offsetHeight - 8);
+    tip.style.left = Math.max(4, x) + 'px';
+    tip.style.top = Math.max(4, y) + 'px';
+  }
+
+  function enrichTip(tip, id, p) {
+    if (!B || !B.snap) { return; }
+    var op = B.snap.view.map_op;
+    var key = p.c;
+    var cached = B.tipCache[key];
+    var render = function (info) {
+      if (tip.style.display === 'none') { return; }
+      var more = tip.querySelector('.b-tip-more');
+      if (!more) { return; }
+      clear(more);
+      if (info.progress) {
+        var pr = info.progress;
+        Object.keys(pr.counts || {}).forEach(function (c) {
+          var tg = (pr.targets || {})[c];
+          more.appendChild(el('div', 'b-tip-line', L(c) + '：' + fmt(pr.counts[c]) + (tg ? ' / ' + fmt(tg) : '')));
+        });
+      }
+      if (info.small) {
+        var g = info.small;
+        more.appendChild(el('div', 'b-tip-line', L('secretary') + '：' +
+          (g.secretary ? g.secretary.name + (g.secretary.acting ? '（' + L('acting_secretary') + '）' : '') :
+            (g.vacancy ? L('vacancy') : '—'))));
+      }
+    };
+    if (cached && Date.now() - cached.at < 15000) { render(cached); return; }
+    var info = {at: Date.now()};
+    var jobs = [];
+    if (op) {
+      jobs.push(api('/operations/' + encodeURIComponent(op) + '/progress?grid=' + encodeURIComponent(key))
+        .then(function (r) { return r.ok ? r.json() : null; }).then(function (j) { info.progress = j; }));
+    }
+    if (p.s) {
+      jobs.push(api('/grids/' + encodeURIComponent(p.s)).then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (j) { info.small = j; }));
+    }
+    Promise.all(jobs).then(function () { B.tipCache[key] = info; render(info); }).catch(function () {});
+  }
+
+  // -- live push -------------------------------------------------------------------------------------
+
+  function liveUrl() {
+    var c = B.cfg;
+    var q = new URLSearchParams();
+    q.set('token', B.token);
+    if (c.scope) { q.set('scope', c.scope); }
+    if (c.op) { q.set('op', c.op); }
+    if (c.live_url) { return c.live_url + (c.live_url.indexOf('?') >= 0 ? '&' : '?') + q.toString(); }
+    if (!c.live_port) { return null; }
+    var proto = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
+    return proto + '//' + window.location.hostname + ':' + c.live_port + '/live?' + q.toString();
+  }
+
+  function connectLive() {
+    var me = B;
+    me.link = window.wartimeLive.connect({
+      url: liveUrl,
+      onStatus: function (status, info) { if (B === me) { setConn(status, info); } },
+      onMessage: function (msg) { if (B === me) { onMessage(msg); } }
+    });
+  }
+
+  function setConn(status, info) {
+    var prev = B.conn;
+    B.conn = status;
+    B.root.setAttribute('data-conn', status);
+    B.retryAt = info && info.retryAt;
+    var text = $('board-conn-text');
+    text.textContent = status === 'live' ? L('board.live') : status === 'connecting' ? L('board.connecting') :
+      status === 'refused' ? L('login.expired') : L('board.lost');
+    if (status === 'live' && (prev === 'lost' || prev === 'refused')) { loadSnapshot(); }
+  }
+
+  function decodeAges(text, ts) {
+    var out = new Float64Array(B.n);
+    var parts = text ? text.split(',') : [];
+    for (var i = 0; i < B.n; i++) {
+      var p = parts[i];
+      out[i] = p ? ts - parseInt(p, 36) * 1000 : 0;
+    }
+    return out;
+  }
+
+  function touchedOf(msg) {
+    if (msg.u) { return msg.u; }
+    if (!msg.ub) { return []; }
+    var raw = atob(msg.ub);
+    var out = [];
+    for (var b = 0; b < raw.length; b++) {
+      var byte = raw.charCodeAt(b);
+      if (!byte) { continue; }
+      for (var k = 0; k < 8; k++) { if (byte & (1 << k)) { out.push(b * 8 + k); } }
+    }
+    return out;
+  }
+
+  function onMessage(msg) {
+    if (msg.ts) { B.skew = Date.now() - msg.ts; }
+    var now = serverNow();
+    if (B.conn === 'live') { LIVE_PANELS.forEach(function (p) { if (p !== 'map' || B.map.added) { B.updated[p] = now; } }); }
+    if (msg.t === 'control') { clearTimeout(B.ctlTimer); B.ctlTimer = setTimeout(loadSnapshot, 300); B.timers.push(B.ctlTimer); return; }
+    if (msg.t === 'state') { return onState(msg); }
+    if (msg.t !== 'd') { return; }
+    if (msg.k) {
+      Object.keys(msg.k).forEach(function (op) { B.live[op] = msg.k[op]; });
+      updateTiles();
+      B.dirty.sum = B.dirty.curve = true;
+    }
+    if (msg.c) {
+      Object.keys(msg.c).forEach(function (c) { B.kids[c] = msg.c[c]; });
+      B.dirty.bars = B.dirty.sum = true;
+    }
+    if (msg.b) { msg.b.forEach(function (p) { if (p[0] < B.n) { B.bands[p[0]] = p[1]; B.map.pending[p[0]] = true; } }); }
+    var touched = touchedOf(msg);
+    if (touched.length && B.last) {
+      var until = Date.now() + HOT_MS;
+      touched.forEach(function (i) {
+        if (i >= B.n) { return; }
+        B.last[i] = msg.ts;
+        if (B.fade[i]) { B.fade[i] = 0; }
+        B.hot[i] = until;
+        B.map.pending[i] = true;
+      });
+    }
+    if (msg.f) {
+      B.feed = B.feed.concat(msg.f).slice(-60);
+      B.dirty.feed = true;
+      renderFeed();
+    }
+    if (msg.k || msg.c) { drawSum(); }
+  }
+
+  function onState(msg) {
+    mark('state');
+    B.gotState = true;
+    B.n = msg.n;
+    B.bands = msg.bands.split('');
+    B.last = decodeAges(msg.ages, msg.ts);
+    B.fade = new Uint8Array(B.n);
+    B.hot = {};
+    B.live = msg.k || {};
+    B.kids = msg.c || {};
+    B.feed = msg.f || [];
+    B.stateOps = msg.ops;
+    B.dirty.bars = B.dirty.sum = B.dirty.curve = B.dirty.feed = true;
+    updateTiles();
+    drawCharts(true);
+    if (B.map.added) { queueAllCells(); flushMap(); }
+    var now = serverNow();
+    LIVE_PANELS.forEach(function (p) { B.updated[p] = now; });
+    if (B.snap && B.snap.view.ops.join() !== msg.ops.join()) { loadSnapshot(); }
+  }
+
+  // -- every second ------------------------------------------------------------------------------------
+
+  function tick() {
+    if (!B) { return; }
+    if (!document.body.contains(B.root)) { stop(); return; }
+    var now = serverNow();
+    $('board-clock').textContent = fmtClock(new Date());
+    if (B.snap && B.snap.mode.mode === 'wartime' && B.snap.mode.since) {
+      $('board-elapsed').textContent = L('board.elapsed') + ' ' + fmtElapsed(now - B.snap.mode.since);
+    } else if (B.snap) {
+      $('board-elapsed').textContent = '';
+    }
+    var ages = B.root.querySelectorAll('[data-age-for]');
+    for (var i = 0; i < ages.length; i++) {
+      var node = ages[i];
+      var key = node.getAttribute('data-age-for');
+      var t = B.updated[key];
+      var live = LIVE_PANELS.indexOf(key) >= 0;
+      var age = t ? now - t : Infinity;
+      var okLimit = live ? 12000 : 60000;
+      var warnLimit = live ? 60000 : 180000;
+      node.className = 'b-age ' + (age < okLimit ? 'b-age-ok' : age < warnLimit ? 'b-age-warn' : 'b-age-bad');
+      node.lastChild.textContent = t ? L('board.updated') + ' ' + fmtAgo(age) : L('board.connecting');
+    }
+    var since = B.root.querySelectorAll('[data-since]');
+    for (var j = 0; j < since.length; j++) {
+      since[j].textContent = fmtAgo(now - parseInt(since[j].getAttribute('data-since'), 10));
+    }
+    var retry = $('board-lost-retry');
+    if (retry) {
+      retry.textContent = B.conn === 'lost' && B.retryAt ?
+        ' · ' + L('board.reconnect_in', {s: Math.max(0, Math.ceil((B.retryAt - Date.now()) / 1000))}) : '';
+    }
+    if (B.tileNodes && B.gotState) { updateTiles(); }
+  }
+
+  function fmtClock(d) {
+    return d.getFullYear() + '-' + pad(d.getMonth() + 1) + '-' + pad(d.getDate()) + ' ' +
+      pad(d.getHours()) + ':' + pad(d.getMinutes()) + ':' + pad(d.getSeconds());
+  }
+
+  window.wartimeBoard = {
+    boot: boot,
+    navigate: navigate,
+    pick: pick,
+    stop: stop,
+    debug: function () {
+      return B ? {conn: B.conn, n: B.n, gotState: B.gotState, mapComplete: B.map.complete, key: B.key} : null;
+    }
+  };
+})();

@@ -1,0 +1,113 @@
+"""HTTP reports/s with ``wartime serve --workers 2`` on a Redis Cluster vs on a single Redis.
+
+Issue 8's target: on the 2-core reference machine, progress reports over HTTP
+against a local three-master Redis Cluster (`bench.cluster.LocalCluster`: the
+bundled ``redis-server``, AOF ``appendfsync always`` like the embedded one)
+reach at least 80 % of the same load against one Redis.
+
+Both sides run exactly the same round — `bench.bench_http.run_once` with 2
+workers: flush, load Pingnan, start the real ``wartime serve --workers 2
+--redis URL``, log in, switch, launch, 64 keep-alive clients posting reports
+for the measured window, then check that the county total the API serves
+equals the sum of the acknowledged reports — only ``--redis`` differs. A small
+VM drifts, so the full run interleaves two rounds of each (single, cluster,
+single, cluster) and averages; ``quick`` runs one short round of each.
+
+The Redis the suite hands in is the single one and a throwaway cluster is
+started beside it; given a cluster URL (``?cluster=1``) it is the other way
+round. The module's `run` follows the suite interface of `bench.run`;
+``python -m bench.bench_cluster`` runs it alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+from bench.bench_core import embedded_redis, say_to
+from bench.cluster import LocalCluster
+
+WORKERS = 2
+
+TARGETS: dict[str, tuple[str, float]] = {
+    "cluster_vs_single_ratio": (">=", 0.8),
+}
+"""Issue 8: reports/s with 2 workers on the cluster ≥ 80 % of the single-Redis figure."""
+
+FIGURES = ("rps", "p50_ms", "p99_ms", "lag_p99_ms", "non2xx", "cpu_workers_ms_per_k")
+"""What is kept of each `bench_http.run_once` round (averaged over rounds)."""
+
+say = say_to("cluster")
+
+
+def is_cluster(url: str) -> bool:
+    """Whether a URL selects the cluster client (``?cluster=1``)."""
+    return parse_qs(urlparse(url).query).get("cluster", ["0"])[0] in ("1", "true", "yes")
+
+
+@contextmanager
+def both_sides(redis_url: str, root: Path) -> Iterator[tuple[str, str]]:
+    """(single URL, cluster URL): the given Redis plus a throwaway one of the other kind."""
+    if is_cluster(redis_url):
+        with embedded_redis() as single:
+            yield single, redis_url
+    else:
+        with LocalCluster(root / "cluster") as cluster:
+            yield redis_url, cluster.url
+
+
+def run(redis_url: str, quick: bool, seconds: float | None = None, rounds: int | None = None) -> dict[str, float]:
+    """Reports/s with 2 workers on the cluster and on the single Redis, and their ratio."""
+    from bench.bench_http import CLIENTS, run_once
+
+    secs = seconds or (6.0 if quick else 20.0)
+    n = rounds or (1 if quick else 2)
+    got: dict[str, list[dict[str, float]]] = {"single": [], "cluster": []}
+    with tempfile.TemporaryDirectory(prefix="wartime-bench-cluster-") as tmp, \
+            both_sides(redis_url, Path(tmp)) as (single, cluster):
+        say(f"single Redis {single}; three-master cluster {cluster}; {CLIENTS} clients, {secs:.0f} s per round")
+        for r in range(n):
+            for side, url in (("single", single), ("cluster", cluster)):
+                data = Path(tmp) / f"{side}-{r}"
+                data.mkdir()
+                res = run_once(url, WORKERS, secs, data)
+                got[side].append(res)
+                say(f"round {r + 1}, {side}: {res['rps']:,.0f} reports/s, p50 {res['p50_ms']:.1f} ms, "
+                    f"p99 {res['p99_ms']:.1f} ms (totals exact)")
+    out: dict[str, float] = {"workers": WORKERS, "clients": CLIENTS, "seconds": secs, "rounds": n}
+    for side, results in got.items():
+        for name in FIGURES:
+            out[f"{side}_{name}"] = statistics.fmean(r[name] for r in results)
+    out["cluster_vs_single_ratio"] = out["cluster_rps"] / out["single_rps"]
+    say(f"cluster / single reports/s = {out['cluster_rps']:,.0f} / {out['single_rps']:,.0f} "
+        f"= {out['cluster_vs_single_ratio']:.2f}")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run alone: ``python -m bench.bench_cluster [--quick] [--seconds S] [--rounds N] [--redis URL]``."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--redis", default=None,
+                   help="a Redis (or a cluster, ?cluster=1) the bench may flush; default: throwaway ones")
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--seconds", type=float, default=None, help="measured seconds per round (20; quick 6)")
+    p.add_argument("--rounds", type=int, default=None, help="rounds of each side (2; quick 1)")
+    args = p.parse_args(argv)
+    from bench.run import machine_info, print_results
+
+    if args.redis:
+        res = run(args.redis, args.quick, args.seconds, args.rounds)
+    else:
+        with embedded_redis() as url:
+            res = run(url, args.quick, args.seconds, args.rounds)
+    print_results({"cluster": res}, {"cluster": TARGETS}, machine=machine_info())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,246 @@
+"""Audit trail: who did what, when and from where — every login attempt and every command.
+
+The event log already holds every command with its actor and time. What it does
+not hold is where a request came from, nor the attempts that were refused. The
+audit stream ``wt:{COUNTY}:audit`` (`CountyKeys.audit`) holds one entry per
+
+* login attempt — ``login`` (accepted), ``login_failed`` (wrong name or
+  password), ``login_throttled`` (refused by the rate limit): the username tried
+  and the source address;
+* HTTP command — any API request that is not a read: ``command`` when it was
+  accepted (with the event id it appended, if any), ``refused`` otherwise (with
+  the status and error code) — a viewer trying to write is recorded too;
+* export of personal data — ``export``: scope, format and number of rows;
+* account change from the CLI — ``account``: role, scope, grants.
+
+An entry's time is its stream id (the Redis clock, in ms), so entries are
+ordered and filtered by time without parsing anything.
+
+What is never written here: passwords, tokens, request bodies, notes and phone
+numbers — an entry says *that* something happened, the event log says *what*.
+
+The source address is the address of the request that came from the network.
+Dash callbacks reach the API in-process (`dashboard.api_field.call_api`), so the
+outer request's address travels to the inner one in a context variable.
+``X-Forwarded-For`` is not believed: any client can write anything there.
+
+Writing is best effort: a failed audit write is logged (without personal data)
+and leaves the answer as it was — the command itself is already in the event
+log, and a Redis that refuses writes has refused the command too. The stream is
+trimmed (approximately) to `AUDIT_MAX` entries so that a flood of failed logins
+cannot exhaust Redis's memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextvars
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from streams.keys import CountyKeys
+
+log = logging.getLogger(__name__)
+
+AUDIT_MAX = 2_000_000
+"""Entries kept (approximately) in the audit stream."""
+
+KINDS = ("login", "login_failed", "login_throttled", "command", "refused", "export", "account")
+"""Every kind of entry."""
+
+FIELDS = ("kind", "actor", "source", "method", "path", "status", "event", "code", "detail")
+"""Fields an entry may carry (all text)."""
+
+_SOURCE: contextvars.ContextVar[str | None] = contextvars.ContextVar("wartime_audit_source", default=None)
+
+
+def _s(v: Any) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def record(client: Any, county: str, kind: str, **fields: Any) -> str | None:
+    """Append one entry (best effort); returns its id, or None when Redis refused it."""
+    entry = {"kind": kind}
+    for name in FIELDS[1:]:
+        v = fields.get(name)
+        if v is not None and v != "":
+            entry[name] = str(v)[:300]
+    try:
+        return _s(client.xadd(CountyKeys(county).audit, entry, maxlen=AUDIT_MAX, approximate=True))
+    except redis.RedisError as exc:
+        log.warning("audit entry (%s) not written: %s", kind, type(exc).__name__)
+        return None
+
+
+# -- the HTTP side ------------------------------------------------------------------------
+
+
+def source_address() -> str:
+    """The network address of the request being served (the outer one for in-process calls)."""
+    from flask import has_request_context, request
+
+    outer = _SOURCE.get()
+    if outer is not None:
+        return outer
+    return (request.remote_addr or "") if has_request_context() else ""
+
+
+def install(api: Any, backend: Any) -> None:
+    """Hook the audit into the API blueprint: every non-read API request leaves an entry."""
+    from flask import g, request
+
+    @api.before_app_request
+    def _remember_source() -> None:
+        if _SOURCE.get() is None:  # the outermost request: the one from the network
+            g.wartime_audit_token = _SOURCE.set(request.remote_addr or "")
+
+    @api.teardown_app_request
+    def _forget_source(_: BaseException | None) -> None:
+        token = g.pop("wartime_audit_token", None)
+        if token is not None:
+            _SOURCE.reset(token)
+
+    @api.after_request
+    def _audit(resp: Any) -> Any:
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return resp
+        if request.method == "POST" and request.path.endswith("/session"):
+            return resp  # logins are audited by dashboard.auth with the username tried
+        session = g.get("wartime_session")
+        actor = session.actor.username if session is not None else ""
+        event = code = None
+        if resp.mimetype == "application/json":
+            data = resp.get_json(silent=True)
+            if isinstance(data, dict):
+                event = data.get("event_id") if resp.status_code < 400 else None
+                err = data.get("error")
+                code = err.get("code") if isinstance(err, dict) else None
+        try:
+            county = backend.county.code
+        except Exception:  # no county loaded yet (or Redis down): nothing to attach the entry to
+            return resp
+        record(
+            backend.client, county, "command" if resp.status_code < 400 else "refused",
+            actor=actor, source=source_address(), method=request.method, path=request.path,
+            status=resp.status_code, event=event, code=code,
+        )
+        return resp
+
+
+# -- reading ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One audit entry as read back."""
+
+    id: str
+    at: int
+    fields: dict[str, str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "at": self.at, **self.fields}
+
+
+def read(
+    client: Any,
+    county: str,
+    *,
+    actor: str | None = None,
+    kind: str | None = None,
+    source: str | None = None,
+    since: int | None = None,
+    until: int | None = None,
+    limit: int | None = 1000,
+    newest_first: bool = False,
+) -> list[Entry]:
+    """Entries between `since` and `until` (epoch ms, inclusive) that match every filter given."""
+    out: list[Entry] = []
+    for e in _scan(client, CountyKeys(county).audit, since, until, newest_first):
+        f = e.fields
+        if actor is not None and f.get("actor", "") != actor:
+            continue
+        k = f.get("kind", "")
+        if kind is not None and k != kind and not (kind == "login*" and k.startswith("login")):
+            continue
+        if source is not None and f.get("source", "") != source:
+            continue
+        out.append(e)
+        if limit is not None and len(out) >= limit:
+            break
+    return out
+
+
+def _scan(client: Any, key: str, since: int | None, until: int | None, newest_first: bool) -> Iterator[Entry]:
+    lo = "-" if since is None else f"{since}-0"
+    hi = "+" if until is None else f"{until}-18446744073709551615"
+    while True:
+        page = client.xrevrange(key, hi, lo, count=1000) if newest_first else client.xrange(key, lo, hi, count=1000)
+        for entry_id, raw in page:
+            eid = _s(entry_id)
+            yield Entry(eid, int(eid.split("-", 1)[0]), {_s(k): _s(v) for k, v in raw.items()})
+        if len(page) < 1000:
+            return
+        last = _s(page[-1][0])
+        if newest_first:
+            hi = "(" + last
+        else:
+            lo = "(" + last
+
+
+# -- the CLI --------------------------------------------------------------------------------
+
+
+def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    """`wartime audit [--actor A] [--kind K] [--source IP] [--since T] [--until T] [--limit N] [--json]`."""
+    s = sub.add_parser("audit", parents=[common], help="the audit trail: logins and commands, with source addresses")
+    s.add_argument("--actor", default=None, help="only this username (login attempts: the name tried)")
+    s.add_argument("--kind", default=None, choices=[*KINDS, "login*"], help="only this kind of entry")
+    s.add_argument("--source", default=None, help="only this source address")
+    s.add_argument("--since", default=None, help="epoch ms or ISO time (naive times are Asia/Shanghai)")
+    s.add_argument("--until", default=None, help="epoch ms or ISO time")
+    s.add_argument("--limit", type=int, default=1000, help="at most this many entries (0: all)")
+    s.add_argument("--newest-first", action="store_true")
+    s.add_argument("--json", action="store_true", help="one JSON object per line")
+    s.set_defaults(fn=cmd_audit)
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Print the audit trail, filtered."""
+    from dashboard.cli import _client, _parse_time
+    from streams.readmodel import current_county
+
+    client = _client(args)
+    county = current_county(client)
+    if county is None:
+        print("no county loaded: nothing audited yet", file=sys.stderr)
+        return 1
+    entries = read(
+        client, county, actor=args.actor, kind=args.kind, source=args.source,
+        since=_parse_time(args.since) if args.since else None,
+        until=_parse_time(args.until) if args.until else None,
+        limit=args.limit or None, newest_first=args.newest_first,
+    )
+    for e in entries:
+        print(json.dumps(e.to_json(), ensure_ascii=False) if args.json else format_entry(e))
+    if not args.json:
+        print(f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}", file=sys.stderr)
+    return 0
+
+
+def format_entry(e: Entry) -> str:
+    """One line for a person: time (Asia/Shanghai), kind, actor, source, what."""
+    from datetime import datetime, timedelta, timezone
+
+    when = datetime.fromtimestamp(e.at / 1000, timezone(timedelta(hours=8))).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    f = e.fields
+    what = " ".join(x for x in (f.get("method", ""), f.get("path", "")) if x)
+    extra = " ".join(f"{k}={f[k]}" for k in ("status", "event", "code", "detail") if k in f)
+    return "\t".join((when, f.get("kind", "?"), f.get("actor", "-") or "-", f.get("source", "-") or "-",
+                      " ".join(x for x in (what, extra) if x)))

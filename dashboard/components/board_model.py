@@ -1,0 +1,627 @@
+"""What the command board shows, as JSON: the snapshot behind ``GET /api/v1/board``.
+
+The board has two kinds of content. Live numbers (totals, the map's bands, the
+bars, the feed of reports) come from the WebSocket hub (`streams.live`), which
+sends a full state on connect and deltas after. Everything else comes from
+this snapshot, fetched when the page opens, when the control state changes
+and every half minute: names and structure, the mode, the operations on view
+with their targets and deadlines, the progress curve with its rate and
+projection, secretaries and vacancies, open alerts, the slowest grids, the
+latest commands, and the interface strings. Both sides agree on *what* is on
+view through `streams.live.board_view`.
+
+The curve is a fold of the report streams: `Series` keeps, per process, the
+per-minute increments of one counter at one grid and reads only what was
+appended since its last call.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from command.access import Actor, require_read
+from command.events import (
+    AlertAcknowledged,
+    LevelChanged,
+    ModeSwitched,
+    OperationClosed,
+    OperationLaunched,
+    SecretaryAppointed,
+    decode,
+)
+from command.fold import ControlState
+from command.grids import GridTree, Level
+from command.operations import COUNTERS, Operation
+from dashboard.i18n import register, t, table
+from streams.county import County
+from streams.keys import TownKeys
+from streams.live import BoardView, board_view
+from streams.server import Client
+
+MINUTE = 60_000
+HOUR = 3_600_000
+CURVE_POINTS = 240
+SLOWEST = 5
+COMMANDS = 8
+ALERTS = 6
+STALE_AFTER_MS = 30 * MINUTE
+"""A grid with no report for this long while below target is listed as silent."""
+
+register({
+    "board.title": ("战时指挥大屏", "Wartime command board"),
+    "board.scope": ("范围", "Scope"),
+    "board.operation": ("任务", "Operation"),
+    "board.all_ops": ("全部进行中任务", "All open operations"),
+    "board.no_ops": ("当前范围无进行中的战时任务", "No open operation in this scope"),
+    "board.closed": ("已结束", "closed"),
+    "board.live": ("实时", "Live"),
+    "board.connecting": ("连接中…", "Connecting…"),
+    "board.lost": ("连接中断 · 数据可能已过时", "Connection lost · figures may be out of date"),
+    "board.reconnect_in": ("{s} 秒后重连", "retrying in {s} s"),
+    "board.updated": ("更新", "updated"),
+    "board.ago_s": ("{n}秒前", "{n} s ago"),
+    "board.ago_m": ("{n}分钟前", "{n} min ago"),
+    "board.ago_h": ("{n}小时前", "{n} h ago"),
+    "board.ago_d": ("{n}天前", "{n} d ago"),
+    "board.never": ("尚无上报", "no report yet"),
+    "board.elapsed": ("已持续", "for"),
+    "board.since": ("自", "since"),
+    "board.response": ("响应", "response"),
+    "board.partial": ("{n} 个网格处于战时", "{n} grids in wartime"),
+    "board.target": ("目标", "target"),
+    "board.done": ("已完成", "done"),
+    "board.rate": ("速率", "Rate"),
+    "board.per_hour": ("/小时", "/h"),
+    "board.eta": ("预计完成", "Projected"),
+    "board.deadline": ("截止", "Deadline"),
+    "board.no_deadline": ("未设截止时间", "no deadline"),
+    "board.ahead": ("提前 {d}", "{d} early"),
+    "board.behind": ("超时 {d}", "{d} late"),
+    "board.eta_unknown": ("暂无速率", "no pace yet"),
+    "board.need": ("所需速率", "Needed"),
+    "board.secretaries": ("临时党支部书记", "Temporary branch secretaries"),
+    "board.installed": ("已到岗", "installed"),
+    "board.acting": ("代理", "acting"),
+    "board.vacancies": ("空缺", "vacant"),
+    "board.small_grids": ("小网格", "small grids"),
+    "board.map": ("网格态势", "Grid map"),
+    "board.map_of": ("地图：{name} · {counter}完成率", "Map: {name} · {counter} completion"),
+    "board.map_peace": ("平时状态 · 灰色", "Peacetime · grey"),
+    "board.legend_peace": ("平时", "peacetime"),
+    "board.legend_war": ("战时（未列入任务）", "wartime, not in operation"),
+    "board.legend_over": ("超出目标", "over target"),
+    "board.legend_fresh": ("描边：最近上报", "outline: just reported"),
+    "board.legend_stale": ("淡色：超过30分钟未上报", "faded: silent > 30 min"),
+    "board.cells": ("{n} 个网格", "{n} grids"),
+    "board.by_child": ("各{level}进度", "Progress by {level}"),
+    "board.sum_check": ("Σ 各{level} = {parent}", "Σ {level}s = {parent}"),
+    "board.curve": ("累计进度与所需进度", "Cumulative progress vs pace needed"),
+    "board.curve_done": ("累计完成", "done"),
+    "board.curve_pace": ("均速计划", "even pace"),
+    "board.curve_need": ("按期所需", "needed from now"),
+    "board.slowest": ("最慢网格", "Slowest grids"),
+    "board.lowest": ("完成率最低", "Lowest completion"),
+    "board.silent": ("最久未上报", "Longest silence"),
+    "board.none": ("无", "none"),
+    "board.never_count": ("另有 {n} 个网格尚无上报", "{n} more grids have not reported yet"),
+    "board.alerts": ("预警", "Alerts"),
+    "board.no_alerts": ("无未处理预警", "No open alerts"),
+    "board.acked": ("已受理", "taken"),
+    "board.feed": ("实时动态", "Live feed"),
+    "board.no_feed": ("等待上报…", "Waiting for reports…"),
+    "board.peace_title": ("平时网格概况", "Peacetime grid overview"),
+    "board.grids": ("网格", "grids"),
+    "board.households": ("户", "households"),
+    "board.population": ("人口", "population"),
+    "board.central_households": ("党员中心户", "central households"),
+    "board.first_leaders": ("第一小网格长", "first small-grid leaders"),
+    "board.drill": ("点击网格下钻", "click a grid to drill down"),
+    "board.up": ("返回上级", "up one level"),
+    "board.search": ("搜索网格名称或编码", "search a grid by name or code"),
+    "board.no_geometry": ("该范围没有网格边界数据", "no grid polygons for this scope"),
+    "board.forbidden": ("无权查看该范围", "this scope is outside your access"),
+    "board.leader": ("网格长", "leader"),
+    "board.cmd.mode_wartime": (
+        "{scope} 转入战时（{incident}，{level}）", "{scope} switched to wartime ({incident}, {level})"
+    ),
+    "board.cmd.mode_peacetime": ("{scope} 解除战时状态", "{scope} stood down to peacetime"),
+    "board.cmd.level": ("{scope} 响应等级调整为 {level}", "{scope} response level set to {level}"),
+    "board.cmd.appointed": ("{grid} 任命代理书记 {person}", "{grid}: acting secretary {person} appointed"),
+    "board.cmd.launched": ("启动任务：{name}", "Operation launched: {name}"),
+    "board.cmd.closed": ("任务结束：{name}", "Operation closed: {name}"),
+    "board.cmd.acked": ("{actor} 受理预警：{kind} · {grid}", "{actor} took alert: {kind} · {grid}"),
+})
+
+_LABEL_PREFIXES = ("board.", "level.", "login.")
+_GLOSSARY = (
+    "county", "town", "large", "medium", "small", "micro", "peacetime", "wartime", "secretary",
+    "acting_secretary", "vacancy", "epidemic", "flood", "fire", "other", "level", "operation",
+    "stall", "pace", "over_target", "silent_secretary", "language", *COUNTERS,
+    *(c for cs in COUNTERS.values() for c in cs),
+)
+
+
+def labels(lang: str) -> dict[str, str]:
+    """The strings the page script needs, in one language."""
+    every = table(lang)
+    return {k: v for k, v in every.items() if k.startswith(_LABEL_PREFIXES) or k in _GLOSSARY}
+
+
+# -- the progress curve ------------------------------------------------------------------------
+
+
+class _Report(msgspec.Struct):
+    operation: str
+    grid: str
+    counts: dict[str, int]
+
+
+_decode_report = msgspec.json.Decoder(_Report).decode
+_REPORT = b"progress_reported"
+
+
+@dataclass
+class _Series:
+    tree: GridTree
+    positions: dict[str, str] = field(default_factory=dict)
+    minutes: dict[int, int] = field(default_factory=dict)
+
+
+class Series:
+    """Per-minute increments of one counter of one operation at one grid, kept current cheaply."""
+
+    KEEP = 64
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._series: dict[tuple[str, str, str, str], _Series] = {}
+
+    def minutes(self, client: Client, county: str, tree: GridTree, op: str, grid: str, counter: str) -> dict[int, int]:
+        """Minute (epoch ms // 60,000) → increment, for every report so far."""
+        key = (county, op, grid, counter)
+        with self._lock:
+            s = self._series.get(key)
+            if s is None or s.tree is not tree:
+                if len(self._series) >= self.KEEP:
+                    self._series.clear()
+                s = self._series[key] = _Series(tree)
+            towns = tree.towns if grid == tree.root else (tree.town_of(grid) or grid,)
+            level = tree[grid].level
+            exact = level not in (Level.COUNTY, Level.TOWN)
+            for town in towns:
+                stream = TownKeys(town).log
+                start = s.positions.get(stream)
+                lo = "(" + start if start else "-"
+                while True:
+                    page = client.xrange(stream, lo, "+", count=10_000)
+                    for eid, fields in page:
+                        if fields.get(b"t", fields.get("t")) not in (_REPORT, "progress_reported"):
+                            continue
+                        r = _decode_report(fields.get(b"d") or fields.get("d"))
+                        if r.operation != op or counter not in r.counts:
+                            continue
+                        if exact and not (r.grid in tree and tree.is_within(r.grid, grid)):
+                            continue
+                        raw = eid if isinstance(eid, bytes) else str(eid).encode()
+                        m = int(raw[: raw.index(b"-")]) // MINUTE
+                        s.minutes[m] = s.minutes.get(m, 0) + r.counts[counter]
+                    if page:
+                        last = page[-1][0]
+                        s.positions[stream] = last.decode() if isinstance(last, bytes) else str(last)
+                        lo = "(" + s.positions[stream]
+                    if len(page) < 10_000:
+                        break
+            return dict(s.minutes)
+
+
+SERIES = Series()
+
+
+class Reader:
+    """The board's own `County` per process, behind its own lock: snapshots never hold up the API's writes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._county: County | None = None
+
+    @contextmanager
+    def county(self, client: Client, code: str) -> Iterator[County]:
+        """The county, refreshed, locked for the caller."""
+        with self._lock:
+            if self._county is None or self._county.code != code or self._county.client is not client:
+                self._county = County(client, code)
+            self._county.refresh()
+            yield self._county
+
+
+READER = Reader()
+
+
+def curve(minutes: Mapping[int, int], launched_at: int, now_ms: int, points: int = CURVE_POINTS) -> list[list[int]]:
+    """Cumulative [ms, total] points from launch to now, at most `points` of them (buckets merge)."""
+    start = launched_at // MINUTE
+    end = max(start, now_ms // MINUTE)
+    span = end - start + 1
+    width = max(1, -(-span // points))
+    out: list[list[int]] = [[launched_at, 0]]
+    total = 0
+    pending = sorted(minutes.items())
+    i = 0
+    for b in range(start, end + 1, width):
+        while i < len(pending) and pending[i][0] < b + width:
+            total += pending[i][1]
+            i += 1
+        out.append([min(now_ms, (b + width) * MINUTE), total])
+    while i < len(pending):
+        total += pending[i][1]
+        i += 1
+    out[-1][1] = total
+    return out
+
+
+def pace(minutes: Mapping[int, int], launched_at: int, now_ms: int) -> float:
+    """Units per hour over the last hour (or since launch, if younger)."""
+    since = max(launched_at, now_ms - HOUR)
+    first = since // MINUTE
+    done = sum(n for m, n in minutes.items() if m >= first)
+    hours = max(now_ms - first * MINUTE, MINUTE) / HOUR
+    return done / hours
+
+
+# -- the snapshot ------------------------------------------------------------------------------
+
+
+def _name(tree: GridTree, code: str) -> str:
+    return tree[code].name if code in tree else code
+
+
+def _op_json(st: ControlState, view: BoardView, op: Operation, totals: Mapping[str, int]) -> dict[str, Any]:
+    tree = st.tree
+    assert tree is not None
+    kg = view.kpi_grid[op.id]
+    return {
+        "id": op.id,
+        "kind": op.kind,
+        "name": op.name,
+        "state": op.state.value,
+        "scope": op.scope,
+        "scope_name": _name(tree, op.scope),
+        "grid": kg,
+        "grid_name": _name(tree, kg),
+        "counters": list(op.counters),
+        "targets": {c: int(n) for c, n in op.target_of(kg).items()},
+        "totals": {c: int(totals.get(c, 0)) for c in op.counters},
+        "deadline": op.deadline,
+        "launched_at": op.launched_at,
+        "closed_at": op.closed_at,
+    }
+
+
+def _kind_tiles(
+    county: County, st: ControlState, ops: Sequence[dict[str, Any]], now_ms: int
+) -> list[dict[str, Any]]:
+    """One tile per kind on view: the operations of that kind added up, with curve, rate and projection."""
+    tree = st.tree
+    assert tree is not None
+    tiles: list[dict[str, Any]] = []
+    for kind in COUNTERS:
+        mine = [o for o in ops if o["kind"] == kind]
+        if not mine:
+            continue
+        head = COUNTERS[kind][0]
+        targets: dict[str, int] = {}
+        totals: dict[str, int] = {}
+        minutes: dict[int, int] = {}
+        for o in mine:
+            for c, n in o["targets"].items():
+                targets[c] = targets.get(c, 0) + n
+            for c, n in o["totals"].items():
+                totals[c] = totals.get(c, 0) + n
+            for m, n in SERIES.minutes(county.client, county.code, tree, o["id"], o["grid"], head).items():
+                minutes[m] = minutes.get(m, 0) + n
+        launched = min(o["launched_at"] for o in mine)
+        deadlines = [o["deadline"] for o in mine if o["deadline"]]
+        deadline = max(deadlines) if deadlines else None
+        done, target = totals.get(head, 0), targets.get(head, 0)
+        rate = pace(minutes, launched, now_ms)
+        remaining = max(0, target - done)
+        eta = None
+        if target and remaining == 0:
+            eta = now_ms
+        elif target and rate > 0:
+            eta = now_ms + int(remaining / rate * HOUR)
+        need = None
+        if deadline and target and deadline > now_ms:
+            need = remaining / ((deadline - now_ms) / HOUR)
+        tiles.append({
+            "kind": kind,
+            "ops": [o["id"] for o in mine],
+            "name": mine[0]["name"] if len(mine) == 1 else f"{t(kind)} ×{len(mine)}",
+            "where": mine[0]["grid_name"] if len(mine) == 1 else "",
+            "closed": all(o["state"] == "closed" for o in mine),
+            "counters": list(COUNTERS[kind]),
+            "targets": targets,
+            "totals": totals,
+            "launched_at": launched,
+            "deadline": deadline,
+            "rate_per_h": round(rate, 1),
+            "eta": eta,
+            "need_per_h": round(need, 1) if need is not None else None,
+            "curve": curve(minutes, launched, now_ms),
+        })
+    return tiles
+
+
+def _units(tree: GridTree, scope: str) -> list[str]:
+    """Grids the 'slowest' lists rank: small grids above that level, the leaves below it."""
+    if tree[scope].level.depth < Level.SMALL.depth:
+        return tree.small_grids(scope)
+    return list(tree.leaves(scope))
+
+
+def _slowest(county: County, st: ControlState, view: BoardView) -> dict[str, Any]:
+    tree = st.tree
+    assert tree is not None
+    op = st.operations.get(view.map_op) if view.map_op else None
+    if op is None or view.counter is None:
+        return {"lowest": [], "silent": [], "never": 0}
+    counter = view.counter
+    towns = list(tree.towns) if view.scope == tree.root else [tree.town_of(view.scope) or view.scope]
+    pipe = county.client.pipeline(transaction=False)
+    for town in towns:
+        pipe.hgetall(TownKeys(town).counts(op.id))
+        pipe.hgetall(TownKeys(town).last(op.id))
+    raw = pipe.execute()
+    totals: dict[str, int] = {}
+    last: dict[str, int] = {}
+    want = "|" + counter
+    for i in range(0, len(raw), 2):
+        for k, v in raw[i].items():
+            key = k.decode() if isinstance(k, bytes) else k
+            if key.endswith(want):
+                totals[key[: -len(want)]] = int(v)
+        for k, v in raw[i + 1].items():
+            last[k.decode() if isinstance(k, bytes) else k] = int(v)
+    rows: list[dict[str, Any]] = []
+    for g in _units(tree, view.scope):
+        if not tree.is_within(g, op.scope):
+            continue
+        target = op.targets.get(g, {}).get(counter, 0)
+        if not target:
+            continue
+        done = totals.get(g, 0)
+        sec = st.secretaries.get(g)
+        rows.append({
+            "code": g,
+            "name": tree[g].name,
+            "town": _name(tree, tree.town_of(g) or g),
+            "done": done,
+            "target": target,
+            "pct": round(done * 100 / target, 1),
+            "last": last.get(g),
+            "secretary": sec.name if sec else None,
+            "vacant": g in st.vacancies,
+        })
+    behind = [r for r in rows if r["done"] < r["target"]]
+    lowest = sorted(behind, key=lambda r: (r["pct"], r["code"]))[:SLOWEST]
+    silent = sorted((r for r in behind if r["last"]), key=lambda r: (r["last"], r["code"]))[:SLOWEST]
+    return {"lowest": lowest, "silent": silent, "never": sum(1 for r in behind if not r["last"])}
+
+
+def _commands(county: County, st: ControlState, scope: str, lang: str) -> list[dict[str, Any]]:
+    """The latest commands in the scope (mode switches, levels, appointments, launches, closes, acks)."""
+    tree = st.tree
+    assert tree is not None
+    out: list[dict[str, Any]] = []
+    page = county.client.xrevrange(county.keys.log, "+", "-", count=400)
+    wanted = {c.wire for c in (ModeSwitched, LevelChanged, SecretaryAppointed, OperationLaunched,
+                               OperationClosed, AlertAcknowledged)}
+
+    def inside(code: str) -> bool:
+        return code in tree and (tree.is_within(code, scope) or tree.is_within(scope, code))
+
+    for eid, fields in page:
+        wire = fields.get(b"t", fields.get("t"))
+        wire = wire.decode() if isinstance(wire, bytes) else wire
+        if wire not in wanted:
+            continue
+        ev = decode(eid, fields).event
+        rec_ms = int((eid.decode() if isinstance(eid, bytes) else eid).split("-")[0])
+        actor = fields.get(b"a", fields.get("a")) or b""
+        actor = actor.decode() if isinstance(actor, bytes) else actor
+        text = None
+        if isinstance(ev, ModeSwitched) and inside(ev.scope):
+            if ev.mode == "wartime":
+                text = t("board.cmd.mode_wartime", lang, scope=_name(tree, ev.scope),
+                         incident=t(ev.incident or "other", lang), level=t(f"level.{ev.level or 'IV'}", lang))
+            else:
+                text = t("board.cmd.mode_peacetime", lang, scope=_name(tree, ev.scope))
+        elif isinstance(ev, LevelChanged) and inside(ev.scope):
+            text = t("board.cmd.level", lang, scope=_name(tree, ev.scope), level=t(f"level.{ev.level}", lang))
+        elif isinstance(ev, SecretaryAppointed) and inside(ev.grid):
+            text = t("board.cmd.appointed", lang, grid=_name(tree, ev.grid), person=ev.person)
+        elif isinstance(ev, OperationLaunched) and inside(ev.scope):
+            text = t("board.cmd.launched", lang, name=ev.name)
+        elif isinstance(ev, OperationClosed):
+            op = st.operations.get(ev.operation)
+            if op is not None and inside(op.scope):
+                text = t("board.cmd.closed", lang, name=op.name)
+        elif isinstance(ev, AlertAcknowledged):
+            a = st.alerts.get(ev.alert)
+            if a is not None and inside(a.grid):
+                text = t("board.cmd.acked", lang, actor=actor, kind=t(a.kind, lang), grid=_name(tree, a.grid))
+        if text:
+            out.append({"ms": rec_ms, "text": text, "kind": wire})
+            if len(out) >= COMMANDS:
+                break
+    return out
+
+
+def _alerts(st: ControlState, scope: str, geometry: Mapping[str, Any]) -> dict[str, Any]:
+    from dashboard.components.map import centroid
+
+    tree = st.tree
+    assert tree is not None
+    open_ = [a for a in st.alerts.values() if a.open and a.grid in tree and tree.is_within(a.grid, scope)]
+    by_kind: dict[str, int] = {}
+    for a in open_:
+        by_kind[a.kind] = by_kind.get(a.kind, 0) + 1
+    open_.sort(key=lambda a: (-a.raised_at, a.id))
+    latest = []
+    for a in open_[:ALERTS]:
+        latest.append({
+            "id": a.id, "kind": a.kind, "grid": a.grid, "name": tree[a.grid].name,
+            "town": _name(tree, tree.town_of(a.grid) or a.grid),
+            "raised_at": a.raised_at, "acked_by": a.acked_by,
+        })
+    markers = []
+    for a in open_:
+        if a.kind == "vacancy":
+            continue  # a vacancy is a standing condition, shown in the secretaries tile
+        geo = geometry.get(a.grid)
+        c = centroid(geo) if geo else None
+        if c is not None:
+            markers.append([round(c[1], 5), round(c[0], 5), a.kind, tree[a.grid].name])
+        if len(markers) >= 200:
+            break
+    return {"open": len(open_), "by_kind": by_kind, "latest": latest, "markers": markers}
+
+
+def _secretaries(st: ControlState, tree: GridTree, scope: str) -> dict[str, int]:
+    smalls = tree.small_grids(scope)
+    installed = acting = vacant = leaders = 0
+    for g in smalls:
+        sec = st.secretaries.get(g)
+        if sec is not None:
+            if sec.acting:
+                acting += 1
+            else:
+                installed += 1
+        if g in st.vacancies:
+            vacant += 1
+        if tree[g].first_leader:
+            leaders += 1
+    return {"small": len(smalls), "installed": installed, "acting": acting, "vacant": vacant,
+            "first_leaders": leaders}
+
+
+def _peacetime(tree: GridTree, scope: str) -> dict[str, Any]:
+    levels: dict[str, int] = {}
+    micro: set[str] = set()
+    for c in tree.subtree(scope):
+        lv = tree[c].level
+        if lv in (Level.LARGE, Level.MEDIUM, Level.SMALL, Level.MICRO):
+            levels[lv.value] = levels.get(lv.value, 0) + 1
+        if lv == Level.MICRO:
+            micro.add(c)
+    central = [h for h in tree.central_households if h.micro_grid in micro]
+    g = tree[scope]
+    return {
+        "levels": levels,
+        "households": g.households,
+        "population": g.population,
+        "central_households": len(central),
+        "linked_households": sum(h.linked_households for h in central),
+    }
+
+
+def snapshot(county: County, actor: Actor, scope: str | None, op: str | None, lang: str, now_ms: int) -> dict[str, Any]:
+    """The board's snapshot for one scope and operation choice (refuses scopes outside the actor's)."""
+    st = county.refresh()
+    tree = county.tree
+    scope = scope or actor.scope or tree.root
+    require_read(actor, tree, scope, field="scope")
+    view = board_view(st, scope, op)
+    grid = tree[scope]
+    w = st.wartime.get(scope)
+    wartime_grids = sum(1 for c in tree.subtree(scope) if c in st.wartime)
+    ops = [st.operations[o] for o in view.ops]
+    totals = {o.id: county.progress.totals(o.id, [view.kpi_grid[o.id]])[view.kpi_grid[o.id]] for o in ops}
+    ops_json = [_op_json(st, view, o, totals[o.id]) for o in ops]
+    geometry = county.view.geometry()
+    digest = st.geometry or "none"
+    map_op = st.operations.get(view.map_op) if view.map_op else None
+    children = []
+    child_totals: dict[str, int] = {}
+    if map_op is not None and view.counter:
+        child_rows = county.progress.totals(map_op.id, view.children)
+        child_totals = {c: int(child_rows[c].get(view.counter, 0)) for c in view.children}
+    for c in view.children:
+        children.append({
+            "code": c,
+            "name": tree[c].name,
+            "target": int(map_op.targets.get(c, {}).get(view.counter or "", 0)) if map_op else 0,
+            "total": child_totals.get(c, 0),
+            "leaf": not tree.children[c],
+        })
+    level_of_children = tree[view.children[0]].level.value if view.children else None
+    from dashboard.components.map import PALETTE, bounds
+
+    return {
+        "now": now_ms,
+        "lang": lang,
+        "county": {"code": tree.root, "name": tree.county.name},
+        "scope": {
+            "code": scope,
+            "name": grid.name,
+            "level": grid.level.value,
+            "path": [{"code": c, "name": tree[c].name} for c in reversed(tree.path(scope))],
+            "leaf": not tree.children[scope],
+            "parent": grid.parent,
+        },
+        "mode": {
+            "mode": "wartime" if w else "peacetime",
+            "incident": w.incident if w else None,
+            "level": w.level if w else None,
+            "since": w.since if w else None,
+            "wartime_grids": wartime_grids,
+            "grids": sum(1 for _ in tree.subtree(scope)),
+        },
+        "view": {"op": op or None, "ops": list(view.ops), "map_op": view.map_op, "counter": view.counter},
+        "ops": ops_json,
+        "tiles": _kind_tiles(county, st, ops_json, now_ms),
+        "choices": [
+            {"id": o.id, "name": o.name, "kind": o.kind, "state": o.state.value}
+            for o in sorted(st.operations.values(), key=lambda o: (o.state.value != "open", -o.launched_at))
+            if tree.is_within(o.scope, scope) or tree.is_within(scope, o.scope)
+        ],
+        "map": {
+            "cells": len(view.cells),
+            "cells_url": f"/api/v1/board/geo/{digest}/{scope}/cells.geojson",
+            "outline_url": f"/api/v1/board/geo/{digest}/{scope}/outline.geojson",
+            "has_geometry": bool(geometry),
+            "bounds": bounds(geometry, tree, scope) if geometry else None,
+            "palette": PALETTE,
+            "op_name": map_op.name if map_op else None,
+        },
+        "children": children,
+        "children_level": level_of_children,
+        "scope_total": int(totals[view.map_op].get(view.counter or "", 0)) if view.map_op else 0,
+        "secretaries": _secretaries(st, tree, scope),
+        "peacetime": _peacetime(tree, scope),
+        "alerts": _alerts(st, scope, geometry),
+        "slowest": _slowest(county, st, view),
+        "commands": _commands(county, st, scope, lang),
+    }
+
+
+def search(tree: GridTree, text: str, within: str, limit: int = 30) -> list[dict[str, str]]:
+    """Grids whose name or code contains `text`, inside `within`, shallowest first."""
+    q = text.strip().lower()
+    if not q:
+        return []
+    hits = []
+    for c in tree.subtree(within):
+        g = tree[c]
+        if q in c.lower() or q in g.name.lower():
+            hits.append((g.level.depth, c, g.name))
+            if len(hits) >= limit * 4:
+                break
+    hits.sort()
+    return [{"code": c, "name": n} for _, c, n in hits[:limit]]

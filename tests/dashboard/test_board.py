@@ -1,0 +1,223 @@
+"""The command board (/) in real headless Chromium against a real `wartime serve`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from command.grids import GridTree
+
+
+def square_geometry(tree: GridTree, box: tuple[float, float, float, float] = (110.0, 23.0, 110.6, 23.4)) -> dict[str, Any]:
+    """Rectangles that tile the county: each grid's children split its box in strips, alternating direction."""
+    out: dict[str, Any] = {}
+
+    def place(code: str, w: float, s: float, e: float, n: float, depth: int) -> None:
+        out[code] = {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
+        kids = tree.children[code]
+        for i, k in enumerate(kids):
+            if depth % 2 == 0:
+                step = (e - w) / len(kids)
+                place(k, round(w + i * step, 6), s, round(w + (i + 1) * step, 6), n, depth + 1)
+            else:
+                step = (n - s) / len(kids)
+                place(k, w, round(s + i * step, 6), e, round(s + (i + 1) * step, 6), depth + 1)
+
+    place(tree.root, *box, 0)
+    return out
+
+
+# -- a served county with a map ------------------------------------------------------------------
+
+import os  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+from urllib.parse import urlparse  # noqa: E402
+
+import pytest  # noqa: E402
+import redis  # noqa: E402
+import requests  # noqa: E402
+
+from command.access import Actor, Role  # noqa: E402
+from command.modes import SwitchRequest  # noqa: E402
+from command.operations import ReportRequest  # noqa: E402
+from streams.county import County  # noqa: E402
+from streams.server import EmbeddedRedis, connect  # noqa: E402
+from tests.conftest import PASSWORD, Served, make_tree, seed_county, start_server  # noqa: E402
+
+pytestmark = pytest.mark.browser
+
+BOOT_S = 90_000
+"""Milliseconds a page may take to show its complete map (CI machines can be very slow)."""
+
+CMD = Actor("test-commander", Role.COMMANDER, "TC")
+
+
+@dataclass
+class Wall:
+    """A served county: town TC01 at war with a mass-testing operation, TC02 in peacetime."""
+
+    served: Served
+    redis_url: str
+    data: Path
+    county: County
+    op: str
+    kiosk: str
+    tree: GridTree
+
+    def url(self, query: str = "") -> str:
+        return f"{self.served.url}/?token={self.kiosk}{query}"
+
+
+@pytest.fixture(scope="module")
+def wall(redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wall]:
+    flush = redis.Redis(unix_socket_path=str(redis_server.socket))
+    flush.flushall()
+    flush.script_flush()
+    tree = make_tree()
+    seed_county(redis_server.url, tree, square_geometry(tree))
+    county = County(connect(redis_server.url), "TC")
+    county.switch(CMD, SwitchRequest("TC01", "wartime", "epidemic", "II", "test"))
+    op = county.launch(CMD, "mass_testing", "TC01", "全员核酸检测", int(time.time() * 1000) + 86_400_000,
+                       operation="op-mass").event.operation  # type: ignore[attr-defined]
+    data = tmp_path_factory.mktemp("wall")
+    served = start_server(redis_server.url, data)
+    kiosk = requests.post(f"{served.url}/api/v1/kiosk", json={"scope": "TC"},
+                          headers=served.headers("commander"), timeout=10).json()["token"]
+    w = Wall(served, redis_server.url, data, county, op, kiosk, tree)
+    yield w
+    w.served.stop()
+
+
+def _open(browser: Any, url: str, width: int = 1600, height: int = 900) -> Any:
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.goto(url)
+    page.wait_for_selector("#grid-map[data-map-state=complete]", timeout=BOOT_S)
+    return page
+
+
+def _value(page: Any, counter: str) -> int:
+    return int(page.get_attribute(f"[data-kpi={counter}]", "data-value"))
+
+
+def test_the_map_draws_one_polygon_per_leaf_grid(browser: Any, wall: Wall) -> None:
+    page = _open(browser, wall.url())
+    try:
+        leaves = list(wall.tree.leaves("TC"))
+        assert page.get_attribute("#grid-map", "data-polygons") == str(len(leaves)) == "32"
+        codes, drawn = page.evaluate("""() => {
+            const m = document.querySelector('#grid-map .js-plotly-plot')._fullLayout.map._subplot.map;
+            const data = m.getSource('wt-cells').serialize().data;
+            const ids = new Set(m.queryRenderedFeatures({layers: ['wt-cells-fill']}).map(f => f.id));
+            return [data.features.map(f => f.properties.c), ids.size];
+        }""")
+        assert codes == leaves
+        assert drawn == len(leaves)
+    finally:
+        page.close()
+
+
+def test_a_report_through_the_api_moves_the_sampled_kpi_by_exactly_its_amount(browser: Any, wall: Wall) -> None:
+    page = _open(browser, wall.url())
+    try:
+        page.wait_for_selector(".board[data-conn=live] [data-kpi=sampled]", timeout=BOOT_S)
+        page.evaluate("window.__notReloaded = true")
+        before = _value(page, "sampled")
+        r = requests.post(
+            f"{wall.served.url}/api/v1/operations/{wall.op}/reports",
+            json={"report_id": "kpi-1", "grid": "TC01-L1-M1-S1-W1", "counts": {"sampled": 7}},
+            headers=wall.served.headers("commander"), timeout=10,
+        )
+        assert r.status_code == 201
+        page.wait_for_function(
+            "want => document.querySelector('[data-kpi=sampled]').getAttribute('data-value') === want",
+            arg=str(before + 7), timeout=30_000,
+        )
+        assert page.evaluate("window.__notReloaded") is True
+        assert page.text_content("[data-kpi=sampled]") == f"{before + 7:,}"
+    finally:
+        page.close()
+
+
+def test_the_board_asks_nothing_of_any_host_but_the_server(browser: Any, wall: Wall) -> None:
+    page = browser.new_page(viewport={"width": 1600, "height": 900})
+    seen: list[str] = []
+    page.on("request", lambda r: seen.append(r.url))
+    page.on("websocket", lambda ws: seen.append(ws.url))
+    try:
+        page.goto(wall.url())
+        page.wait_for_selector("#grid-map[data-map-state=complete]", timeout=BOOT_S)
+        page.wait_for_selector(".board[data-conn=live]", timeout=BOOT_S)
+        page.wait_for_timeout(1500)
+        ours = {("http", f"127.0.0.1:{wall.served.port}"), ("ws", f"127.0.0.1:{wall.served.live_port}")}
+        foreign = []
+        for url in seen:
+            u = urlparse(url[5:] if url.startswith("blob:") else url)
+            if u.scheme == "data" or (u.scheme, u.netloc) in ours:
+                continue
+            foreign.append(url)
+        assert foreign == []
+        assert any(u.endswith(".woff2") for u in seen), "the CJK fonts come from the server"
+        assert any("/live?" in u for u in seen)
+    finally:
+        page.close()
+
+
+def test_the_mode_hook_tells_a_wartime_scope_from_a_peacetime_one(browser: Any, wall: Wall) -> None:
+    page = _open(browser, wall.url("&scope=TC01"))
+    try:
+        assert page.get_attribute("[data-mode]", "data-mode") == "wartime"
+        page.goto(wall.url("&scope=TC02"))
+        page.wait_for_selector("[data-mode=peacetime]", timeout=BOOT_S)
+        assert page.locator("[data-mode]").count() == 1
+    finally:
+        page.close()
+
+
+def test_the_board_speaks_english_when_asked(browser: Any, wall: Wall) -> None:
+    page = _open(browser, wall.url("&lang=en&scope=TC01"))
+    try:
+        assert page.text_content(".b-title") == "Wartime command board"
+        assert page.text_content("[data-mode]") == "Wartime"
+        page.wait_for_selector("[data-kpi=sampled]")
+        assert "People sampled" in page.text_content(".b-tile-label")
+    finally:
+        page.close()
+
+
+def test_logging_in_through_the_form_opens_the_board(browser: Any, wall: Wall) -> None:
+    context = browser.new_context(viewport={"width": 1600, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(wall.served.url + "/")
+        page.fill("input[name=username]", "viewer")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("[data-action=login]")
+        page.wait_for_selector("#grid-map[data-map-state=complete]", timeout=BOOT_S)
+        page.wait_for_selector("[data-kpi=sampled]", timeout=BOOT_S)
+    finally:
+        context.close()
+
+
+def test_the_board_says_so_when_the_server_goes_and_catches_up_when_it_returns(browser: Any, wall: Wall) -> None:
+    page = _open(browser, wall.url())
+    try:
+        page.wait_for_selector(".board[data-conn=live] [data-kpi=sampled]", timeout=BOOT_S)
+        before = _value(page, "sampled")
+        old = wall.served
+        old.stop()
+        page.wait_for_selector(".board[data-conn=lost]", timeout=30_000)
+        assert page.is_visible("#board-lost")
+        # While the server is down the field keeps reporting into the log; the next server projects it.
+        wall.county.report_many(CMD, [ReportRequest(wall.op, "while-down-1", "TC01-L2-M2-S1-W2", {"sampled": 11})])
+        wall.served = start_server(wall.redis_url, wall.data, port=old.port, live_port=old.live_port)
+        page.wait_for_selector(".board[data-conn=live]", timeout=BOOT_S)
+        page.wait_for_function(
+            "want => document.querySelector('[data-kpi=sampled]').getAttribute('data-value') === want",
+            arg=str(before + 11), timeout=60_000,
+        )
+        assert not page.is_visible("#board-lost")
+    finally:
+        page.close()

@@ -96,6 +96,15 @@ for k = 3, #KEYS do
   elseif mode == 's' then
     redis.call('SET', KEYS[k], ARGV[i])
     i = i + 1
+  elseif mode == 'x' then
+    local s = i
+    local e = i + n - 1
+    while s <= e do
+      local stop = math.min(s + 999, e)
+      redis.call('XACK', KEYS[k], 'projector', unpack(ARGV, s, stop))
+      s = stop + 1
+    end
+    i = i + n
   end
 end
 redis.call('SET', KEYS[1], ARGV[2])
@@ -150,6 +159,8 @@ class Projector:
         self._release = client.register_script(RELEASE_LUA)
         self._groups: set[str] = set()
         self.owned: set[str] = set()
+        self._next_claim = 0.0
+        self._claimed_for: tuple[str, ...] = ()
         self._drained: set[str] = set()
         self.applied = 0
         self.cluster = client.__class__.__name__ == "RedisCluster"
@@ -217,7 +228,13 @@ class Projector:
     def step(self, block_ms: int = 0) -> int:
         """Apply one batch from every stream we own; returns entries applied."""
         self.view.refresh()
-        owned = self.claim_streams()
+        streams = tuple(self.streams())
+        if time.monotonic() >= self._next_claim or streams != self._claimed_for:
+            # Leases are renewed a few times per lease period, not every round: each renewal is a write.
+            self.claim_streams()
+            self._claimed_for = streams
+            self._next_claim = time.monotonic() + self.lease_ms / 4000
+        owned = self.owned
         total = 0
         for s in sorted(owned):
             self._ensure_group(s)
@@ -329,6 +346,7 @@ class Projector:
 
     def _apply_control(self, entries: Sequence[Any]) -> int:
         last = _s(entries[-1][0])
+        acked = False
         while True:
             if id_tuple(self.view.state.last_id) < id_tuple(last):
                 self.view.refresh(until_id=last)
@@ -336,9 +354,10 @@ class Projector:
             if ckpt and id_tuple(ckpt) >= id_tuple(self.view.state.last_id):
                 break
             snapshot = json.dumps(self.view.snapshot(), ensure_ascii=False, sort_keys=True)
+            ids = [e[0] for e in entries]
             res = self._apply(
-                keys=[self.keys.checkpoint, _lease_key(self.keys.log), self.keys.control],
-                args=[ckpt, self.view.state.last_id, self.consumer, "s", 1, snapshot],
+                keys=[self.keys.checkpoint, _lease_key(self.keys.log), self.keys.control, self.keys.log],
+                args=[ckpt, self.view.state.last_id, self.consumer, "s", 1, snapshot, "x", len(ids), *ids],
             )
             if int(res[0]) == -1:
                 raise LeaseLost(self.keys.log)
@@ -347,8 +366,10 @@ class Projector:
                     self.client.publish(
                         self.keys.changes, json.dumps({"control": self.view.state.last_id})
                     )
+                acked = True
                 break
-        self._ack(self.keys.log, [e[0] for e in entries])
+        if not acked:  # a redelivery of what was applied before
+            self._ack(self.keys.log, [e[0] for e in entries])
         self.applied += len(entries)
         return len(entries)
 
@@ -357,6 +378,7 @@ class Projector:
         town = stream.split("{", 1)[1].split("}", 1)[0]
         tk = TownKeys(town)
         root = tree.root if tree is not None else ""
+        acked = False
         while True:
             ckpt = _s(self.client.get(tk.checkpoint) or "")
             floor = id_tuple(ckpt) if ckpt else (-1, -1)
@@ -398,15 +420,20 @@ class Projector:
             if by_op:
                 keys.append(tk.operations)
                 args.extend(("a", len(by_op), *by_op))
+            ids = [e[0] for e in entries]
+            keys.append(stream)
+            args.extend(("x", len(ids), *ids))  # acknowledged in the same atomic write
             res = self._apply(keys=keys, args=args)
             if int(res[0]) == -1:
                 raise LeaseLost(stream)
             if int(res[0]) == 1:
                 if self.publish and order:
                     self._publish_totals(town, order, res[1:], touched)
+                acked = True
                 break
             # Another worker moved the checkpoint: re-plan against the new one.
-        self._ack(stream, [e[0] for e in entries])
+        if not acked:  # a redelivery of what was applied before
+            self._ack(stream, [e[0] for e in entries])
         self.applied += len(entries)
         return len(entries)
 
@@ -447,8 +474,24 @@ def lag_of(client: Client, stream: str) -> tuple[int, int]:
 
 
 def projector_lag_ms(client: Client, log: EventLog) -> int:
-    """Worst lag in ms over the county's streams: what /health reports."""
-    return max((lag_of(client, s)[1] for s in log.streams()), default=0)
+    """Worst lag in ms over the county's streams (age of the oldest unapplied entry): /health.
+
+    Two pipelined round trips whatever the number of towns: health is polled often.
+    """
+    streams = log.streams()
+    pipe = client.pipeline(transaction=False)
+    for s in streams:
+        pipe.get(_ckpt_key(s))
+    ckpts = [_s(c or "") for c in pipe.execute()]
+    pipe = client.pipeline(transaction=False)
+    for s, ckpt in zip(streams, ckpts, strict=True):
+        pipe.xrange(s, "(" + ckpt if ckpt else "-", "+", count=1)
+    firsts = pipe.execute()
+    oldest = [int(_s(f[0][0]).split("-", 1)[0]) for f in firsts if f]
+    if not oldest:
+        return 0
+    now_s, now_us = client.time()
+    return max(0, int(now_s) * 1000 + int(now_us) // 1000 - min(oldest))
 
 
 def wait_applied(client: Client, log: EventLog, timeout_s: float = 10.0) -> bool:

@@ -13,6 +13,12 @@ equals the sum of the acknowledged reports — only ``--redis`` differs. A small
 VM drifts, so the full run interleaves two rounds of each (single, cluster,
 single, cluster) and averages; ``quick`` runs one short round of each.
 
+Wall-clock rates on a shared 2-core machine move with everything else running
+on it, so the module also measures what contention does not move much: the
+CPU a worker spends per report (`api_cpu_per_report`: the same WSGI app driven
+in-process, process CPU clock) on each side. With CPU-bound workers their ratio
+(``api_cpu_single_over_cluster_ratio``) is the ceiling of the reports/s ratio.
+
 The Redis the suite hands in is the single one and a throwaway cluster is
 started beside it; given a cluster URL (``?cluster=1``) it is the other way
 round. The module's `run` follows the suite interface of `bench.run`;
@@ -61,6 +67,47 @@ def both_sides(redis_url: str, root: Path) -> Iterator[tuple[str, str]]:
             yield redis_url, cluster.url
 
 
+def api_cpu_per_report(url: str, reports: int) -> float:
+    """Worker CPU (µs) per ``POST …/reports`` through the WSGI app in this process, on `url`.
+
+    No HTTP server and no other process involved: the same Flask app, token check,
+    append and audit as a gunicorn worker runs, timed with the process's CPU clock,
+    so the figure holds on a busy machine where wall-clock rates do not.
+    """
+    import random
+    import time
+
+    from bench.bench_core import ACTOR, seed_pingnan
+    from command.access import Actor, Role
+    from dashboard.app import Config, create_app
+    from dashboard.auth import Accounts
+    from streams.server import connect
+
+    client = connect(url)
+    client.flushall()  # every master of a cluster
+    seeded = seed_pingnan(client, geometry=False)
+    root = seeded.tree.root
+    accounts = Accounts(seeded.county)
+    accounts.add("bench-cpu", "bench-password-1", "commander", root, Actor(ACTOR.username, Role.COMMANDER, root))
+    headers = {"Authorization": f"Bearer {accounts.issue(Actor('bench-cpu', Role.COMMANDER, root))}"}
+    web = create_app(Config(redis_url=url)).server.test_client()
+    path = f"/api/v1/operations/{seeded.operation}/reports"
+    rng = random.Random(3)
+
+    def post(rid: str) -> None:
+        body = {"report_id": rid, "grid": rng.choice(seeded.leaves), "counts": {"sampled": 1}}
+        resp = web.post(path, json=body, headers=headers)
+        if resp.status_code != 201:
+            raise AssertionError(f"report refused: {resp.status_code} {resp.data[:200]!r}")
+
+    for i in range(100):  # warm: county folded, scripts loaded, connections open
+        post(f"warm-{i}")
+    c0 = time.process_time()
+    for i in range(reports):
+        post(f"cpu-{i}")
+    return (time.process_time() - c0) / reports * 1e6
+
+
 def run(redis_url: str, quick: bool, seconds: float | None = None, rounds: int | None = None) -> dict[str, float]:
     """Reports/s with 2 workers on the cluster and on the single Redis, and their ratio."""
     from bench.bench_http import CLIENTS, run_once
@@ -79,11 +126,20 @@ def run(redis_url: str, quick: bool, seconds: float | None = None, rounds: int |
                 got[side].append(res)
                 say(f"round {r + 1}, {side}: {res['rps']:,.0f} reports/s, p50 {res['p50_ms']:.1f} ms, "
                     f"p99 {res['p99_ms']:.1f} ms (totals exact)")
+        cpu: dict[str, list[float]] = {"single": [], "cluster": []}
+        for _ in range(2):
+            for side, url in (("single", single), ("cluster", cluster)):
+                cpu[side].append(api_cpu_per_report(url, 500 if quick else 1500))
+        say("API worker CPU per report, in-process: " + ", ".join(
+            f"{side} {min(v):,.0f} µs" for side, v in cpu.items()))
     out: dict[str, float] = {"workers": WORKERS, "clients": CLIENTS, "seconds": secs, "rounds": n}
     for side, results in got.items():
         for name in FIGURES:
             out[f"{side}_{name}"] = statistics.fmean(r[name] for r in results)
     out["cluster_vs_single_ratio"] = out["cluster_rps"] / out["single_rps"]
+    out["single_api_cpu_us"] = min(cpu["single"])
+    out["cluster_api_cpu_us"] = min(cpu["cluster"])
+    out["api_cpu_single_over_cluster_ratio"] = out["single_api_cpu_us"] / out["cluster_api_cpu_us"]
     say(f"cluster / single reports/s = {out['cluster_rps']:,.0f} / {out['single_rps']:,.0f} "
         f"= {out['cluster_vs_single_ratio']:.2f}")
     return out

@@ -22,10 +22,11 @@
   var API = '/api/v1';
   var SNAPSHOT_EVERY_MS = 30000;
   var SNAPSHOT_RETRY_MS = 5000;
-  var MAP_BATCH_MS = 1500;
+  var CONTROL_EVERY_MS = 5000;
+  var MAP_BATCH_MS = 2500;
   var FADE_EVERY_MS = 15000;
   var CHART_EVERY_MS = 1000;
-  var CURVE_EVERY_MS = 10000;
+  var CURVE_EVERY_MS = 15000;
   var HOT_MS = 9000;
   var BUMP_EVERY_MS = 4000;
   var CHARTS_WAIT_MS = 20000;
@@ -253,6 +254,7 @@
   function applySnapshot(snap) {
     var first = !B.snap;
     B.snap = snap;
+    B.snapAt = Date.now();
     B.skew = Date.now() - snap.now;
     var now = serverNow();
     SNAP_PANELS.forEach(function (p) { B.updated[p] = now; });
@@ -274,7 +276,15 @@
     renderFeed();
     drawMarkers();
     if (first) {
-      if (!snap.map.has_geometry) { mapMessage(L('board.no_geometry')); }
+      if (!snap.map.has_geometry) {
+        // Nothing to draw: say so, and let the rest of the board go on without waiting for a map.
+        mapMessage(L('board.no_geometry'));
+        B.map.complete = true;
+        var g = $('grid-map');
+        g.setAttribute('data-polygons', '0');
+        g.setAttribute('data-map-state', 'complete');
+        B.dirty.bars = B.dirty.curve = B.dirty.sum = true;
+      }
       if (!B.geoP && snap.map.has_geometry) { B.geoP = fetchGeoUrls(snap.map.cells_url, snap.map.outline_url); }
       if (B.geoP) { B.geoP.then(onGeo); }
     }
@@ -341,9 +351,23 @@
     return out;
   }
 
+  function tileShape(tiles, mapOp) {
+    return JSON.stringify([mapOp, tiles.map(function (t) {
+      return [t.kind, t.ops, t.name, t.where, t.closed, t.counters, t.targets, t.deadline];
+    })]);
+  }
+
   function renderTiles() {
     var s = B.snap;
     var box = $('board-tiles');
+    var shape = tileShape(s.tiles, s.view.map_op);
+    if (B.tileNodes && B.tileShape === shape && B.tileNodes.length) {
+      // Same tiles as before: keep the nodes (and whoever watches them), take the new rates.
+      B.tileNodes.forEach(function (t, i) { t.tile = s.tiles[i]; });
+      updateTiles();
+      return;
+    }
+    B.tileShape = shape;
     clear(box);
     B.tileNodes = [];
     if (!s.tiles.length) {
@@ -407,11 +431,11 @@
     var now = Date.now();
     if (node.animate && now - (node._bumped || 0) > BUMP_EVERY_MS) {
       node._bumped = now;
-      node.animate([{color: '#fff6a6', textShadow: '0 0 0.5em rgba(255,240,150,0.8)'}, {}], {duration: 900});
+      node.animate([{transform: 'scale(1.04)'}, {transform: 'none'}], {duration: 450});  // compositor only
     }
   }
 
-  function updateTiles() {
+  function updateTiles(numbersOnly) {
     if (!B.tileNodes) { return; }
     var now = serverNow();
     B.tileNodes.forEach(function (t) {
@@ -433,7 +457,7 @@
         t.pace.style.display = 'none';
       }
       t.subs.forEach(function (pair) { setKpi(pair[1], totals[pair[0]]); });
-      renderStats(t.stats, tile, done, target, now, t.main);
+      if (!numbersOnly) { renderStats(t.stats, tile, done, target, now, t.main); }
     });
   }
 
@@ -856,7 +880,7 @@
 
   function mapMessage(text) {
     var m = $('board-map-msg');
-    if (m) { m.textContent = text || ''; m.style.display = text ? '' : 'none'; }
+    if (m) { m.textContent = text || ''; m.style.display = text ? 'block' : 'none'; }
   }
 
   // -- the map -------------------------------------------------------------------------------------------
@@ -908,11 +932,15 @@
     if (B.map.m) { addLayers(); }
   }
 
-  function colourExpr(pal) {
-    var e = ['match', ['coalesce', ['feature-state', 'b'], 'x']];
+  function colourExpr(pal, dflt) {
+    var e = ['match', ['coalesce', ['feature-state', 'b'], dflt || 'x']];
     Object.keys(pal).forEach(function (k) { e.push(k, pal[k]); });
     e.push('#1b2a3d');
     return e;
+  }
+
+  function fadeExpr(dflt) {
+    return ['match', ['coalesce', ['feature-state', 'f'], dflt || 0], 0, 0.95, 1, 0.78, 2, 0.55, 3, 0.32, 0.95];
   }
 
   function addLayers() {
@@ -924,20 +952,19 @@
     for (var i = 0; i < layers.length; i++) {
       if (layers[i].id.indexOf('plotly-trace-layer') === 0) { before = layers[i].id; break; }
     }
-    if (m.getSource('wt-cells')) { ['wt-cells-fill', 'wt-cells-line', 'wt-outline'].forEach(function (id) { if (m.getLayer(id)) { m.removeLayer(id); } }); m.removeSource('wt-cells'); m.removeSource('wt-outline'); }
+    if (m.getSource('wt-cells')) { ['wt-cells-fill', 'wt-outline'].forEach(function (id) { if (m.getLayer(id)) { m.removeLayer(id); } }); m.removeSource('wt-cells'); m.removeSource('wt-outline'); }
     m.addSource('wt-cells', {type: 'geojson', data: B.geo.cells, tolerance: 0.45, buffer: 32});
     m.addSource('wt-outline', {type: 'geojson', data: B.geo.outline});
     var hot = ['boolean', ['feature-state', 'h'], false];
     var scopeLine = ['==', ['get', 'k'], 'scope'];
+    // One layer for the cells: fill by band and fade, and a 1-pixel outline (bright on cells that just
+    // reported, feature state h) drawn from the same buffers — a line layer would double the work of
+    // every repaint, which a wall without a GPU feels.
     m.addLayer({id: 'wt-cells-fill', type: 'fill', source: 'wt-cells', paint: {
       'fill-color': colourExpr(pal),
-      'fill-opacity': ['match', ['coalesce', ['feature-state', 'f'], 0], 0, 0.95, 1, 0.78, 2, 0.55, 3, 0.32, 0.95],
-      'fill-antialias': false
-    }}, before);
-    // Cell borders, and a bright outline on cells that just reported (feature state h).
-    m.addLayer({id: 'wt-cells-line', type: 'line', source: 'wt-cells', paint: {
-      'line-color': ['case', hot, '#ffe58a', '#050b16'],
-      'line-width': ['interpolate', ['linear'], ['zoom'], 8, ['case', hot, 1.1, 0.25], 14, ['case', hot, 2.4, 1.3]]
+      'fill-opacity': fadeExpr(0),
+      'fill-antialias': true,
+      'fill-outline-color': ['case', hot, '#ffe58a', 'rgba(5, 11, 22, 0.9)']
     }}, before);
     // Borders of the scope's children (towns on a county board) and of the scope, on top.
     m.addLayer({id: 'wt-outline', type: 'line', source: 'wt-outline', paint: {
@@ -962,7 +989,7 @@
       var box = B.map.m.getContainer().getBoundingClientRect();
       var pad = Math.round(Math.min(box.width, box.height) * 0.04);
       var cam = B.map.m.cameraForBounds([[b[0], b[1]], [b[2], b[3]]], {padding: pad});
-      if (cam) { Plotly.relayout(gd, {'map.center': {lon: cam.center.lng, lat: cam.center.lat}, 'map.zoom': cam.zoom}); }
+      if (cam) { Plotly.relayout(gd, {'map.center.lon': cam.center.lng, 'map.center.lat': cam.center.lat, 'map.zoom': cam.zoom}); }
     } catch (e) { console.warn(e); }
   }
 
@@ -971,8 +998,21 @@
   }
 
   function queueAllCells() {
-    for (var i = 0; i < B.n; i++) { B.map.pending[i] = true; }
+    // The most common band and fade become the layers' defaults: only the other cells need a
+    // feature state (at the start of an operation, none do).
     computeFade(true);
+    var bandCount = {}, fadeCount = [0, 0, 0, 0];
+    for (var i = 0; i < B.n; i++) { bandCount[B.bands[i]] = (bandCount[B.bands[i]] || 0) + 1; fadeCount[B.fade[i]]++; }
+    var band = Object.keys(bandCount).sort(function (a, b) { return bandCount[b] - bandCount[a]; })[0] || 'x';
+    var fade = fadeCount.indexOf(Math.max.apply(null, fadeCount));
+    var m = B.map.m;
+    m.removeFeatureState({source: 'wt-cells'});
+    m.setPaintProperty('wt-cells-fill', 'fill-color', colourExpr(B.snap.map.palette, band));
+    m.setPaintProperty('wt-cells-fill', 'fill-opacity', fadeExpr(fade));
+    B.map.pending = {};
+    for (var j = 0; j < B.n; j++) {
+      if (B.bands[j] !== band || B.fade[j] !== fade || B.hot[j]) { B.map.pending[j] = true; }
+    }
   }
 
   function computeFade(all) {
@@ -1182,19 +1222,34 @@
     if (msg.ts) { B.skew = Date.now() - msg.ts; }
     var now = serverNow();
     if (B.conn === 'live') { LIVE_PANELS.forEach(function (p) { if (p !== 'map' || B.map.added) { B.updated[p] = now; } }); }
-    if (msg.t === 'control') { clearTimeout(B.ctlTimer); B.ctlTimer = setTimeout(loadSnapshot, 300); B.timers.push(B.ctlTimer); return; }
+    if (msg.t === 'control') {
+      // Alerts come and go every few seconds on a busy county: refetch at most every CONTROL_EVERY_MS.
+      if (!B.ctlTimer) {
+        var wait = Math.max(300, (B.snapAt || 0) + CONTROL_EVERY_MS - Date.now());
+        B.ctlTimer = setTimeout(function () { B.ctlTimer = null; loadSnapshot(); }, wait);
+        B.timers.push(B.ctlTimer);
+      }
+      return;
+    }
     if (msg.t === 'state') { return onState(msg); }
     if (msg.t !== 'd') { return; }
     if (msg.k) {
+      // Numbers go to the DOM at once; everything slower waits for its own beat.
       Object.keys(msg.k).forEach(function (op) { B.live[op] = msg.k[op]; });
-      updateTiles();
+      updateTiles(true);
       B.dirty.sum = B.dirty.curve = true;
     }
     if (msg.c) {
       Object.keys(msg.c).forEach(function (c) { B.kids[c] = msg.c[c]; });
       B.dirty.bars = B.dirty.sum = true;
     }
-    if (msg.b) { msg.b.forEach(function (p) { if (p[0] < B.n) { B.bands[p[0]] = p[1]; B.map.pending[p[0]] = true; } }); }
+    if (msg.b) {
+      msg.b.split(',').forEach(function (pair) {
+        var cut = pair.indexOf(':');
+        var i = +pair.slice(0, cut);
+        if (i < B.n) { B.bands[i] = pair.slice(cut + 1); B.map.pending[i] = true; }
+      });
+    }
     var touched = touchedOf(msg);
     if (touched.length && B.last) {
       var until = Date.now() + HOT_MS;
@@ -1209,9 +1264,7 @@
     if (msg.f) {
       B.feed = B.feed.concat(msg.f).slice(-60);
       B.dirty.feed = true;
-      renderFeed();
     }
-    if (msg.k || msg.c) { drawSum(); }
   }
 
   function onState(msg) {
@@ -1256,7 +1309,9 @@
       var age = t ? now - t : Infinity;
       var okLimit = live ? 12000 : 60000;
       var warnLimit = live ? 60000 : 180000;
-      node.className = 'b-age ' + (age < okLimit ? 'b-age-ok' : age < warnLimit ? 'b-age-warn' : 'b-age-bad');
+      var state = age < okLimit ? 'b-age-ok' : age < warnLimit ? 'b-age-warn' : 'b-age-bad';
+      if (live && B.conn !== 'live') { state = 'b-age-bad'; }  // not confirmed live any more, whatever its age
+      node.className = 'b-age ' + state;
       node.lastChild.textContent = t ? L('board.updated') + ' ' + fmtAgo(age) : L('board.connecting');
     }
     var since = B.root.querySelectorAll('[data-since]');

@@ -115,9 +115,14 @@ def _load_main(redis_url: str, code: str, op: str, leaves: list[str], rate: int,
 
 OBSERVE = """() => {
     window.__kpi = [];
-    const node = document.querySelector('[data-kpi=sampled]');
-    const log = () => window.__kpi.push([Date.now(), +node.getAttribute('data-value')]);
-    new MutationObserver(log).observe(node, {attributes: true, attributeFilter: ['data-value']});
+    const log = () => {
+        const node = document.querySelector('[data-kpi=sampled]');
+        const v = node ? +node.getAttribute('data-value') : NaN;
+        const last = window.__kpi[window.__kpi.length - 1];
+        if (!last || last[1] !== v) { window.__kpi.push([Date.now(), v]); }
+    };
+    new MutationObserver(log).observe(document.getElementById('board-tiles'),
+        {subtree: true, childList: true, attributes: true, attributeFilter: ['data-value']});
     log();
 }"""
 
@@ -131,7 +136,10 @@ def _first_loads(browser: Any, url: str, loads: int) -> list[float]:
         page.wait_for_selector("#grid-map[data-map-state=complete]", timeout=180_000)
         ms = float(page.get_attribute("#grid-map", "data-ready-ms") or "nan")
         polygons = page.get_attribute("#grid-map", "data-polygons")
-        say(f"cold load {i + 1}/{loads}: complete map ({polygons} polygons) at {ms:.0f} ms")
+        marks = page.evaluate(
+            "performance.getEntriesByType('mark').map(m => m.name.replace('board:', '') + ' ' + Math.round(m.startTime))"
+        )
+        say(f"cold load {i + 1}/{loads}: complete map ({polygons} polygons) at {ms:.0f} ms [{', '.join(marks)}]")
         out.append(ms)
         context.close()
     return out

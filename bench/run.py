@@ -45,7 +45,7 @@ import traceback
 from collections.abc import Mapping
 from typing import Any
 
-MODULES = ("core", "http", "board", "report", "alerts", "cluster", "province")
+MODULES = ("core", "http", "board", "report", "alerts", "cluster", "province", "faults")
 """Suite order: bench/bench_<name>.py."""
 
 

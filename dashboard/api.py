@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import redis
-from flask import Blueprint, Response, g, request
+from flask import Blueprint, Response, request
 
 from command import alerts as alert_commands
 from command import modes as modes_commands
@@ -139,7 +139,7 @@ class Backend:
         if not token:
             raise NotAuthenticated("missing bearer token", field="authorization")
         session = self.accounts.verify(token)
-        g.wartime_session = session  # for the audit trail (dashboard.audit)
+        request.environ["wartime.session"] = session  # for the audit trail (dashboard.audit)
         return session
 
     def actor(self) -> Actor:
@@ -526,6 +526,7 @@ def create_api(backend: Backend) -> Blueprint:
 
     audit.install(api, backend)
 
+    @api.route("/", defaults={"unknown": ""}, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
     @api.route("/<path:unknown>", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
     @handler
     def no_such_endpoint(unknown: str) -> Any:

@@ -5,10 +5,11 @@ Added to the /api/v1 blueprint by `register` (listed in `dashboard.api.EXTENSION
 | method and path | answer |
 | --- | --- |
 | `GET /board?scope=GRID&op=ID&lang=en` | the board's snapshot (`dashboard.components.board_model`) |
-| `GET /board/geo/{digest}/{scope}/cells.geojson` | the scope's leaf polygons, ``id`` = cell index (scope ``~``: the caller's) |
+| `GET /board/geo/{digest}/{scope}/cells.geojson` | the scope's leaf polygons, ``id`` = cell index |
 | `GET /board/geo/{digest}/{scope}/outline.geojson` | borders of the scope's children and the scope |
 
-The GeoJSON is addressed by the registry's geometry digest, so it never
+Scope ``~`` in a geo URL means the caller's own scope (a page opened without
+``?scope=``). The GeoJSON is addressed by the registry's geometry digest, so it never
 changes under one URL: it is sent once with a long private cache lifetime and
 an ETag, and a new registry gets new URLs. Both need a token in scope, like
 every read (``Authorization: Bearer`` or ``?token=`` for a kiosk link).
@@ -16,6 +17,8 @@ every read (``Authorization: Bearer`` or ``?token=`` for a kiosk link).
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any
 
 from flask import Blueprint, Response, request
@@ -23,7 +26,6 @@ from flask import Blueprint, Response, request
 from command.access import require_read
 from command.errors import UnknownGrid
 from dashboard.i18n import lang_of
-
 
 MINE = "~"
 """Scope segment meaning "the caller's own scope" (a page that opens without ?scope=)."""
@@ -40,24 +42,34 @@ def register(api: Blueprint, backend: Any) -> None:
     @handler
     def board() -> Any:
         actor = backend.actor()
+        t0 = time.perf_counter()
+        now = now_ms()
         with board_model.READER.county(backend.client, backend.county.code) as county:
-            return board_model.snapshot(
+            snap = board_model.snapshot(
                 county, actor, request.args.get("scope") or None, request.args.get("op") or None,
-                lang_of(request.args.get("lang")), now_ms(),
+                lang_of(request.args.get("lang")), now, tiles=False,
             )
+            client, code, tree = county.client, county.code, county.tree
+        t1 = time.perf_counter()
+        snap["tiles"] = board_model.kind_tiles(client, code, tree, snap["ops"], now)
+        t2 = time.perf_counter()
+        timing = f"view;dur={(t1 - t0) * 1000:.1f}, series;dur={(t2 - t1) * 1000:.1f}"
+        return Response(json.dumps(snap, ensure_ascii=False, separators=(",", ":")), mimetype="application/json",
+                        headers={"Server-Timing": timing})
 
     def _geo(digest: str, scope: str, kind: str) -> Any:
         actor = backend.actor()
         mine = scope == MINE
         with board_model.READER.county(backend.client, backend.county.code) as county:
-            st = county.state
+            current = county.state.geometry or "none"
             tree = county.tree
-            if mine:
-                scope = actor.scope or tree.root
-            require_read(actor, tree, scope, field="scope")
-            if (st.geometry or "none") != digest:
-                raise UnknownGrid(f"no geometry {digest} in the current registry", field="digest")
             geometry = county.view.geometry()
+        # Outside the lock: the tree and the geometry never change under a digest.
+        if mine:
+            scope = actor.scope or tree.root
+        require_read(actor, tree, scope, field="scope")
+        if current != digest:
+            raise UnknownGrid(f"no geometry {digest} in the current registry", field="digest")
         make = cells_geojson if kind == "cells" else outline_geojson
         data = make(tree, geometry, scope, digest)
         etag = f'"{digest}-{scope}-{kind}"'

@@ -78,6 +78,14 @@ def record(client: Any, county: str, kind: str, **fields: Any) -> str | None:
         return None
 
 
+def record_cli(client: Any, county: str, what: str, **fields: Any) -> str | None:
+    """A command run from the `wartime` CLI: actor ``cli:<login name>``, source ``local``."""
+    import getpass
+
+    return record(client, county, "command", actor=f"cli:{getpass.getuser()}", source="local", method="CLI",
+                  path=what, **fields)
+
+
 # -- the HTTP side ------------------------------------------------------------------------
 
 
@@ -93,16 +101,17 @@ def source_address() -> str:
 
 def install(api: Any, backend: Any) -> None:
     """Hook the audit into the API blueprint: every non-read API request leaves an entry."""
-    from flask import g, request
+    from flask import request
 
+    # Kept in the request's own environ, not in `g`: an in-process request shares the outer one's `g`.
     @api.before_app_request
     def _remember_source() -> None:
         if _SOURCE.get() is None:  # the outermost request: the one from the network
-            g.wartime_audit_token = _SOURCE.set(request.remote_addr or "")
+            request.environ["wartime.audit_token"] = _SOURCE.set(request.remote_addr or "")
 
     @api.teardown_app_request
     def _forget_source(_: BaseException | None) -> None:
-        token = g.pop("wartime_audit_token", None)
+        token = request.environ.pop("wartime.audit_token", None)
         if token is not None:
             _SOURCE.reset(token)
 
@@ -112,7 +121,7 @@ def install(api: Any, backend: Any) -> None:
             return resp
         if request.method == "POST" and request.path.endswith("/session"):
             return resp  # logins are audited by dashboard.auth with the username tried
-        session = g.get("wartime_session")
+        session = request.environ.get("wartime.session")
         actor = session.actor.username if session is not None else ""
         event = code = None
         if resp.mimetype == "application/json":

@@ -96,6 +96,9 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     client = _client(args)
     county = import_registry(client, Path(args.file))
+    from dashboard.audit import record_cli
+
+    record_cli(client, county.code, f"import {Path(args.file).name}", detail=f"{len(county.tree)} rows")
     print(json.dumps(summary(county.tree), ensure_ascii=False, indent=2))
     print(f"loaded county {county.code}: {len(county.tree)} rows")
     return 0
@@ -112,6 +115,9 @@ def cmd_switch(args: argparse.Namespace) -> int:
         _cli_actor(county.code),
         SwitchRequest(args.scope, args.to, args.incident, args.level, args.reason or ""),
     )
+    from dashboard.audit import record_cli
+
+    record_cli(county.client, county.code, f"switch {args.scope} --to {args.to}", event=out.event_id)
     ev = out.event
     print(json.dumps({
         "event_id": out.event_id,

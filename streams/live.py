@@ -12,8 +12,9 @@ each client at most `flush_hz` times a second, with only what that view shows:
 * ``k`` — totals of each operation on view at the grid the view reads it at;
 * ``c`` — the headline total of the map's operation for each child of the scope
   (the bars of the board);
-* ``b`` — map cells whose colour band changed, ``u`` — cells that just got a
-  report (the map's freshness), as indexes into the view's leaf list;
+* ``b`` — map cells whose colour band changed (``"index:band,…"``), ``u`` (or
+  ``ub``, a base64 bitmap when shorter) — cells that just got a report (the
+  map's freshness), as indexes into the view's leaf list;
 * ``f`` — the newest increments on leaf grids (the live feed).
 
 So 1,000 reports a second over a 5,000-cell county become a few messages of a
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 import threading
@@ -286,8 +288,11 @@ class Watch:
 
 FEED_KEEP = 200
 """Newest leaf increments the hub remembers, for a new board's feed."""
-FEED_PER_MESSAGE = 8
+FEED_PER_MESSAGE = 6
 FEED_IN_STATE = 12
+MAX_BANDS = 400
+"""Band changes per message: with the touched-cell bitmap (≤ n/6 bytes), the children and the
+feed, this keeps every update under 5 KB however many cells change at once."""
 
 
 class LiveHub:
@@ -316,6 +321,8 @@ class LiveHub:
         self._lock = threading.Lock()
         self.subscribed = threading.Event()
         """Set while the hub listens to the change feed (tests wait for it)."""
+        self.wake = asyncio.Event()
+        """Set when something is waiting to be sent (the flush loop sleeps on it)."""
 
     # -- control state -----------------------------------------------------------------
 
@@ -381,6 +388,7 @@ class LiveHub:
         for w in self.clients:
             self._watch_view(w)
             w.control = True
+        self.wake.set()
 
     def on_change(self, msg: Mapping[str, Any]) -> None:
         """Fold one published change into the mirror and into every client's pending set."""
@@ -416,6 +424,7 @@ class LiveHub:
         self.recent.extend(fresh)
         for w in self.clients:
             self._fold_into(w, msg, town, fresh)
+        self.wake.set()
 
     def _fold_into(
         self, w: Watch, msg: Mapping[str, Any], town: str | None,
@@ -496,13 +505,17 @@ class LiveHub:
             out["k"] = {o: mirror.cell(o, view.kpi_grid[o]) for o in sorted(w.kpi)}
         if w.kids and view.map_op:
             out["c"] = {c: mirror.cell(view.map_op, c).get(view.counter or "", 0) for c in sorted(w.kids)}
+        later: dict[int, str] = {}
         if w.changed:
-            out["b"] = [[i, b] for i, b in sorted(w.changed.items())]
+            # "index:band,…"; beyond MAX_BANDS the rest waits for the next flush (the map is coalesced anyway).
+            items = sorted(w.changed.items())
+            out["b"] = ",".join(f"{i}:{b}" for i, b in items[:MAX_BANDS])
+            later = dict(items[MAX_BANDS:])
         if w.touched:
             out.update(encode_cells(w.touched, len(view.cells)))
         if w.feed:
             out["f"] = w.feed
-        w.kpi, w.kids, w.touched, w.changed, w.feed = set(), set(), set(), {}, []
+        w.kpi, w.kids, w.touched, w.changed, w.feed = set(), set(), set(), later, []
         if not out:
             return None
         return {"t": "d", "ts": now_ms, **out}
@@ -533,7 +546,8 @@ class LiveHub:
                 while self.county is None:
                     await asyncio.sleep(1)
                     await asyncio.to_thread(self.load)
-                r = aioredis.from_url(self.redis_url)
+                # A cluster broadcasts PUBLISH to every node: subscribe through the one named.
+                r = aioredis.from_url(without_cluster_flag(self.redis_url))
                 pubsub = r.pubsub()
                 await pubsub.subscribe(CountyKeys(self.county).changes)
                 # Whatever happened while we were not subscribed: start again from Redis.
@@ -560,10 +574,8 @@ class LiveHub:
         """
         for w in list(self.clients):
             self.clients.discard(w)
-            try:
+            with contextlib.suppress(Exception):  # already closed: nothing to tell
                 await w.ws.close(1013, "live feed lost")
-            except Exception:  # already closed: nothing to tell
-                pass
 
     def resync(self) -> None:
         """Re-read the control state and every watched operation's hashes; queue what differs."""
@@ -596,11 +608,22 @@ class LiveHub:
                     w.kids.update(c for c in view.children if old.get(c) != new.get(c))
 
     async def flush(self) -> None:
-        """Send every client what piled up since the last flush; ping the quiet ones."""
+        """Send every client what piled up: at once after a quiet spell, then at most `flush_hz` times a second.
+
+        The first change after a pause goes out immediately (latency), a stream of changes is
+        coalesced into one message per interval (size and rate); quiet clients get a ping.
+        """
         next_resync = time.monotonic() + self.resync_s
+        last = 0.0
         while True:
-            await asyncio.sleep(self.flush_interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), timeout=0.5)
+            self.wake.clear()
+            wait = last + self.flush_interval - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
             now = time.monotonic()
+            last = now
             if now >= next_resync:
                 next_resync = now + self.resync_s
                 self.resync()
@@ -645,8 +668,10 @@ class LiveHub:
         w = Watch(ws, want, (query.get("op") or [""])[0] or None)
         self._watch_view(w)
         self.clients.add(w)
+        self.wake.set()
         try:
-            await ws.send(json.dumps({"t": "hello", "scope": want, "ts": int(time.time() * 1000)}, separators=(",", ":")))
+            hello = {"t": "hello", "scope": want, "ts": int(time.time() * 1000)}
+            await ws.send(json.dumps(hello, separators=(",", ":")))
             async for _ in ws:
                 pass  # clients only listen; anything they send is ignored
         finally:
@@ -660,3 +685,10 @@ async def run_live(redis_url: str, host: str, port: int, verify: Verify, ready: 
         if ready is not None:
             ready.set()
         await asyncio.gather(hub.feed(), hub.flush())
+
+
+def without_cluster_flag(url: str) -> str:
+    """The URL of the node itself (redis.asyncio's plain client has no `cluster` option)."""
+    base, _, query = url.partition("?")
+    kept = [p for p in query.split("&") if p and not p.startswith("cluster=")]
+    return base + ("?" + "&".join(kept) if kept else "")

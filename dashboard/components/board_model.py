@@ -167,57 +167,93 @@ _REPORT = b"progress_reported"
 
 
 @dataclass
-class _Series:
+class _Fold:
+    """Per-minute increments of every counter of every operation, per town, and where each stream was read to."""
+
     tree: GridTree
     positions: dict[str, str] = field(default_factory=dict)
-    minutes: dict[int, int] = field(default_factory=dict)
+    towns: dict[tuple[str, str, str], dict[int, int]] = field(default_factory=dict)
+    exact: dict[tuple[str, str, str], dict[int, int]] = field(default_factory=dict)
+    exact_positions: dict[tuple[str, str, str], str] = field(default_factory=dict)
+
+
+def _entry_ms(eid: Any) -> int:
+    raw = eid if isinstance(eid, bytes) else str(eid).encode()
+    return int(raw[: raw.index(b"-")])
+
+
+def _read(client: Client, stream: str, after: str | None) -> Iterator[tuple[str, _Report, int]]:
+    """Report entries of one stream after an id: (entry id, report, ms)."""
+    lo = "(" + after if after else "-"
+    while True:
+        page = client.xrange(stream, lo, "+", count=10_000)
+        for eid, fields in page:
+            if fields.get(b"t", fields.get("t")) not in (_REPORT, "progress_reported"):
+                continue
+            ident = eid.decode() if isinstance(eid, bytes) else str(eid)
+            yield ident, _decode_report(fields.get(b"d") or fields.get("d")), _entry_ms(eid)
+        if len(page) < 10_000:
+            return
+        last = page[-1][0]
+        lo = "(" + (last.decode() if isinstance(last, bytes) else str(last))
 
 
 class Series:
-    """Per-minute increments of one counter of one operation at one grid, kept current cheaply."""
+    """Per-minute increments of operations' counters, folded once from the town streams and kept current.
+
+    One pass over every town stream serves every operation at the county and
+    town levels (buckets per operation, town, counter and minute); a grid below
+    a town gets its own pass over its town's stream only, on first use.
+    """
 
     KEEP = 64
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._series: dict[tuple[str, str, str, str], _Series] = {}
+        self._folds: dict[str, _Fold] = {}
 
     def minutes(self, client: Client, county: str, tree: GridTree, op: str, grid: str, counter: str) -> dict[int, int]:
-        """Minute (epoch ms // 60,000) → increment, for every report so far."""
-        key = (county, op, grid, counter)
+        """Minute (epoch ms // 60,000) → increment of `counter` of `op` at `grid`, for every report so far."""
         with self._lock:
-            s = self._series.get(key)
-            if s is None or s.tree is not tree:
-                if len(self._series) >= self.KEEP:
-                    self._series.clear()
-                s = self._series[key] = _Series(tree)
-            towns = tree.towns if grid == tree.root else (tree.town_of(grid) or grid,)
+            fold = self._folds.get(county)
+            if fold is None or fold.tree is not tree:
+                fold = self._folds[county] = _Fold(tree)
             level = tree[grid].level
-            exact = level not in (Level.COUNTY, Level.TOWN)
-            for town in towns:
-                stream = TownKeys(town).log
-                start = s.positions.get(stream)
-                lo = "(" + start if start else "-"
-                while True:
-                    page = client.xrange(stream, lo, "+", count=10_000)
-                    for eid, fields in page:
-                        if fields.get(b"t", fields.get("t")) not in (_REPORT, "progress_reported"):
-                            continue
-                        r = _decode_report(fields.get(b"d") or fields.get("d"))
-                        if r.operation != op or counter not in r.counts:
-                            continue
-                        if exact and not (r.grid in tree and tree.is_within(r.grid, grid)):
-                            continue
-                        raw = eid if isinstance(eid, bytes) else str(eid).encode()
-                        m = int(raw[: raw.index(b"-")]) // MINUTE
-                        s.minutes[m] = s.minutes.get(m, 0) + r.counts[counter]
-                    if page:
-                        last = page[-1][0]
-                        s.positions[stream] = last.decode() if isinstance(last, bytes) else str(last)
-                        lo = "(" + s.positions[stream]
-                    if len(page) < 10_000:
-                        break
-            return dict(s.minutes)
+            if level in (Level.COUNTY, Level.TOWN):
+                self._catch_up(client, fold)
+                out: dict[int, int] = {}
+                for town in tree.towns if grid == tree.root else (grid,):
+                    for m, n in fold.towns.get((op, town, counter), {}).items():
+                        out[m] = out.get(m, 0) + n
+                return out
+            key = (op, grid, counter)
+            if len(fold.exact) >= self.KEEP:
+                fold.exact.clear()
+                fold.exact_positions.clear()
+            minutes = fold.exact.setdefault(key, {})
+            stream = TownKeys(tree.town_of(grid) or grid).log
+            last = fold.exact_positions.get(key)
+            for ident, r, ms in _read(client, stream, last):
+                last = ident
+                if r.operation == op and counter in r.counts and r.grid in tree and tree.is_within(r.grid, grid):
+                    minutes[ms // MINUTE] = minutes.get(ms // MINUTE, 0) + r.counts[counter]
+            if last:
+                fold.exact_positions[key] = last
+            return dict(minutes)
+
+    @staticmethod
+    def _catch_up(client: Client, fold: _Fold) -> None:
+        for town in fold.tree.towns:
+            stream = TownKeys(town).log
+            last = fold.positions.get(stream)
+            for ident, r, ms in _read(client, stream, last):
+                last = ident
+                m = ms // MINUTE
+                for counter, n in r.counts.items():
+                    cell = fold.towns.setdefault((r.operation, town, counter), {})
+                    cell[m] = cell.get(m, 0) + n
+            if last:
+                fold.positions[stream] = last
 
 
 SERIES = Series()
@@ -303,12 +339,14 @@ def _op_json(st: ControlState, view: BoardView, op: Operation, totals: Mapping[s
     }
 
 
-def _kind_tiles(
-    county: County, st: ControlState, ops: Sequence[dict[str, Any]], now_ms: int
+def kind_tiles(
+    client: Client, county: str, tree: GridTree, ops: Sequence[dict[str, Any]], now_ms: int
 ) -> list[dict[str, Any]]:
-    """One tile per kind on view: the operations of that kind added up, with curve, rate and projection."""
-    tree = st.tree
-    assert tree is not None
+    """One tile per kind on view: the operations of that kind added up, with curve, rate and projection.
+
+    Needs no control state (only the snapshot's operations and the immutable tree), so callers
+    may run it outside the reader's lock: its first call per process folds the report streams.
+    """
     tiles: list[dict[str, Any]] = []
     for kind in COUNTERS:
         mine = [o for o in ops if o["kind"] == kind]
@@ -323,7 +361,7 @@ def _kind_tiles(
                 targets[c] = targets.get(c, 0) + n
             for c, n in o["totals"].items():
                 totals[c] = totals.get(c, 0) + n
-            for m, n in SERIES.minutes(county.client, county.code, tree, o["id"], o["grid"], head).items():
+            for m, n in SERIES.minutes(client, county, tree, o["id"], o["grid"], head).items():
                 minutes[m] = minutes.get(m, 0) + n
         launched = min(o["launched_at"] for o in mine)
         deadlines = [o["deadline"] for o in mine if o["deadline"]]
@@ -531,8 +569,13 @@ def _peacetime(tree: GridTree, scope: str) -> dict[str, Any]:
     }
 
 
-def snapshot(county: County, actor: Actor, scope: str | None, op: str | None, lang: str, now_ms: int) -> dict[str, Any]:
-    """The board's snapshot for one scope and operation choice (refuses scopes outside the actor's)."""
+def snapshot(
+    county: County, actor: Actor, scope: str | None, op: str | None, lang: str, now_ms: int, *, tiles: bool = True
+) -> dict[str, Any]:
+    """The board's snapshot for one scope and operation choice (refuses scopes outside the actor's).
+
+    With ``tiles=False`` the (possibly slow, lock-free) KPI tiles are left to the caller: `kind_tiles`.
+    """
     st = county.refresh()
     tree = county.tree
     scope = scope or actor.scope or tree.root
@@ -585,7 +628,7 @@ def snapshot(county: County, actor: Actor, scope: str | None, op: str | None, la
         },
         "view": {"op": op or None, "ops": list(view.ops), "map_op": view.map_op, "counter": view.counter},
         "ops": ops_json,
-        "tiles": _kind_tiles(county, st, ops_json, now_ms),
+        "tiles": kind_tiles(county.client, county.code, tree, ops_json, now_ms) if tiles else [],
         "choices": [
             {"id": o.id, "name": o.name, "kind": o.kind, "state": o.state.value}
             for o in sorted(st.operations.values(), key=lambda o: (o.state.value != "open", -o.launched_at))

@@ -102,7 +102,7 @@ def base_figure(box: tuple[float, float, float, float] | None) -> go.Figure:
     fig = go.Figure(
         go.Scattermap(
             lat=[], lon=[], mode="markers", name="alerts", text=[],
-            marker={"size": 16, "color": "#ff4d4f", "opacity": 0.9},
+            marker={"size": 11, "color": "#ff4d4f", "opacity": 0.95},
             hovertemplate="%{text}<extra></extra>",
         )
     )

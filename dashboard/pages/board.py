@@ -32,7 +32,7 @@ from dash import Input, Output, State, callback, clientside_callback, dcc, html,
 from command.errors import CommandRejected
 from dashboard.components.board_model import READER, labels, search
 from dashboard.components.charts import curve_figure
-from dashboard.components.map import base_figure
+from dashboard.components.map import base_figure, bounds
 from dashboard.components.session import actor_of, backend, login_form, register_login
 from dashboard.i18n import lang_of, t
 
@@ -68,16 +68,21 @@ def _panel(key: str, title: Any, body: Any, lang: str, extra: Any = None, cls: s
     )
 
 
-def _config(scope: str | None, op: str | None, lang: str, token: str | None) -> dict[str, Any]:
-    """What board.js needs to start: the query, the live push's address and the geometry's version."""
-    app_config = flask.current_app.config.get("WARTIME_CONFIG")
-    geo = None
+def _geometry(scope: str | None) -> tuple[str | None, tuple[float, float, float, float] | None]:
+    """The registry's geometry version and the scope's bounds (public enough: no names, no numbers)."""
     try:
         county = backend().county
         with READER.county(backend().client, county.code) as c:
-            geo = c.state.geometry
+            tree = c.tree
+            code = scope if scope and scope in tree else tree.root
+            return c.state.geometry, bounds(c.view.geometry(), tree, code)
     except CommandRejected:
-        pass
+        return None, None
+
+
+def _config(scope: str | None, op: str | None, lang: str, token: str | None, geo: str | None) -> dict[str, Any]:
+    """What board.js needs to start: the query, the live push's address and the geometry's version."""
+    app_config = flask.current_app.config.get("WARTIME_CONFIG")
     return {
         "scope": scope or None,
         "op": op or None,
@@ -96,6 +101,7 @@ def layout(
     """The frame of the board for one query; board.js fills it."""
     lang = lang_of(lang)
     other = "en" if lang == "zh-CN" else "zh-CN"
+    geo, box = _geometry(scope)
     header = html.Header(
         [
             html.Div(
@@ -168,7 +174,7 @@ def layout(
             _panel(
                 "map", t("board.map", lang),
                 [
-                    dcc.Graph(id="grid-map", figure=base_figure(None), config={**GRAPH_CONFIG, "scrollZoom": True},
+                    dcc.Graph(id="grid-map", figure=base_figure(box), config={**GRAPH_CONFIG, "scrollZoom": True},
                               className="b-map", style={"height": "100%", "width": "100%"}),
                     html.Div(id="board-legend", className="b-legend"),
                     html.Div(id="board-map-msg", className="b-map-msg"),
@@ -207,7 +213,7 @@ def layout(
     )
     return html.Div(
         [
-            dcc.Store(id="board-config", data=_config(scope, op, lang, token)),
+            dcc.Store(id="board-config", data=_config(scope, op, lang, token, geo)),
             dcc.Store(id="board-boot"),
             html.Div(
                 html.Div(login_form("board", lang), className="b-login-card"),

@@ -7,7 +7,9 @@ from typing import Any
 from command.grids import GridTree
 
 
-def square_geometry(tree: GridTree, box: tuple[float, float, float, float] = (110.0, 23.0, 110.6, 23.4)) -> dict[str, Any]:
+def square_geometry(
+    tree: GridTree, box: tuple[float, float, float, float] = (110.0, 23.0, 110.6, 23.4)
+) -> dict[str, Any]:
     """Rectangles that tile the county: each grid's children split its box in strips, alternating direction."""
     out: dict[str, Any] = {}
 
@@ -28,7 +30,6 @@ def square_geometry(tree: GridTree, box: tuple[float, float, float, float] = (11
 
 # -- a served county with a map ------------------------------------------------------------------
 
-import os  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
@@ -91,8 +92,16 @@ def wall(redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory) 
     w.served.stop()
 
 
-def _open(browser: Any, url: str, width: int = 1600, height: int = 900) -> Any:
-    page = browser.new_page(viewport={"width": width, "height": height})
+@pytest.fixture(scope="module")
+def tab(browser: Any) -> Iterator[Any]:
+    """One browser context for the module: its HTTP cache spares every page Plotly's 4.8 MB."""
+    context = browser.new_context(viewport={"width": 1600, "height": 900})
+    yield context
+    context.close()
+
+
+def _open(tab: Any, url: str) -> Any:
+    page = tab.new_page()
     page.goto(url)
     page.wait_for_selector("#grid-map[data-map-state=complete]", timeout=BOOT_S)
     return page
@@ -102,8 +111,8 @@ def _value(page: Any, counter: str) -> int:
     return int(page.get_attribute(f"[data-kpi={counter}]", "data-value"))
 
 
-def test_the_map_draws_one_polygon_per_leaf_grid(browser: Any, wall: Wall) -> None:
-    page = _open(browser, wall.url())
+def test_the_map_draws_one_polygon_per_leaf_grid(tab: Any, wall: Wall) -> None:
+    page = _open(tab, wall.url())
     try:
         leaves = list(wall.tree.leaves("TC"))
         assert page.get_attribute("#grid-map", "data-polygons") == str(len(leaves)) == "32"
@@ -119,8 +128,8 @@ def test_the_map_draws_one_polygon_per_leaf_grid(browser: Any, wall: Wall) -> No
         page.close()
 
 
-def test_a_report_through_the_api_moves_the_sampled_kpi_by_exactly_its_amount(browser: Any, wall: Wall) -> None:
-    page = _open(browser, wall.url())
+def test_a_report_through_the_api_moves_the_sampled_kpi_by_exactly_its_amount(tab: Any, wall: Wall) -> None:
+    page = _open(tab, wall.url())
     try:
         page.wait_for_selector(".board[data-conn=live] [data-kpi=sampled]", timeout=BOOT_S)
         page.evaluate("window.__notReloaded = true")
@@ -165,8 +174,8 @@ def test_the_board_asks_nothing_of_any_host_but_the_server(browser: Any, wall: W
         page.close()
 
 
-def test_the_mode_hook_tells_a_wartime_scope_from_a_peacetime_one(browser: Any, wall: Wall) -> None:
-    page = _open(browser, wall.url("&scope=TC01"))
+def test_the_mode_hook_tells_a_wartime_scope_from_a_peacetime_one(tab: Any, wall: Wall) -> None:
+    page = _open(tab, wall.url("&scope=TC01"))
     try:
         assert page.get_attribute("[data-mode]", "data-mode") == "wartime"
         page.goto(wall.url("&scope=TC02"))
@@ -176,8 +185,8 @@ def test_the_mode_hook_tells_a_wartime_scope_from_a_peacetime_one(browser: Any, 
         page.close()
 
 
-def test_the_board_speaks_english_when_asked(browser: Any, wall: Wall) -> None:
-    page = _open(browser, wall.url("&lang=en&scope=TC01"))
+def test_the_board_speaks_english_when_asked(tab: Any, wall: Wall) -> None:
+    page = _open(tab, wall.url("&lang=en&scope=TC01"))
     try:
         assert page.text_content(".b-title") == "Wartime command board"
         assert page.text_content("[data-mode]") == "Wartime"
@@ -201,8 +210,8 @@ def test_logging_in_through_the_form_opens_the_board(browser: Any, wall: Wall) -
         context.close()
 
 
-def test_the_board_says_so_when_the_server_goes_and_catches_up_when_it_returns(browser: Any, wall: Wall) -> None:
-    page = _open(browser, wall.url())
+def test_the_board_says_so_when_the_server_goes_and_catches_up_when_it_returns(tab: Any, wall: Wall) -> None:
+    page = _open(tab, wall.url())
     try:
         page.wait_for_selector(".board[data-conn=live] [data-kpi=sampled]", timeout=BOOT_S)
         before = _value(page, "sampled")
@@ -221,3 +230,59 @@ def test_the_board_says_so_when_the_server_goes_and_catches_up_when_it_returns(b
         assert not page.is_visible("#board-lost")
     finally:
         page.close()
+
+
+# -- the wall over Pingnan, during a demo-like run ----------------------------------------------------
+
+SPEED = 1440.0
+"""Simulated seconds per real second: the published three days of testing in three minutes."""
+
+
+@pytest.mark.slow
+def test_the_pingnan_wall_at_1920_and_3840(
+    browser: Any, redis_server: EmbeddedRedis, tmp_path: Path, artifacts: Path
+) -> None:
+    from command.generate import generate
+    from dashboard.simulator import FieldSimulator
+
+    flush = redis.Redis(unix_socket_path=str(redis_server.socket))
+    flush.flushall()
+    flush.script_flush()
+    tree, geometry = generate("pingnan")
+    seed_county(redis_server.url, tree, geometry)
+    county = County(connect(redis_server.url), tree.root)
+    boss = Actor("demo-commander", Role.COMMANDER, tree.root)
+    county.switch(boss, SwitchRequest(tree.root, "wartime", "epidemic", "II", "演示：突发疫情"))
+    now = int(time.time() * 1000)
+    sim_day = int(86_400_000 / SPEED)
+    towns = list(tree.towns)
+    county.launch(boss, "mass_testing", tree.root, "全员核酸检测", now + 3 * sim_day)
+    county.launch(boss, "flood_evacuation", towns[1], "防汛转移", now + 2 * sim_day,
+                  {"hazard_points_checked": 169, "people_evacuated": 200})
+    county.launch(boss, "fire_hazard_check", towns[2], "火灾隐患排查", now + 5 * sim_day)
+    served = start_server(redis_server.url, tmp_path)
+    stop = threading.Event()
+    sim = FieldSimulator(County(connect(redis_server.url), tree.root), boss, speed=SPEED)
+    runner = threading.Thread(target=sim.run, args=(stop,), kwargs={"interval": 0.5}, daemon=True)
+    runner.start()
+    try:
+        kiosk = requests.post(f"{served.url}/api/v1/kiosk", json={"scope": tree.root},
+                              headers=served.headers("commander"), timeout=10).json()["token"]
+        time.sleep(45)  # most of a simulated day of reports before the wall is switched on
+        for width, height in ((1920, 1080), (3840, 2160)):
+            context = browser.new_context(viewport={"width": width, "height": height})
+            page = context.new_page()
+            page.goto(f"{served.url}/?token={kiosk}")
+            page.wait_for_selector("#grid-map[data-map-state=complete]", timeout=180_000)
+            page.wait_for_selector(".board[data-conn=live] [data-sum-ok='1']", timeout=60_000)
+            page.wait_for_timeout(6000)  # a few live updates, a map batch, the curve
+            assert page.get_attribute("#grid-map", "data-polygons") == str(len(list(tree.leaves(tree.root))))
+            assert page.evaluate("document.documentElement.scrollHeight <= innerHeight + 1")
+            assert page.evaluate("document.documentElement.scrollWidth <= innerWidth + 1")
+            page.screenshot(path=str(artifacts / f"board-pingnan-{width}.png"))
+            context.close()
+        assert sim.sent > 1000
+    finally:
+        stop.set()
+        runner.join(5)
+        served.stop()

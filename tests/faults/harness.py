@@ -215,8 +215,20 @@ def wait_until(pred: Any, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def verify_exact(redis_url: str, op: str, reports: list[Report], acked: dict[str, Any], timeout: float = 90) -> int:
-    """Every acknowledged report in the log exactly once; every grid's total exact. Returns grids checked."""
+@dataclass
+class Tally:
+    """What the log and the read models say about a set of reports."""
+
+    lost: int  # acknowledged, not in the log
+    twice: int  # in the log more than once
+    unacknowledged: int  # never acknowledged (the clients gave up)
+    grids_off: dict[str, tuple[int, int]]  # grid → (projected, expected)
+    parents_off: list[str]  # grids whose total is not the sum of their children's
+    grids: int
+
+
+def count_check(redis_url: str, op: str, reports: list[Report], acked: dict[str, Any], timeout: float = 90) -> Tally:
+    """Compare the log and every grid's projected total with the acknowledged reports."""
     from command.events import ProgressReported
     from streams.county import County
     from streams.projector import Projector
@@ -225,31 +237,115 @@ def verify_exact(redis_url: str, op: str, reports: list[Report], acked: dict[str
     county = County(connect(redis_url), "TC")
     tree = county.tree
     want_ids = set(acked)
-    assert want_ids == {r.report_id for r in reports}, "some reports were never acknowledged"
-    # The log: each acknowledged report id exactly once, nothing else for this operation.
     seen: Counter[str] = Counter()
     for rec in county.log.replay():
         ev = rec.event
         if isinstance(ev, ProgressReported) and ev.operation == op:
             seen[ev.report_id] += 1
-    dupes = {k: v for k, v in seen.items() if v != 1}
-    assert not dupes, f"reports in the log more than once: {list(dupes.items())[:5]}"
-    assert set(seen) == want_ids, (len(set(seen) - want_ids), len(want_ids - set(seen)))
-    # The read models: wait for the projector, then every grid equals the acknowledged sum beneath it.
     expected: Counter[str] = Counter()
     for r in reports:
-        for g in tree.path(r.grid):
-            expected[g] += r.amount
+        if r.report_id in seen:  # what the log holds is what must be counted
+            for g in tree.path(r.grid):
+                expected[g] += r.amount
     probe = Projector(county.client, "TC", consumer="verify", publish=False)
     probe.view.refresh()
     wait_until(lambda: probe.lag_entries() == 0, timeout, "the projector to apply every entry")
     county.refresh()
     grids = list(tree.subtree(tree.root))
     totals = county.progress.totals(op, grids)
-    wrong = {g: (totals[g].get("sampled", 0), expected[g]) for g in grids if totals[g].get("sampled", 0) != expected[g]}
-    assert not wrong, f"grids off: {list(wrong.items())[:8]}"
-    for g in grids:
-        kids = tree.children[g]
-        if kids:
-            assert totals[g].get("sampled", 0) == sum(totals[k].get("sampled", 0) for k in kids), g
-    return len(grids)
+    got = {g: totals[g].get("sampled", 0) for g in grids}
+    return Tally(
+        lost=len(want_ids - set(seen)),
+        twice=sum(1 for v in seen.values() if v > 1),
+        unacknowledged=len({r.report_id for r in reports} - want_ids),
+        grids_off={g: (got[g], expected[g]) for g in grids if got[g] != expected[g]},
+        parents_off=[g for g in grids if tree.children[g] and got[g] != sum(got[k] for k in tree.children[g])],
+        grids=len(grids),
+    )
+
+
+def verify_exact(redis_url: str, op: str, reports: list[Report], acked: dict[str, Any], timeout: float = 90) -> int:
+    """Every acknowledged report in the log exactly once; every grid's total exact. Returns grids checked."""
+    t = count_check(redis_url, op, reports, acked, timeout)
+    assert t.unacknowledged == 0, f"{t.unacknowledged} reports were never acknowledged"
+    assert t.lost == 0, f"{t.lost} acknowledged reports are not in the log"
+    assert t.twice == 0, f"{t.twice} reports are in the log more than once"
+    assert not t.grids_off, f"grids off (projected, expected): {list(t.grids_off.items())[:8]}"
+    assert not t.parents_off, f"parents not the sum of their children: {t.parents_off[:8]}"
+    return t.grids
+
+
+def lag_entries(redis_url: str) -> int:
+    """Entries appended but not yet applied by the projectors."""
+    from streams.projector import Projector
+    from streams.server import connect
+
+    p = Projector(connect(redis_url), "TC", consumer="probe", publish=False)
+    p.view.refresh()
+    return p.lag_entries()
+
+
+def town_entries(r: Any) -> int:
+    """Entries in the test county's town streams."""
+    return sum(int(r.xlen(f"wt:{{{t}}}:log")) for t in ("TC01", "TC02"))
+
+
+def fault_round(serve: OwnServe, field: Field, lo: float, hi: float, faults: list[str]) -> None:
+    """One round of every fault, spread between `lo` and `hi` (fractions of the reports acknowledged).
+
+    SIGKILL the server's process group and restart it; SIGKILL the embedded Redis and wait
+    for the supervisor to restart it; SIGKILL the projector while it is behind, twice; make
+    Redis refuse writes for a while and check that nothing is appended and no new report is
+    acknowledged meanwhile.
+    """
+    import redis as redis_lib
+
+    from streams.server import EmbeddedRedis
+
+    n = len(field.reports)
+    step = (hi - lo) / 5
+    embedded = EmbeddedRedis(serve.data)
+
+    def reach(frac: float) -> None:
+        wait_until(lambda: field.done >= n * frac, 300, f"{frac:.0%} acknowledged")
+
+    reach(lo)
+    serve.kill(signal.SIGKILL)
+    time.sleep(0.5)
+    serve.start()
+    faults.append("wartime serve SIGKILLed (process group) and restarted")
+
+    reach(lo + step)
+    restarts = serve.state().get("redis_restarts", 0)
+    old = serve.redis_pid()
+    os.kill(old, signal.SIGKILL)
+    wait_until(lambda: serve.state().get("redis_restarts", 0) > restarts, 60, "the supervisor to restart redis")
+    assert embedded.pid() != old and embedded.running()
+    faults.append("embedded redis-server SIGKILLed; restarted by the supervisor from its AOF")
+
+    for k in (2, 3):
+        reach(lo + k * step)
+        wait_until(lambda: lag_entries(embedded.url) > 0, 30, "the projector to be behind")
+        pid = serve.child_pid("projector-1")
+        os.kill(pid, signal.SIGKILL)
+        wait_until(lambda pid=pid: serve.child_pid("projector-1") != pid, 60, "the projector's restart")
+        faults.append("projector SIGKILLed mid-batch; restarted by the supervisor")
+
+    reach(lo + 4 * step)
+    admin = redis_lib.Redis(unix_socket_path=str(embedded.socket))
+    admin.config_set("min-replicas-to-write", 1)
+    try:
+        t_on, entries_on, answers_on = time.monotonic(), town_entries(admin), sum(field.statuses.values())
+        wait_until(lambda: sum(field.statuses.values()) > answers_on + 20 or field.done == n, 30,
+                   "answers while Redis refuses writes")
+        time.sleep(0.5)
+        entries_off = town_entries(admin)
+        with field.lock:
+            during = [o for t, _, o in field.log if t > t_on + 0.3]
+    finally:
+        admin.config_set("min-replicas-to-write", 0)
+    assert entries_off == entries_on, "an entry was appended while Redis refused writes"
+    assert 503 in during or field.done == n
+    # (a 200 is fine: a duplicate of what was written before says so truthfully, writing nothing)
+    assert 201 not in during, "a new report acknowledged while Redis refused writes"
+    faults.append("Redis refused writes (min-replicas-to-write 1): 503s, nothing appended")

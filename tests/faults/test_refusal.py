@@ -140,10 +140,10 @@ def test_a_full_disk_gets_503s_and_every_acknowledged_report_survives(tmp_path: 
         serve.start()
         try:
             leaves = [g for g in make_tree().grids if g.count("-") == 4]
-            reports = make_reports(600, leaves, "disk")
+            reports = make_reports(400, leaves, "disk")
             field = Field(serve.url, serve.token(), op, reports, clients=4)
             field.start()
-            wait_until(lambda: field.done >= 150, 120, "a first quarter acknowledged")
+            wait_until(lambda: field.done >= 100, 120, "a first quarter acknowledged")
             filler = data / "filler"
             filled = _fill(filler)
             full_at = sum(field.statuses.values())

@@ -22,7 +22,7 @@ import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -74,7 +74,11 @@ def _open(browser: Any, served: Served, user: str) -> tuple[Any, Any, list[str]]
     ctx.add_init_script(TRAPS)
     page = ctx.new_page()
     messages: list[str] = []
-    page.on("dialog", lambda d: (messages.append(f"dialog: {d.message}"), d.dismiss()))
+    def on_dialog(d: Any) -> None:
+        messages.append(f"dialog: {d.message}")
+        d.dismiss()
+
+    page.on("dialog", on_dialog)
     page.on("console", lambda m: messages.append(f"console: {m.text}") if "Content Security Policy" in m.text
             or "Refused to" in m.text else None)
     _login(page, served, "/console", user)
@@ -97,7 +101,7 @@ def _check(page: Any, messages: list[str], where: str) -> None:
 def test_every_page_shows_hostile_text_as_text_and_breaks_no_csp_rule(
     browser: Any, site: tuple[Env, Served], artifacts: Path, user: str
 ) -> None:
-    env, served = site
+    _, served = site
     ctx, page, messages = _open(browser, served, user)
     try:
         pages = _pages()
@@ -123,22 +127,23 @@ def test_every_page_shows_hostile_text_as_text_and_breaks_no_csp_rule(
 
 class _Evil(http.server.BaseHTTPRequestHandler):
     target = ""
-    seen: list[dict[str, Any]] = []
+    seen: ClassVar[list[dict[str, Any]]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+    def do_POST(self) -> None:
         n = int(self.headers.get("Content-Length") or 0)
         self.seen.append(json.loads(self.rfile.read(n) or b"{}"))
         self.send_response(204)
         self.end_headers()
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         t = self.target
         body = f"""<!doctype html><title>prize</title>
 <form id=f method=POST action="{t}/api/v1/modes" enctype="text/plain">
 <input name='{{"scope":"TC","mode":"peacetime","x":"' value='"}}'></form>
 <form id=g method=POST action="{t}/api/v1/kiosk"><input name=scope value=TC></form>
 <script>
-const token = (() => {{ try {{ return JSON.parse(localStorage.getItem('session')).token }} catch (e) {{ return null }} }})();
+const token = (() => {{
+  try {{ return JSON.parse(localStorage.getItem('session')).token }} catch (e) {{ return null }} }})();
 Promise.all([
   fetch("{t}/api/v1/operations", {{method: "POST", credentials: "include", mode: "no-cors",
          headers: {{"Content-Type": "text/plain"}}, body: JSON.stringify({{kind: "mass_testing", scope: "TC",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
+import contextlib
 import json
 import threading
 from collections.abc import Iterator
@@ -38,6 +40,12 @@ from tests.conftest import free_port, make_tree
 
 CMD = Actor("boss", Role.COMMANDER, "TC")
 TOKENS = {"county": ("boss", "viewer", "TC"), "town2": ("t2", "viewer", "TC02"), "all": ("sys", "viewer", "")}
+
+
+def arun(coro: Any) -> Any:
+    """asyncio.run in a thread of its own (a Playwright session may own this thread's loop)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def verify(token: str) -> tuple[str, str, str]:
@@ -88,7 +96,8 @@ def _state(tree: GridTree) -> ControlState:
 
     st_ = ControlState(tree=tree)
     grids = tuple(tree.subtree("TC"))
-    st_.apply(Recorded("1-0", ModeSwitched(scope="TC", mode="wartime", incident="flood", level="II", grids=grids), "x", 1))
+    switched = ModeSwitched(scope="TC", mode="wartime", incident="flood", level="II", grids=grids)
+    st_.apply(Recorded("1-0", switched, "x", 1))
     st_.apply(Recorded("2-0", OperationLaunched(operation="fire", kind="fire_hazard_check", scope="TC01",
                                                 name="f"), "x", 2))
     st_.apply(Recorded("3-0", OperationLaunched(operation="mass", kind="mass_testing", scope="TC", name="m"), "x", 3))
@@ -139,10 +148,8 @@ class Hub:
                 await asyncio.gather(self.hub.feed(), self.hub.flush())
 
         asyncio.set_event_loop(self.loop)
-        try:
+        with contextlib.suppress(RuntimeError, asyncio.CancelledError):  # stopped
             self.loop.run_until_complete(main())
-        except (RuntimeError, asyncio.CancelledError):
-            pass  # stopped
 
     def stop(self) -> None:
         for task in asyncio.all_tasks(self.loop):
@@ -206,7 +213,7 @@ def test_a_board_gets_its_full_state_then_the_totals_that_reports_make(county: C
             kids = county.progress.totals("op1", ["TC01", "TC02"])
             assert got_children == {k: v["sampled"] for k, v in kids.items()}
 
-    asyncio.run(run())
+    arun(run())
 
 
 def test_a_hundred_reports_arrive_as_a_few_small_coalesced_messages(county: County, redis_url: str) -> None:
@@ -218,13 +225,13 @@ def test_a_hundred_reports_arrive_as_a_few_small_coalesced_messages(county: Coun
                 await asyncio.to_thread(_report, county, 100)
                 frames: list[str] = []
                 while True:
-                    text = await asyncio.wait_for(ws.recv(), 10)
+                    text = str(await asyncio.wait_for(ws.recv(), 10))
                     frames.append(text)
                     m = json.loads(text)
                     if m.get("k", {}).get("op1", {}).get("sampled") == 300:
                         return frames
 
-        frames = asyncio.run(run())
+        frames = arun(run())
         deltas = [f for f in frames if '"t":"d"' in f]
         assert 1 <= len(deltas) <= 3
         assert all(len(f.encode()) < 5000 for f in deltas)
@@ -243,8 +250,9 @@ def test_a_town_board_hears_nothing_of_the_other_town(county: County, hub: Hub) 
             assert d["k"] == {"op1": {"sampled": 4}}
             assert d["f"] == [[d["f"][0][0], 0, "op1", {"sampled": 4}]]
             assert d["u"] == [0] and d["c"] == {"TC02-L1": 4}
+            assert d["b"] == "0:1"  # 4 of 30 people: the second tenth
 
-    asyncio.run(run())
+    arun(run())
 
 
 def test_the_hub_refuses_a_bad_token_and_a_scope_outside_the_token(county: County, hub: Hub) -> None:
@@ -254,8 +262,8 @@ def test_the_hub_refuses_a_bad_token_and_a_scope_outside_the_token(county: Count
                 await asyncio.wait_for(ws.recv(), 5)
             return info.value.rcvd.code if info.value.rcvd else None
 
-    assert asyncio.run(closed_with(_url(hub, "nope"))) == 4401
-    assert asyncio.run(closed_with(_url(hub, "town2", scope="TC01"))) == 4403
+    assert arun(closed_with(_url(hub, "nope"))) == 4401
+    assert arun(closed_with(_url(hub, "town2", scope="TC01"))) == 4403
 
 
 def test_a_reconnecting_board_catches_up_with_what_it_missed(county: County, hub: Hub) -> None:
@@ -264,9 +272,9 @@ def test_a_reconnecting_board_catches_up_with_what_it_missed(county: County, hub
             s = await _until(ws, lambda m: m["t"] == "state")
             return s["k"]["op1"].get("sampled", 0), s["bands"]
 
-    assert asyncio.run(state_total())[0] == 0
+    assert arun(state_total())[0] == 0
     _report(county, 32, amount=31)  # every cell gets 31 of its 30 people: over target
-    total, bands = asyncio.run(state_total())
+    total, bands = arun(state_total())
     assert total == 32 * 31 and bands == "b" * 32
 
 
@@ -280,4 +288,37 @@ def test_a_control_change_tells_every_board_and_resends_the_view(county: County,
             state = await _until(ws, lambda m: m["t"] == "state")
             assert state["ops"] == ["op1", "op2"]
 
-    asyncio.run(run())
+    arun(run())
+
+
+def test_every_update_stays_under_five_kilobytes_when_every_cell_changes_at_once(redis_url: str) -> None:
+    big = make_tree(towns=3, larges=4, mediums=4, smalls=4, micros=8)  # 1,536 cells
+    c = County(connect(redis_url), "TC")
+    c.load_registry(big, None, CMD)
+    c.switch(CMD, SwitchRequest("TC", "wartime", "epidemic", "II"))
+    c.launch(CMD, "mass_testing", "TC", "mass", operation="op1")
+    Projector(c.client, "TC", consumer="setup").catch_up()
+    h = Hub(redis_url, flush_hz=1.0)
+    try:
+        async def run() -> list[str]:
+            async with ws_connect(_url(h, "county")) as ws:
+                state = await _until(ws, lambda m: m["t"] == "state")
+                assert state["n"] == 1536
+                leaves = sorted(big.leaves("TC"))
+                reqs = [ReportRequest("op1", f"all{i}", g, {"sampled": 15}) for i, g in enumerate(leaves)]
+                await asyncio.to_thread(c.report_many, CMD, reqs)
+                await asyncio.to_thread(Projector(c.client, "TC", consumer="test").catch_up)
+                frames: list[str] = []
+                changed = 0
+                while changed < len(leaves):
+                    text = str(await asyncio.wait_for(ws.recv(), 10))
+                    if '"t":"d"' in text:
+                        frames.append(text)
+                        changed += len([p for p in json.loads(text).get("b", "").split(",") if p])
+                return frames
+
+        frames = arun(run())
+        assert len(frames) >= 4  # 1,536 band changes, at most 400 a message
+        assert max(len(f.encode()) for f in frames) < 5000
+    finally:
+        h.stop()

@@ -187,11 +187,11 @@
     B = {
       key: key, root: root, cfg: cfg, token: token, lang: cfg.lang || 'zh-CN', labels: cfg.labels || {},
       stopped: false, timers: [], skew: 0, conn: 'connecting',
-      snap: null, live: {}, kids: {}, gotState: false, stateOps: null,
+      snap: null, live: {}, kids: {}, gotState: false,
       n: 0, bands: [], last: null, fade: null, hot: {}, props: [],
-      feed: [], updated: {}, dirty: {tiles: false, bars: false, curve: false, sum: false, feed: false},
-      map: {m: null, added: false, pending: {}, complete: false, fitted: false, markersAt: 0},
-      curveTail: null, snapTimer: null, tipCache: {}, started: Date.now()
+      feed: [], updated: {}, dirty: {bars: false, curve: false, sum: false, feed: false},
+      map: {m: null, added: false, pending: {}, complete: false},
+      snapTimer: null, tipCache: {}, started: Date.now()
     };
     root.setAttribute('data-conn', 'connecting');
     B.geoP = cfg.geo ? fetchGeo(cfg.scope || '~', cfg.geo) : null;
@@ -203,7 +203,6 @@
     B.timers.push(setInterval(fadeCells, FADE_EVERY_MS));
     B.timers.push(setInterval(drawCharts, CHART_EVERY_MS));
     B.timers.push(setInterval(function () { loadSnapshot(); }, SNAPSHOT_EVERY_MS));
-    window.addEventListener('resize', onResize);
   }
 
   // -- snapshot ----------------------------------------------------------------------------------
@@ -419,6 +418,7 @@
       box.appendChild(card);
       B.tileNodes.push({tile: tile, main: main, num: num, pct: pctNode, fill: fill, pace: paceMark, stats: stats, subs: subs});
     });
+    if (s.tiles.length <= 2) { box.appendChild(peacetimeCard(L('board.scope_facts'))); }  // room to spare
     updateTiles();
   }
 
@@ -493,11 +493,12 @@
     if (main) { stat(L('board.deadline'), tile.deadline ? fmtTime(tile.deadline, true) : L('board.no_deadline')); }
   }
 
-  function peacetimeCard() {
+  function peacetimeCard(title) {
     var s = B.snap;
     var p = s.peacetime;
     var card = el('div', 'b-peace');
-    card.appendChild(el('div', 'b-peace-title', s.mode.mode === 'wartime' ? L('board.no_ops') : L('board.peace_title')));
+    card.appendChild(el('div', 'b-peace-title',
+      title || (s.mode.mode === 'wartime' ? L('board.no_ops') : L('board.peace_title'))));
     var grid = el('div', 'b-peace-grid');
     function cell(label, value) {
       var c = el('div', 'b-peace-cell');
@@ -651,8 +652,6 @@
     items.sort(function (a, b) { return b.ms - a.ms; });
     clear(box);
     if (!items.length) { box.appendChild(el('li', 'b-empty', L('board.no_feed'))); return; }
-    var opKind = {};
-    B.snap.ops.forEach(function (o) { opKind[o.id] = o.kind; });
     var seen = B.feedSeen || {};
     B.feedSeen = {};
     items.slice(0, FEED_SHOW).forEach(function (it) {
@@ -953,7 +952,12 @@
       if (layers[i].id.indexOf('plotly-trace-layer') === 0) { before = layers[i].id; break; }
     }
     if (m.getSource('wt-cells')) { ['wt-cells-fill', 'wt-outline'].forEach(function (id) { if (m.getLayer(id)) { m.removeLayer(id); } }); m.removeSource('wt-cells'); m.removeSource('wt-outline'); }
-    m.addSource('wt-cells', {type: 'geojson', data: B.geo.cells, tolerance: 0.45, buffer: 32});
+    // Tiles one zoom level coarser than the view: a quarter as many tiles to cut and draw, still
+    // finer than a pixel once overzoomed.
+    var view = viewCamera();
+    var src = {type: 'geojson', data: B.geo.cells, tolerance: 0.45, buffer: 32};
+    if (view) { src.maxzoom = Math.max(6, Math.floor(view.zoom) - 1); }
+    m.addSource('wt-cells', src);
     m.addSource('wt-outline', {type: 'geojson', data: B.geo.outline});
     var hot = ['boolean', ['feature-state', 'h'], false];
     var scopeLine = ['==', ['get', 'k'], 'scope'];
@@ -980,17 +984,24 @@
     if (B.gotState) { queueAllCells(); flushMap(); }
   }
 
-  function fitMap() {
-    // Through Plotly, so that its layout (center, zoom) agrees with the view and no redraw undoes it.
+  function viewCamera() {
+    // Center and zoom that frame the scope, with a small margin.
     var b = B.snap && B.snap.map.bounds;
-    var gd = graph('grid-map');
-    if (!b || !B.map.m || !gd) { return; }
+    if (!b || !B.map.m) { return null; }
     try {
       var box = B.map.m.getContainer().getBoundingClientRect();
       var pad = Math.round(Math.min(box.width, box.height) * 0.04);
-      var cam = B.map.m.cameraForBounds([[b[0], b[1]], [b[2], b[3]]], {padding: pad});
-      if (cam) { Plotly.relayout(gd, {'map.center.lon': cam.center.lng, 'map.center.lat': cam.center.lat, 'map.zoom': cam.zoom}); }
-    } catch (e) { console.warn(e); }
+      return B.map.m.cameraForBounds([[b[0], b[1]], [b[2], b[3]]], {padding: pad}) || null;
+    } catch (e) { console.warn(e); return null; }
+  }
+
+  function fitMap() {
+    // Through Plotly, so that its layout (center, zoom) agrees with the view and no redraw undoes it.
+    var cam = viewCamera();
+    var gd = graph('grid-map');
+    if (cam && gd) {
+      Plotly.relayout(gd, {'map.center.lon': cam.center.lng, 'map.center.lat': cam.center.lat, 'map.zoom': cam.zoom});
+    }
   }
 
   function mark(name) {
@@ -1110,7 +1121,7 @@
     if (p.l) { lines.appendChild(el('div', 'b-tip-line', L('board.leader') + '：' + p.l)); }
     var band = B.bands[id];
     var bt = band ? bandText(band) : '';
-    if (bt) { lines.appendChild(el('div', 'b-tip-line', bt)); }
+    if (bt) { lines.appendChild(el('div', 'b-tip-line', (DECILES.indexOf(band) >= 0 ? L('board.done') + ' ' : '') + bt)); }
     var t = B.last && B.last[id];
     lines.appendChild(el('div', 'b-tip-line b-tip-age', t ? L('board.updated') + ' ' + fmtAgo(serverNow() - t) : L('board.never')));
     tip.appendChild(lines);
@@ -1278,7 +1289,6 @@
     B.live = msg.k || {};
     B.kids = msg.c || {};
     B.feed = msg.f || [];
-    B.stateOps = msg.ops;
     B.dirty.bars = B.dirty.sum = B.dirty.curve = B.dirty.feed = true;
     updateTiles();
     drawCharts(true);
@@ -1330,6 +1340,8 @@
     return d.getFullYear() + '-' + pad(d.getMonth() + 1) + '-' + pad(d.getDate()) + ' ' +
       pad(d.getHours()) + ':' + pad(d.getMinutes()) + ':' + pad(d.getSeconds());
   }
+
+  window.addEventListener('resize', onResize);
 
   window.wartimeBoard = {
     boot: boot,

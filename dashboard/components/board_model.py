@@ -18,6 +18,7 @@ appended since its last call.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -72,7 +73,7 @@ register({
     "board.never": ("尚无上报", "no report yet"),
     "board.elapsed": ("已持续", "for"),
     "board.since": ("自", "since"),
-    "board.response": ("响应", "response"),
+    "board.response": ("响应", " response"),
     "board.partial": ("{n} 个网格处于战时", "{n} grids in wartime"),
     "board.target": ("目标", "target"),
     "board.done": ("已完成", "done"),
@@ -100,11 +101,12 @@ register({
     "board.legend_stale": ("淡色：超过30分钟未上报", "faded: silent > 30 min"),
     "board.cells": ("{n} 个网格", "{n} grids"),
     "board.by_child": ("各{level}进度", "Progress by {level}"),
-    "board.sum_check": ("Σ 各{level} = {parent}", "Σ {level}s = {parent}"),
-    "board.curve": ("累计进度与所需进度", "Cumulative progress vs pace needed"),
+    "board.scope_facts": ("范围概况", "Scope at a glance"),
+    "board.sum_check": ("Σ 各{level} = {parent}", "Σ {level} = {parent}"),
+    "board.curve": ("累计进度与所需进度", "Progress vs pace"),
     "board.curve_done": ("累计完成", "done"),
     "board.curve_pace": ("均速计划", "even pace"),
-    "board.curve_need": ("按期所需", "needed from now"),
+    "board.curve_need": ("按期所需", "needed"),
     "board.slowest": ("最慢网格", "Slowest grids"),
     "board.lowest": ("完成率最低", "Lowest completion"),
     "board.silent": ("最久未上报", "Longest silence"),
@@ -603,7 +605,8 @@ def snapshot(
             "total": child_totals.get(c, 0),
             "leaf": not tree.children[c],
         })
-    level_of_children = tree[view.children[0]].level.value if view.children else None
+    levels = Counter(tree[c].level.value for c in view.children)
+    level_of_children = levels.most_common(1)[0][0] if levels else None
     from dashboard.components.map import PALETTE, bounds
 
     return {

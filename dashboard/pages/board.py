@@ -190,8 +190,8 @@ def layout(
         [
             _panel(
                 "bars", html.Span(id="board-bars-title-text"),
-                html.Ol(id="board-bars", className="b-bars"),
-                lang, extra=html.Span(id="board-sum", className="b-sum"),
+                [html.Ol(id="board-bars", className="b-bars"), html.Div(id="board-sum", className="b-sum")],
+                lang,
             ),
             _panel(
                 "curve", t("board.curve", lang),

@@ -7,7 +7,8 @@ somebody watches (loaded from the read-model hashes on first use, then kept by
 the feed, and re-read every minute so that it can never drift for long). Each
 browser watches one *board view* (`BoardView`: a scope and the operations on
 view); the hub folds every change into a per-client pending set and flushes
-each client at most `flush_hz` times a second, with only what that view shows:
+it at once after a quiet spell, then at most `flush_hz` times a second while
+changes keep coming, with only what that view shows:
 
 * ``k`` — totals of each operation on view at the grid the view reads it at;
 * ``c`` — the headline total of the map's operation for each child of the scope

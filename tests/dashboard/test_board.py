@@ -168,8 +168,12 @@ def test_the_board_asks_nothing_of_any_host_but_the_server(browser: Any, wall: W
                 continue
             foreign.append(url)
         assert foreign == []
-        assert any(u.endswith(".woff2") for u in seen), "the CJK fonts come from the server"
         assert any("/live?" in u for u in seen)
+        # The CJK face is the machine's own when installed, else our subset, from this server.
+        assert page.evaluate("document.fonts.check('700 16px \"Noto Sans SC\"', '平南战时')")
+        for weight in ("Regular", "Bold"):
+            font = requests.get(f"{wall.served.url}/assets/fonts/NotoSansSC-{weight}.woff2", timeout=10)
+            assert font.status_code == 200 and font.content[:4] == b"wOF2" and len(font.content) < 3_000_000
     finally:
         page.close()
 
@@ -232,6 +236,58 @@ def test_the_board_says_so_when_the_server_goes_and_catches_up_when_it_returns(t
         page.close()
 
 
+# -- the snapshot behind the board (no browser) ------------------------------------------------------
+
+
+def test_the_curve_is_cumulative_from_launch_and_ends_at_the_total() -> None:
+    from dashboard.components.board_model import MINUTE, curve
+
+    launched = 1_000 * MINUTE
+    minutes = {1_000: 5, 1_003: 7, 1_010: 1}
+    points = curve(minutes, launched, launched + 20 * MINUTE)
+    assert points[0] == [launched, 0]
+    assert [p[1] for p in points] == sorted(p[1] for p in points)
+    assert points[-1] == [launched + 20 * MINUTE, 13]
+    long = curve({m: 1 for m in range(1_000, 6_000)}, launched, 6_000 * MINUTE, points=100)
+    assert len(long) <= 102 and long[-1][1] == 5_000
+
+
+def test_the_rate_is_what_the_last_hour_brought() -> None:
+    from dashboard.components.board_model import HOUR, MINUTE, pace
+
+    now = 10 * HOUR
+    minutes = {(now - 2 * HOUR) // MINUTE: 500, (now - 30 * MINUTE) // MINUTE: 120, (now - MINUTE) // MINUTE: 30}
+    assert pace(minutes, 0, now) == pytest.approx(150, rel=0.02)
+    assert pace({(now - 10 * MINUTE) // MINUTE: 60}, now - 10 * MINUTE, now) == pytest.approx(360)
+
+
+def test_the_snapshot_adds_up_and_names_what_lags(wall: Wall) -> None:
+    from dashboard.components.board_model import snapshot
+
+    county = County(connect(wall.redis_url), "TC")
+    viewer = Actor("viewer", Role.VIEWER, "TC")
+    snap = snapshot(county, viewer, "TC01", None, "en", int(time.time() * 1000))
+    assert snap["mode"]["mode"] == "wartime" and snap["view"]["map_op"] == wall.op
+    (tile,) = snap["tiles"]
+    kids = sum(c["total"] for c in snap["children"])
+    assert kids == snap["scope_total"] == tile["totals"]["sampled"]
+    assert tile["targets"]["sampled"] == sum(c["target"] for c in snap["children"]) == 16 * 30
+    assert tile["curve"][-1][1] == tile["totals"]["sampled"]
+    assert snap["secretaries"] == {"small": 8, "installed": 4, "acting": 0, "vacant": 4, "first_leaders": 4}
+    assert len(snap["slowest"]["lowest"]) == 5 and all(r["pct"] < 100 for r in snap["slowest"]["lowest"])
+    assert any("Operation launched" in c["text"] for c in snap["commands"])
+    assert snap["map"]["cells"] == 16 and snap["map"]["has_geometry"]
+
+
+def test_the_snapshot_refuses_a_scope_outside_the_reader(wall: Wall) -> None:
+    from command.errors import NotAuthorised
+    from dashboard.components.board_model import snapshot
+
+    county = County(connect(wall.redis_url), "TC")
+    with pytest.raises(NotAuthorised):
+        snapshot(county, Actor("t2", Role.VIEWER, "TC02"), "TC01", None, "zh-CN", 0)
+
+
 # -- the wall over Pingnan, during a demo-like run ----------------------------------------------------
 
 SPEED = 1440.0
@@ -240,11 +296,12 @@ SPEED = 1440.0
 
 @pytest.mark.slow
 def test_the_pingnan_wall_at_1920_and_3840(
-    browser: Any, redis_server: EmbeddedRedis, tmp_path: Path, artifacts: Path
+    browser: Any, redis_server: EmbeddedRedis, tmp_path: Path, artifacts: Path, wall: Wall
 ) -> None:
     from command.generate import generate
     from dashboard.simulator import FieldSimulator
 
+    wall.served.stop()  # the little county's server must not work on the Redis we are about to refill
     flush = redis.Redis(unix_socket_path=str(redis_server.socket))
     flush.flushall()
     flush.script_flush()

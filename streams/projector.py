@@ -1,31 +1,47 @@
-"""Projector: the consumer-group workers that fold the log into read models.
+"""Projector: the workers that fold the log into read models.
 
 Each stream (the county's control stream, one per town) is applied **in order by
 one worker at a time**: a worker owns a stream through a lease (``rm:lease``,
-SET NX PX, renewed every round) and projectors share the streams between them
-by a quota of ceil(streams / live members). The owner reads its own pending
-entries first (after taking over a stream it XAUTOCLAIMs every entry the
-previous owner read but never acknowledged), then new ones with XREADGROUP;
-folds a batch in Python (`command.fold.aggregate_reports`: one delta per
-touched grid, ancestors included) and writes it with its checkpoint in one Lua
-call that checks, atomically, that the worker still owns the lease (fencing)
-and that the checkpoint is the one the batch was planned against. Then XACK.
+SET NX PX, renewed a few times per lease period) and projectors share the
+streams between them by a quota of ceil(streams / live members), the members
+being the county's heartbeat set (``projectors``). The owner reads the stream
+from its checkpoint, a page at a time, folds the page in Python
+(`command.fold.aggregate_reports`: one delta per touched grid, ancestors
+included) and writes the deltas with the new checkpoint in one Lua call that
+checks, atomically, that the worker still owns the lease (fencing) and that the
+checkpoint is the one the page was read after (compare and set). The same call
+moves the stream's consumer group (``projector``) to the checkpoint, so
+``XINFO GROUPS`` shows how far each stream is applied.
 
-* a batch applied twice changes nothing — entries at or before the checkpoint
-  are skipped, and because a stream is applied in order, "at or before the
-  checkpoint" means "applied";
+Why no pending-entries list: with one owner per stream and the checkpoint
+written atomically with the read model, "applied" is exactly "at or before the
+checkpoint". A new owner simply reads on from the checkpoint: whatever a dead
+owner had read but not applied is read again, and nothing is ever acknowledged
+entry by entry (XREADGROUP would put each delivered entry into the PEL and
+propagate it to the AOF, XACK again: ≈ 5 µs of Redis CPU per event for
+bookkeeping the checkpoint already does).
+
+* a page applied twice changes nothing — the compare and set refuses a page
+  planned against an older checkpoint;
 * a worker killed anywhere loses nothing — its lease runs out, another member
-  takes the stream over and reclaims its pending entries;
+  takes the stream over and reads on from the checkpoint;
 * a worker that stalls and loses its lease cannot write any more (fencing);
 * each write touches one town's slot only, so it is atomic in Redis Cluster too.
 
+Reading is one Lua call per page (``READ_LUA``): Redis reads the page after the
+checkpoint and returns its reports as one JSON array of ``[ms, payload]``,
+which msgspec decodes in one call — the projector never builds a Python object
+per stream field. When every stream is drained the worker blocks on ``XREAD``
+from its checkpoints (one call over all its streams) until something arrives.
+
 The control stream is folded whole in memory (`ControlView`); its read model is
-a JSON snapshot written the same way. After each applied batch the new totals
+a JSON snapshot written the same way. After each applied page the new totals
 of the touched grids are published on the county's change channel.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -62,9 +78,34 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
+READ_LUA = """
+local lo = '-'
+if ARGV[1] ~= '' then lo = '(' .. ARGV[1] end
+local page = redis.call('XRANGE', KEYS[1], lo, ARGV[2], 'COUNT', ARGV[3])
+local n = #page
+if n == 0 then return {} end
+local parts = {}
+for i = 1, n do
+  local e = page[i]
+  local f = e[2]
+  local t, d
+  for j = 1, #f, 2 do
+    local k = f[j]
+    if k == 't' then t = f[j + 1] elseif k == 'd' then d = f[j + 1] end
+  end
+  if t == 'progress_reported' and d then
+    local id = e[1]
+    parts[#parts + 1] = '[' .. string.sub(id, 1, string.find(id, '-', 1, true) - 1) .. ',' .. d .. ']'
+  end
+end
+return {page[n][1], n, '[' .. table.concat(parts, ',') .. ']'}
+"""
+"""One page of a stream after ARGV[1] (exclusive) up to ARGV[2]: last id, entries, reports as JSON."""
+
 
 class LeaseLost(RuntimeError):
     """This worker no longer owns the stream it was applying (another took it over)."""
+
 
 APPLY_LUA = """
 if redis.call('GET', KEYS[2]) ~= ARGV[3] then return {-1} end
@@ -96,15 +137,9 @@ for k = 3, #KEYS do
   elseif mode == 's' then
     redis.call('SET', KEYS[k], ARGV[i])
     i = i + 1
-  elseif mode == 'x' then
-    local s = i
-    local e = i + n - 1
-    while s <= e do
-      local stop = math.min(s + 999, e)
-      redis.call('XACK', KEYS[k], 'projector', unpack(ARGV, s, stop))
-      s = stop + 1
-    end
-    i = i + n
+  elseif mode == 'g' then
+    redis.call('XGROUP', 'SETID', KEYS[k], ARGV[i], ARGV[2])
+    i = i + 1
   end
 end
 redis.call('SET', KEYS[1], ARGV[2])
@@ -112,14 +147,21 @@ return out
 """
 
 
-class _Report(msgspec.Struct):
+class _Report(msgspec.Struct, array_like=False):
     operation: str
     grid: str
     counts: dict[str, int]
 
 
-_decode_report = msgspec.json.Decoder(_Report).decode
-_REPORT = b"progress_reported"
+_decode_page = msgspec.json.Decoder(list[tuple[int, _Report]]).decode
+
+
+class Page(msgspec.Struct, frozen=True):
+    """One page read after a checkpoint: its last entry id, how many entries, the reports in it."""
+
+    last_id: str
+    entries: int
+    reports: list[tuple[int, _Report]]
 
 
 def _s(v: Any) -> str:
@@ -135,7 +177,7 @@ def _ckpt_key(stream: str) -> str:
 
 
 class Projector:
-    """One member of the consumer group; run several for more throughput."""
+    """One member of the county's projectors; run several for more throughput."""
 
     def __init__(
         self,
@@ -143,7 +185,7 @@ class Projector:
         county: str,
         *,
         consumer: str = "projector-1",
-        batch: int = 5000,
+        batch: int = 2000,
         lease_ms: int = 10_000,
         publish: bool = True,
     ) -> None:
@@ -155,13 +197,15 @@ class Projector:
         self.publish = publish
         self.view = ControlView(client, county)
         self._apply = client.register_script(APPLY_LUA)
+        self._read = client.register_script(READ_LUA)
         self._lease = client.register_script(LEASE_LUA)
         self._release = client.register_script(RELEASE_LUA)
         self._groups: set[str] = set()
         self.owned: set[str] = set()
         self._next_claim = 0.0
         self._claimed_for: tuple[str, ...] = ()
-        self._drained: set[str] = set()
+        self._ckpt: dict[str, str] = {}  # checkpoint of each owned stream, as last read or written
+        self._ready: set[str] = set()  # owned streams that may hold entries past their checkpoint
         self.applied = 0
         self.cluster = client.__class__.__name__ == "RedisCluster"
 
@@ -207,7 +251,7 @@ class Projector:
             got = int(self._lease(keys=[_lease_key(s)], args=[self.consumer, self.lease_ms, want]))
             if got:
                 if got == 2 or s not in self.owned:
-                    self._drained.discard(s)  # new to us: take over what the last owner left
+                    self._forget(s)  # new to us: read on from whatever checkpoint the last owner left
                 owned.add(s)
         # Hand back what is beyond our share (a new member joined).
         for s in list(owned)[quota:] if len(owned) > quota else []:
@@ -216,17 +260,23 @@ class Projector:
         self.owned = owned
         return owned
 
+    def _forget(self, stream: str) -> None:
+        """Drop what we believe of a stream; the next round reads its checkpoint from Redis."""
+        self._ckpt.pop(stream, None)
+        self._ready.add(stream)
+
     def release(self) -> None:
         """Give every stream back (clean shutdown): another member takes over at once."""
         for s in self.owned:
             self._release(keys=[_lease_key(s)], args=[self.consumer])
         self.owned = set()
+        self._ckpt.clear()
         self.client.zrem(self.keys.projectors, self.consumer)
 
     # -- one round -----------------------------------------------------------------
 
     def step(self, block_ms: int = 0) -> int:
-        """Apply one batch from every stream we own; returns entries applied."""
+        """Apply one page of every owned stream that has news; returns entries applied."""
         self.view.refresh()
         streams = tuple(self.streams())
         if time.monotonic() >= self._next_claim or streams != self._claimed_for:
@@ -234,58 +284,67 @@ class Projector:
             self.claim_streams()
             self._claimed_for = streams
             self._next_claim = time.monotonic() + self.lease_ms / 4000
-        owned = self.owned
-        total = 0
-        for s in sorted(owned):
-            self._ensure_group(s)
-            if s not in self._drained:
-                total += self._drain_pending(s)
+        owned = sorted(self.owned)
         if not owned:
             if block_ms:
                 time.sleep(block_ms / 1000)
             return 0
-        if not self.cluster and block_ms and not total:
-            resp = self.client.xreadgroup(
-                GROUP, self.consumer, dict.fromkeys(sorted(owned), ">"), count=self.batch, block=block_ms
-            )
-            for stream, entries in resp or []:
-                total += self._apply_safely(_s(stream), entries)
-            return total
-        for s in sorted(owned):
-            resp = self.client.xreadgroup(GROUP, self.consumer, {s: ">"}, count=self.batch)
-            total += self._apply_safely(s, resp[0][1] if resp else [])
-        if not total and block_ms:
-            time.sleep(min(block_ms, 50) / 1000)
-        return total
-
-    def _drain_pending(self, stream: str) -> int:
-        """Take over entries read but never acknowledged (a dead owner's), then apply ours in order."""
-        start = "0-0"
-        while True:
-            resp = self.client.xautoclaim(stream, GROUP, self.consumer, 0, start_id=start, count=self.batch)
-            start = _s(resp[0])
-            if start == "0-0":
-                break
+        if not self._ready and not block_ms:
+            self._ready.update(owned)  # polled: look at every stream
         total = 0
-        after = "0"
-        while True:
-            resp = self.client.xreadgroup(GROUP, self.consumer, {stream: after}, count=self.batch)
-            entries = [e for e in (resp[0][1] if resp else []) if e[1] is not None]
-            if not entries:
-                break
-            total += self._apply_safely(stream, entries)
-            after = _s(entries[-1][0])
-        self._drained.add(stream)
+        for s in owned:
+            if s in self._ready:
+                total += self._pump(s)
+        if not total and block_ms and not self._ready:
+            self._wait(owned, block_ms)
         return total
 
-    def _apply_safely(self, stream: str, entries: Sequence[Any]) -> int:
+    def _checkpoint(self, stream: str) -> str:
+        ckpt = self._ckpt.get(stream)
+        if ckpt is None:
+            self._ensure_group(stream)
+            ckpt = self._ckpt[stream] = _s(self.client.get(_ckpt_key(stream)) or "")
+        return ckpt
+
+    def _wait(self, owned: Sequence[str], block_ms: int) -> None:
+        """Sleep until one of our streams grows past its checkpoint (or `block_ms` passes)."""
+        if self.cluster:  # XREAD over several slots is refused by a cluster: poll instead
+            time.sleep(min(block_ms, 50) / 1000)
+            self._ready.update(owned)
+            return
+        after = {s: self._checkpoint(s) or "0-0" for s in owned}
+        resp = self.client.xread(after, count=1, block=block_ms)
+        for stream, _ in resp or []:
+            self._ready.add(_s(stream))
+
+    def _pump(self, stream: str) -> int:
+        """Read one page after the checkpoint and apply it; the stream stays ready while pages are full."""
         try:
-            return self._apply_entries(stream, entries)
+            ckpt = self._checkpoint(stream)
+            page = self.read_page(stream, ckpt)
+            if page is None:
+                self._ready.discard(stream)
+                return 0
+            if page.entries < self.batch:
+                self._ready.discard(stream)
+            return self.apply_page(stream, ckpt, page)
         except LeaseLost:
             log.info("projector %s: lost %s to another member", self.consumer, stream)
             self.owned.discard(stream)
-            self._drained.discard(stream)
+            self._forget(stream)
+            self._ready.discard(stream)
             return 0
+        except BaseException:
+            self._forget(stream)
+            raise
+
+    def read_page(self, stream: str, after: str, until: str = "+") -> Page | None:
+        """The next page of `stream` after entry `after` ('' = from the start), up to `until`."""
+        resp = self._read(keys=[stream], args=[after, until, self.batch])
+        if not resp:
+            return None
+        last, n, reports = resp
+        return Page(_s(last), int(n), _decode_page(reports))
 
     def run(self, stop: threading.Event, *, block_ms: int = 200) -> None:
         """Loop until `stop` is set; never dies of a transient Redis error."""
@@ -296,24 +355,20 @@ class Projector:
                 except (redis.ConnectionError, redis.TimeoutError) as exc:
                     log.warning("projector: redis unavailable (%s); retrying", exc)
                     self._groups.clear()
-                    self._drained.clear()
+                    self._ckpt.clear()
                     stop.wait(0.5)
                 except redis.ResponseError as exc:
                     if "NOGROUP" in str(exc):
                         self._groups.clear()
-                        self._drained.clear()
+                        self._ckpt.clear()
                         continue
                     log.exception("projector: redis refused a write")
-                    # Entries delivered in this step but not applied (another stream's share of the same
-                    # XREADGROUP, or this batch) are pending now: apply them before reading anything newer,
-                    # or the checkpoint would pass over them.
-                    self._drained.clear()
+                    # Nothing past the checkpoint is lost: the next round reads from it again.
+                    self._ckpt.clear()
                     stop.wait(0.5)
         finally:
-            try:
+            with contextlib.suppress(redis.RedisError):
                 self.release()
-            except redis.RedisError:
-                pass
 
     def catch_up(self, timeout_s: float = 60.0) -> int:
         """Apply until every stream is drained (tests, `wartime import`); needs the leases free."""
@@ -333,109 +388,81 @@ class Projector:
 
     # -- apply ---------------------------------------------------------------------
 
-    def _apply_entries(self, stream: str, entries: Sequence[Any]) -> int:
-        if not entries:
+    def apply_page(self, stream: str, ckpt: str, page: Page) -> int:
+        """Fold one page read after `ckpt` into the read models; returns its entries."""
+        self._ensure_group(stream)
+        apply = self._apply_control if stream == self.keys.log else self._apply_town
+        written = apply(stream, ckpt, page)
+        if written is None:  # another writer moved the checkpoint (a replay, a stale owner): re-read it
+            self._forget(stream)
             return 0
-        if stream == self.keys.log:
-            return self._apply_control(entries)
-        return self._apply_town(stream, entries)
+        self._ckpt[stream] = written
+        self.applied += page.entries
+        return page.entries
 
-    def _ack(self, stream: str, ids: Sequence[Any]) -> None:
-        for i in range(0, len(ids), 5000):
-            self.client.xack(stream, GROUP, *ids[i : i + 5000])
+    def _apply_control(self, stream: str, ckpt: str, page: Page) -> str | None:
+        last = page.last_id
+        if id_tuple(self.view.state.last_id) < id_tuple(last):
+            self.view.refresh(until_id=last)
+        if ckpt and id_tuple(ckpt) >= id_tuple(self.view.state.last_id):
+            return ckpt
+        snapshot = json.dumps(self.view.snapshot(), ensure_ascii=False, sort_keys=True)
+        res = self._apply(
+            keys=[self.keys.checkpoint, _lease_key(self.keys.log), self.keys.control, self.keys.log],
+            args=[ckpt, self.view.state.last_id, self.consumer, "s", 1, snapshot, "g", 1, GROUP],
+        )
+        if int(res[0]) == -1:
+            raise LeaseLost(stream)
+        if int(res[0]) == 0:
+            return None
+        if self.publish:
+            self.client.publish(self.keys.changes, json.dumps({"control": self.view.state.last_id}))
+        return self.view.state.last_id
 
-    def _apply_control(self, entries: Sequence[Any]) -> int:
-        last = _s(entries[-1][0])
-        acked = False
-        while True:
-            if id_tuple(self.view.state.last_id) < id_tuple(last):
-                self.view.refresh(until_id=last)
-            ckpt = _s(self.client.get(self.keys.checkpoint) or "")
-            if ckpt and id_tuple(ckpt) >= id_tuple(self.view.state.last_id):
-                break
-            snapshot = json.dumps(self.view.snapshot(), ensure_ascii=False, sort_keys=True)
-            ids = [e[0] for e in entries]
-            res = self._apply(
-                keys=[self.keys.checkpoint, _lease_key(self.keys.log), self.keys.control, self.keys.log],
-                args=[ckpt, self.view.state.last_id, self.consumer, "s", 1, snapshot, "x", len(ids), *ids],
-            )
-            if int(res[0]) == -1:
-                raise LeaseLost(self.keys.log)
-            if int(res[0]) == 1:
-                if self.publish:
-                    self.client.publish(
-                        self.keys.changes, json.dumps({"control": self.view.state.last_id})
-                    )
-                acked = True
-                break
-        if not acked:  # a redelivery of what was applied before
-            self._ack(self.keys.log, [e[0] for e in entries])
-        self.applied += len(entries)
-        return len(entries)
-
-    def _apply_town(self, stream: str, entries: Sequence[Any]) -> int:
+    def _apply_town(self, stream: str, ckpt: str, page: Page) -> str | None:
         tree = self.view.state.tree
         town = stream.split("{", 1)[1].split("}", 1)[0]
         tk = TownKeys(town)
         root = tree.root if tree is not None else ""
-        acked = False
-        while True:
-            ckpt = _s(self.client.get(tk.checkpoint) or "")
-            floor = id_tuple(ckpt) if ckpt else (-1, -1)
-            reports = []
-            last_id = ckpt
-            for entry_id, fields in entries:
-                eid = _s(entry_id)
-                if id_tuple(eid) <= floor:
-                    continue
-                last_id = eid
-                if fields.get(b"t", fields.get("t")) not in (_REPORT, "progress_reported"):
-                    continue
-                r = _decode_report(fields.get(b"d") or fields.get("d"))
-                reports.append((r.operation, r.grid, r.counts, int(eid.split("-", 1)[0])))
-            if last_id == ckpt:
-                break  # everything here was applied before (a redelivery)
-            if tree is None:
-                raise RuntimeError("reports before any registry")
-            deltas, touched = aggregate_reports(tree, reports)
-            by_op: dict[str, tuple[list[Any], list[Any]]] = {}
-            order: list[tuple[str, str, str]] = []
-            for (op, grid), counts in deltas.items():
-                if grid == root:
-                    continue
-                incs = by_op.setdefault(op, ([], []))[0]
-                for counter, n in counts.items():
-                    incs.extend((field(grid, counter), n))
-                    order.append((op, grid, counter))
-            for (op, grid), ms in touched.items():
-                if grid != root:
-                    by_op.setdefault(op, ([], []))[1].extend((grid, ms))
-            keys = [tk.checkpoint, _lease_key(stream)]
-            args: list[Any] = [ckpt, last_id, self.consumer]
-            for op, (incs, lasts) in by_op.items():
-                keys.append(tk.counts(op))
-                args.extend(("i", len(incs) // 2, *incs))
-                keys.append(tk.last(op))
-                args.extend(("h", len(lasts) // 2, *lasts))
-            if by_op:
-                keys.append(tk.operations)
-                args.extend(("a", len(by_op), *by_op))
-            ids = [e[0] for e in entries]
-            keys.append(stream)
-            args.extend(("x", len(ids), *ids))  # acknowledged in the same atomic write
-            res = self._apply(keys=keys, args=args)
-            if int(res[0]) == -1:
-                raise LeaseLost(stream)
-            if int(res[0]) == 1:
-                if self.publish and order:
-                    self._publish_totals(town, order, res[1:], touched)
-                acked = True
-                break
-            # Another worker moved the checkpoint: re-plan against the new one.
-        if not acked:  # a redelivery of what was applied before
-            self._ack(stream, [e[0] for e in entries])
-        self.applied += len(entries)
-        return len(entries)
+        if page.reports and tree is None:
+            raise RuntimeError("reports before any registry")
+        deltas, touched = (
+            aggregate_reports(tree, ((r.operation, r.grid, r.counts, ms) for ms, r in page.reports))
+            if tree is not None
+            else ({}, {})
+        )
+        by_op: dict[str, tuple[list[Any], list[Any]]] = {}
+        order: list[tuple[str, str, str]] = []
+        for (op, grid), counts in deltas.items():
+            if grid == root:
+                continue
+            incs = by_op.setdefault(op, ([], []))[0]
+            for counter, n in counts.items():
+                incs.extend((field(grid, counter), n))
+                order.append((op, grid, counter))
+        for (op, grid), ms in touched.items():
+            if grid != root:
+                by_op.setdefault(op, ([], []))[1].extend((grid, ms))
+        keys = [tk.checkpoint, _lease_key(stream)]
+        args: list[Any] = [ckpt, page.last_id, self.consumer]
+        for op, (incs, lasts) in by_op.items():
+            keys.append(tk.counts(op))
+            args.extend(("i", len(incs) // 2, *incs))
+            keys.append(tk.last(op))
+            args.extend(("h", len(lasts) // 2, *lasts))
+        if by_op:
+            keys.append(tk.operations)
+            args.extend(("a", len(by_op), *by_op))
+        keys.append(stream)
+        args.extend(("g", 1, GROUP))  # the group's position follows the checkpoint (XINFO GROUPS)
+        res = self._apply(keys=keys, args=args)
+        if int(res[0]) == -1:
+            raise LeaseLost(stream)
+        if int(res[0]) == 0:
+            return None
+        if self.publish and order:
+            self._publish_totals(town, order, res[1:], touched)
+        return page.last_id
 
     def _publish_totals(
         self,

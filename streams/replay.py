@@ -1,13 +1,14 @@
 """Drop a county's read models and rebuild them from the log (`wartime replay`).
 
-The rebuild reads every stream with XRANGE (up to an instant, if asked), feeds
-the pages through the projector's own apply path — so replay and live can
-never disagree on how an event is folded — then positions each consumer group
-at the last applied entry, so a running server carries on from there.
+The rebuild reads every stream a page at a time (up to an instant, if asked)
+through the projector's own read and apply path — so replay and live can never
+disagree on how an event is folded — then positions each consumer group at the
+last applied entry, so a running server carries on from the checkpoint.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 
@@ -54,22 +55,21 @@ def rebuild(
     drop_read_models(client, county, towns)
     end = "+" if until is None else f"{until}-18446744073709551615"
     total = 0
-    proj = Projector(client, county, consumer=f"replay-{os.getpid()}", publish=False)
+    proj = Projector(client, county, consumer=f"replay-{os.getpid()}", publish=False, batch=page)
     for stream in log.streams():
         # Take the stream from any live projector (its fenced writes fail until we are done).
         client.set(_lease_key(stream), proj.consumer, px=600_000)
-        try:
+        with contextlib.suppress(redis.ResponseError):
             client.xgroup_destroy(stream, GROUP)
-        except redis.ResponseError:
-            pass
-        last = "0"
-        for entries in log.read_raw(stream, "-", end, count=page):
-            proj._apply_entries(stream, entries)
-            last = _s(entries[-1][0])
-            total += len(entries)
+        client.xgroup_create(stream, GROUP, id="0", mkstream=True)
+        ckpt = ""
+        while (got := proj.read_page(stream, ckpt, end)) is not None:
+            if proj.apply_page(stream, ckpt, got) != got.entries:
+                raise RuntimeError(f"{stream}: the checkpoint moved during the rebuild")
+            ckpt = got.last_id
+            total += got.entries
             if progress:
-                progress(len(entries))
-        client.xgroup_create(stream, GROUP, id=last, mkstream=True)
+                progress(got.entries)
     proj.release()
     for stream in log.streams():
         if _s(client.get(_lease_key(stream)) or "") == proj.consumer:

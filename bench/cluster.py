@@ -60,6 +60,7 @@ class LocalCluster:
                 [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(d),
                  "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
                  "--cluster-node-timeout", "5000", "--appendonly", "yes", "--appendfsync", "always",
+                 "--hash-max-ziplist-entries", "64",
                  "--save", "", "--protected-mode", "no", "--logfile", str(d / "redis.log")],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             ))

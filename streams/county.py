@@ -9,6 +9,7 @@ idempotency key. Nothing here decides anything the domain has not decided.
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ import msgspec
 from command import modes, operations
 from command.access import Actor
 from command.errors import ModeConflict, UnknownGrid, UnknownOperation
-from command.events import Event, ProgressReported, RegistryLoaded
+from command.events import Event, ProgressReported, RegistryLoaded, encode
 from command.fold import ControlState
 from command.grids import GridTree
 from command.modes import SwitchRequest
@@ -51,6 +52,117 @@ class Outcome:
         return self.appended.duplicate
 
 
+class _Slot:
+    """One append waiting in a group commit: its item, then its answer (or error)."""
+
+    __slots__ = ("done", "error", "item", "lead", "result")
+
+    def __init__(self, item: Pending) -> None:
+        self.item = item
+        self.done = threading.Event()
+        self.lead = False  # woken to send the next batch rather than with an answer
+        self.result: Appended | None = None
+        self.error: BaseException | None = None
+
+    def answer(self) -> Appended:
+        if self.error is not None:
+            raise self.error
+        assert self.result is not None
+        return self.result
+
+
+GROUP_MAX = 256
+"""Appends sent in one group commit at most."""
+
+
+class GroupCommit:
+    """Appends from many threads, sent together: one `append_many` for all that wait at that moment.
+
+    The first caller sends its own append at once (the leader). Callers arriving
+    while a batch is in flight queue up; when the batch returns, the leader hands
+    over to the first of them, which sends everything queued in one call, and so
+    on. Alone, a caller pays nothing but a lock; under load, one round trip (and
+    one fsync) serves a whole batch. Every caller gets its own answer: its id,
+    duplicate or not, or its own error — a batch that fails is retried item by
+    item, so one report on a just-closed operation refuses only itself.
+    """
+
+    def __init__(self, log: Callable[[], EventLog]) -> None:
+        self._log = log
+        self._lock = threading.Lock()
+        self._queue: list[_Slot] = []
+        self._busy = False
+
+    def append(self, item: Pending) -> Appended:
+        """Append one event (with the others waiting now); its own answer."""
+        slot = _Slot(item)
+        with self._lock:
+            self._queue.append(slot)
+            lead = not self._busy
+            self._busy = True
+        if not lead:
+            slot.done.wait()
+            if not slot.lead:
+                return slot.answer()
+        self._lead()
+        return slot.answer()
+
+    def _lead(self) -> None:
+        with self._lock:
+            batch, self._queue = self._queue[:GROUP_MAX], self._queue[GROUP_MAX:]
+        try:
+            self._send(batch)
+        finally:
+            with self._lock:
+                if self._queue:
+                    nxt = self._queue[0]
+                    nxt.lead = True
+                    nxt.done.set()
+                else:
+                    self._busy = False
+            for s in batch:
+                if s.result is None and s.error is None:
+                    s.error = RuntimeError("append not answered")
+                if not s.lead:
+                    s.done.set()
+
+    def _send(self, batch: list[_Slot]) -> None:
+        log = self._log()
+        try:
+            results = log.append_many([s.item for s in batch])
+        except BaseException as exc:
+            if len(batch) == 1:
+                batch[0].error = exc
+                return
+            for s in batch:
+                self._send_alone(log, s)
+            return
+        for s, r in zip(batch, results, strict=True):
+            s.result = r
+
+    def _send_alone(self, log: EventLog, slot: _Slot) -> None:
+        """After a failed batch: this item alone; a 'duplicate' that our batch wrote is ours."""
+        try:
+            out = log.append_many([slot.item])[0]
+            if out.duplicate and self._ours(log, slot.item, out.id):
+                out = Appended(out.id, False)
+            slot.result = out
+        except BaseException as exc:
+            slot.error = exc
+
+    @staticmethod
+    def _ours(log: EventLog, item: Pending, entry_id: str) -> bool:
+        """Whether the entry `entry_id` is exactly what `item` writes (same event, actor, instant, key)."""
+        page = log.client.xrange(log.keys_for(item.event).log, entry_id, entry_id, count=1)
+        if not page:
+            return False
+        stored = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+                  for k, v in page[0][1].items()}
+        want = {k: (v.decode() if isinstance(v, bytes) else v)
+                for k, v in encode(item.event, actor=item.actor, at=item.at, key=item.key).items()}
+        return stored == want
+
+
 class County:
     """A county's log, control view and progress view on one Redis."""
 
@@ -63,6 +175,7 @@ class County:
         self.progress = ProgressView(client, self.view)
         self.log = EventLog(client, county)
         self._refreshed = 0.0
+        self._commit = GroupCommit(lambda: self.log)
         self._bind_tree()
 
     @classmethod
@@ -197,9 +310,9 @@ class County:
         return operations.report(self.state, actor, req, current)
 
     def append_report(self, event: ProgressReported, actor: Actor) -> Outcome:
-        """Append a validated report under its idempotency key (no control refresh needed)."""
+        """Append a validated report under its idempotency key, grouped with concurrent ones (GroupCommit)."""
         key = f"{event.operation}:{event.report_id}"
-        return Outcome(event, self.log.append(event, actor=actor.username, at=self.clock(), key=key))
+        return Outcome(event, self._commit.append(Pending(event, actor.username, self.clock(), key)))
 
     def report(self, actor: Actor, req: ReportRequest) -> Outcome:
         """Validate and append one progress report; a repeated report_id is a duplicate."""

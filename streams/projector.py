@@ -28,11 +28,12 @@ bookkeeping the checkpoint already does).
 * a worker that stalls and loses its lease cannot write any more (fencing);
 * each write touches one town's slot only, so it is atomic in Redis Cluster too.
 
-Reading is one Lua call per page (``READ_LUA``): Redis reads the page after the
-checkpoint and returns its reports as one JSON array of ``[ms, payload]``,
-which msgspec decodes in one call — the projector never builds a Python object
-per stream field. When every stream is drained the worker blocks on ``XREAD``
-from its checkpoints (one call over all its streams) until something arrives.
+Reading is one XRANGE per page after the checkpoint, kept as hiredis's raw
+lists: the report payloads of a page are joined into one JSON array of
+``[ms, payload]`` that msgspec decodes in one call — the projector never builds
+a dict per entry (≈ 4 µs of client CPU per event instead of ≈ 16). When every
+stream is drained the worker blocks on ``XREAD`` from its checkpoints (one call
+over all its streams) until something arrives.
 
 The control stream is folded whole in memory (`ControlView`); its read model is
 a JSON snapshot written the same way. After each applied page the new totals
@@ -42,11 +43,13 @@ of the touched grids are published on the county's change channel.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import logging
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -77,31 +80,6 @@ RELEASE_LUA = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
-
-READ_LUA = """
-local lo = '-'
-if ARGV[1] ~= '' then lo = '(' .. ARGV[1] end
-local page = redis.call('XRANGE', KEYS[1], lo, ARGV[2], 'COUNT', ARGV[3])
-local n = #page
-if n == 0 then return {} end
-local parts = {}
-for i = 1, n do
-  local e = page[i]
-  local f = e[2]
-  local t, d
-  for j = 1, #f, 2 do
-    local k = f[j]
-    if k == 't' then t = f[j + 1] elseif k == 'd' then d = f[j + 1] end
-  end
-  if t == 'progress_reported' and d then
-    local id = e[1]
-    parts[#parts + 1] = '[' .. string.sub(id, 1, string.find(id, '-', 1, true) - 1) .. ',' .. d .. ']'
-  end
-end
-return {page[n][1], n, '[' .. table.concat(parts, ',') .. ']'}
-"""
-"""One page of a stream after ARGV[1] (exclusive) up to ARGV[2]: last id, entries, reports as JSON."""
-
 
 class LeaseLost(RuntimeError):
     """This worker no longer owns the stream it was applying (another took it over)."""
@@ -164,6 +142,59 @@ class Page(msgspec.Struct, frozen=True):
     reports: list[tuple[int, _Report]]
 
 
+_REPORT = b"progress_reported"
+
+
+@dataclass(frozen=True, slots=True)
+class _TownWrite:
+    """One page of a town, folded into the arguments of the apply script."""
+
+    stream: str
+    town: str
+    page: Page
+    keys: list[str]
+    args: list[Any]
+    order: list[tuple[str, str, str]]
+    touched: dict[tuple[str, str], int]
+
+
+def _report_part(entry_id: Any, fields: dict[Any, Any]) -> bytes:
+    """`[ms,payload]` of a report entry in any field order; b"" for any other event."""
+    get = fields.get
+    wire, data = get(b"t", get("t")), get(b"d", get("d"))
+    if wire not in (_REPORT, "progress_reported") or data is None:
+        return b""
+    eid = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    payload = data.encode() if isinstance(data, str) else data
+    return b"[" + eid.split("-", 1)[0].encode() + b"," + payload + b"]"
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic GC while a page is folded.
+
+    A page makes thousands of short-lived objects (raw entries, reports, deltas) that
+    refcounting frees, none in a cycle; each GC pass they trigger also walks the
+    county's grid tree. Measured: decoding a page 2.1 → 0.65 µs per event.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _raw_reader(client: Client) -> redis.Redis | None:
+    """A client on the same connections whose XRANGE replies stay hiredis's raw lists."""
+    if not isinstance(client, redis.Redis) or client.connection_pool.connection_kwargs.get("decode_responses"):
+        return None
+    raw = redis.Redis(connection_pool=client.connection_pool)
+    raw.set_response_callback("XRANGE", lambda response, **_: response)
+    return raw
+
+
 def _s(v: Any) -> str:
     return v.decode() if isinstance(v, bytes) else str(v)
 
@@ -185,7 +216,7 @@ class Projector:
         county: str,
         *,
         consumer: str = "projector-1",
-        batch: int = 2000,
+        batch: int = 1000,
         lease_ms: int = 10_000,
         publish: bool = True,
     ) -> None:
@@ -197,7 +228,7 @@ class Projector:
         self.publish = publish
         self.view = ControlView(client, county)
         self._apply = client.register_script(APPLY_LUA)
-        self._read = client.register_script(READ_LUA)
+        self._raw = _raw_reader(client)
         self._lease = client.register_script(LEASE_LUA)
         self._release = client.register_script(RELEASE_LUA)
         self._groups: set[str] = set()
@@ -207,6 +238,7 @@ class Projector:
         self._ckpt: dict[str, str] = {}  # checkpoint of each owned stream, as last read or written
         self._ready: set[str] = set()  # owned streams that may hold entries past their checkpoint
         self.applied = 0
+        self.drain_pages = 20
         self.cluster = client.__class__.__name__ == "RedisCluster"
 
     # -- setup ---------------------------------------------------------------------
@@ -251,6 +283,7 @@ class Projector:
             got = int(self._lease(keys=[_lease_key(s)], args=[self.consumer, self.lease_ms, want]))
             if got:
                 if got == 2 or s not in self.owned:
+                    self._ensure_group(s)
                     self._forget(s)  # new to us: read on from whatever checkpoint the last owner left
                 owned.add(s)
         # Hand back what is beyond our share (a new member joined).
@@ -321,13 +354,17 @@ class Projector:
         """Read one page after the checkpoint and apply it; the stream stays ready while pages are full."""
         try:
             ckpt = self._checkpoint(stream)
-            page = self.read_page(stream, ckpt)
-            if page is None:
-                self._ready.discard(stream)
-                return 0
-            if page.entries < self.batch:
-                self._ready.discard(stream)
-            return self.apply_page(stream, ckpt, page)
+            with _gc_paused():
+                page = self.read_page(stream, ckpt)
+                if page is None:
+                    self._ready.discard(stream)
+                    return 0
+                if page.entries < self.batch:
+                    self._ready.discard(stream)
+                n = self.apply_page(stream, ckpt, page)
+            if n == page.entries == self.batch and stream != self.keys.log:
+                n += self.drain(stream, pages=self.drain_pages)  # a backlog: overlap folding and writing
+            return n
         except LeaseLost:
             log.info("projector %s: lost %s to another member", self.consumer, stream)
             self.owned.discard(stream)
@@ -338,13 +375,31 @@ class Projector:
             self._forget(stream)
             raise
 
+    def _page_of(self, raw: list[Any]) -> Page:
+        """A page from XRANGE's raw reply (hiredis's lists of bytes)."""
+        parts = [
+            b"[%b,%b]" % (eid[: eid.index(b"-")], f[11])
+            if len(f) == 12 and f[10] == b"d"  # encode()'s field order: t v a at k d
+            else _report_part(eid, dict(zip(f[::2], f[1::2], strict=True)))
+            for eid, f in raw
+            if f[1] == _REPORT or f[0] != b"t"
+        ]
+        return Page(_s(raw[-1][0]), len(raw), _decode_page(b"[" + b",".join(p for p in parts if p) + b"]"))
+
     def read_page(self, stream: str, after: str, until: str = "+") -> Page | None:
         """The next page of `stream` after entry `after` ('' = from the start), up to `until`."""
-        resp = self._read(keys=[stream], args=[after, until, self.batch])
-        if not resp:
-            return None
-        last, n, reports = resp
-        return Page(_s(last), int(n), _decode_page(reports))
+        lo = "(" + after if after else "-"
+        if self._raw is not None:  # hiredis's lists as they come: no Python object per field
+            raw = self._raw.execute_command("XRANGE", stream, lo, until, "COUNT", self.batch)
+            return self._page_of(raw) if raw else None
+        else:  # a cluster client parses the reply itself
+            page = self.client.xrange(stream, lo, until, count=self.batch)
+            if not page:
+                return None
+            parts = [_report_part(eid, fields) for eid, fields in page]
+            last = page[-1][0]
+            entries = len(page)
+        return Page(_s(last), entries, _decode_page(b"[" + b",".join(p for p in parts if p) + b"]"))
 
     def run(self, stop: threading.Event, *, block_ms: int = 200) -> None:
         """Loop until `stop` is set; never dies of a transient Redis error."""
@@ -420,6 +475,10 @@ class Projector:
         return self.view.state.last_id
 
     def _apply_town(self, stream: str, ckpt: str, page: Page) -> str | None:
+        return self._write_town(self._plan_town(stream, ckpt, page))
+
+    def _plan_town(self, stream: str, ckpt: str, page: Page) -> _TownWrite:
+        """Fold a page of a town's reports into the one script call that writes it (no I/O)."""
         tree = self.view.state.tree
         town = stream.split("{", 1)[1].split("}", 1)[0]
         tk = TownKeys(town)
@@ -455,14 +514,90 @@ class Projector:
             args.extend(("a", len(by_op), *by_op))
         keys.append(stream)
         args.extend(("g", 1, GROUP))  # the group's position follows the checkpoint (XINFO GROUPS)
-        res = self._apply(keys=keys, args=args)
+        return _TownWrite(stream, town, page, keys, args, order, touched)
+
+    def _write_town(self, plan: _TownWrite) -> str | None:
+        """Run a planned write; the new checkpoint, or None when the checkpoint had moved."""
+        return plan.page.last_id if self._written(plan, self._apply(keys=plan.keys, args=plan.args)) else None
+
+    def _written(self, plan: _TownWrite, res: Sequence[Any]) -> bool:
+        """Whether the apply script wrote `plan` (publishing the new totals if so)."""
         if int(res[0]) == -1:
-            raise LeaseLost(stream)
+            raise LeaseLost(plan.stream)
         if int(res[0]) == 0:
-            return None
-        if self.publish and order:
-            self._publish_totals(town, order, res[1:], touched)
-        return page.last_id
+            return False
+        if self.publish and plan.order:
+            self._publish_totals(plan.town, plan.order, res[1:], plan.touched)
+        return True
+
+    def drain(self, stream: str, pages: int, until: str = "+") -> int:
+        """Catch up a town with a backlog: Redis writes page n and reads page n + 2 while we fold n + 1.
+
+        One connection, two commands in flight: after page n + 1 arrives, the write of
+        page n and the read of the page after n + 1 are sent together, and the fold of
+        n + 1 runs while Redis works on them. Each page is planned against the
+        checkpoint the page before it writes, so a write that fails (lease lost,
+        checkpoint moved) makes every later one fail its compare and set too: nothing is
+        applied out of order. Up to `pages` pages (one town's backlog must not hold the
+        others up for long) of entries up to `until`; returns the entries applied.
+        """
+        if self._raw is None:  # a cluster client: page by page
+            total = 0
+            for _ in range(pages):
+                n = self._pump(stream)
+                total += n
+                if not n or stream not in self._ready:
+                    break
+            return total
+        ckpt = self._checkpoint(stream)
+        self.client.script_load(APPLY_LUA)  # EVALSHA below is sent raw, without redis-py's NOSCRIPT retry
+        pool = self._raw.connection_pool
+        conn = pool.get_connection()
+        applied, ok, full = 0, True, False
+        plan: _TownWrite | None = None  # the page folded, not yet written
+        try:
+            with _gc_paused():  # the whole loop makes no reference cycle
+                conn.send_command("XRANGE", stream, "(" + ckpt if ckpt else "-", until, "COUNT", self.batch)
+                raw = conn.read_response()
+                while True:
+                    page = self._page_of(raw) if raw else None
+                    pages -= 1
+                    full = page is not None and page.entries == self.batch
+                    if plan is not None:
+                        conn.send_command("EVALSHA", self._apply.sha, len(plan.keys), *plan.keys, *plan.args)
+                    more = full and pages > 0 and page is not None
+                    if more and page is not None:
+                        conn.send_command("XRANGE", stream, "(" + page.last_id, until, "COUNT", self.batch)
+                    folded = None
+                    if page is not None:
+                        folded = self._plan_town(stream, ckpt, page)  # while Redis works
+                        ckpt = page.last_id
+                    if plan is not None:
+                        ok = self._written(plan, conn.read_response())
+                        applied += plan.page.entries if ok else 0
+                    raw = conn.read_response() if more else None
+                    if not ok:
+                        break
+                    plan = folded
+                    if not more:
+                        break
+                if ok and plan is not None:  # the last page folded
+                    ok = self._write_town(plan) is not None
+                    applied += plan.page.entries if ok else 0
+        except BaseException:
+            conn.disconnect()  # replies may be in flight: never hand this connection back as it is
+            self._forget(stream)
+            raise
+        finally:
+            pool.release(conn)
+        self.applied += applied
+        if not ok:
+            self._forget(stream)
+            return applied
+        self._ckpt[stream] = ckpt
+        if not full:
+            self._ready.discard(stream)
+        return applied
 
     def _publish_totals(
         self,

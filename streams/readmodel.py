@@ -14,12 +14,12 @@ hash, so parents always equal the sum of their children as of one checkpoint.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import msgspec
 
-from command.events import decode
 from command.fold import ControlState
 from command.grids import GridTree
 from streams.keys import CURRENT_COUNTY, CountyKeys, TownKeys, field
@@ -30,8 +30,21 @@ def _s(v: Any) -> str:
     return v.decode() if isinstance(v, bytes) else str(v)
 
 
+COUNTY_ENV = "WARTIME_COUNTY"
+"""Names the county a process serves (`wartime serve --county`), whatever was loaded last."""
+
+
 def current_county(client: Client) -> str | None:
-    """The county this Redis serves by default."""
+    """The county this process serves: `WARTIME_COUNTY` if set, else the last one loaded into this Redis.
+
+    A Redis may hold many counties (a province); ``wt:county`` names the last one
+    whose registry was loaded, and a server started for another one sets the
+    variable (its children inherit it), so every worker, projector, live hub and
+    scheduler of that server agrees on its county.
+    """
+    named = os.environ.get(COUNTY_ENV, "").strip()
+    if named:
+        return named
     v = client.get(CURRENT_COUNTY)
     return _s(v) if v else None
 
@@ -58,7 +71,9 @@ class ControlView:
         while True:
             page = self.client.xrange(self.keys.log, "(" + self.state.last_id, until_id, count=1000)
             for entry_id, fields in page:
-                self.state.apply(decode(entry_id, fields, self.keys.log))
+                # A registry's grids stay raw until its tree is read (`ControlState.apply_entry`):
+                # re-imports superseded before anything read them cost a fetch, not a build.
+                self.state.apply_entry(entry_id, fields, self.keys.log)
                 n += 1
             if len(page) < 1000:
                 return n

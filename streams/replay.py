@@ -16,7 +16,7 @@ import redis
 
 from streams.keys import GROUP, CountyKeys, TownKeys
 from streams.log import EventLog
-from streams.projector import Projector, _lease_key
+from streams.projector import Projector, _ckpt_key, _gc_paused, _lease_key
 from streams.readmodel import ControlView
 from streams.server import Client
 
@@ -44,7 +44,7 @@ def rebuild(
     county: str,
     until: int | None = None,
     progress: Callable[[int], None] | None = None,
-    page: int = 20_000,
+    page: int = 1000,
 ) -> int:
     """Rebuild every read model from the log (up to ms `until`); returns events applied."""
     probe = ControlView(client, county)
@@ -62,10 +62,23 @@ def rebuild(
         with contextlib.suppress(redis.ResponseError):
             client.xgroup_destroy(stream, GROUP)
         client.xgroup_create(stream, GROUP, id="0", mkstream=True)
-        ckpt = ""
-        while (got := proj.read_page(stream, ckpt, end)) is not None:
-            if proj.apply_page(stream, ckpt, got) != got.entries:
+        if stream != log.county.log:
+            while n := proj.drain(stream, pages=1_000, until=end):  # overlaps folding and writing
+                total += n
+                if progress:
+                    progress(n)
+            newest = client.xrevrange(stream, end, "-", count=1)
+            if newest and _s(client.get(_ckpt_key(stream)) or "") != _s(newest[0][0]):
                 raise RuntimeError(f"{stream}: the checkpoint moved during the rebuild")
+            continue
+        ckpt = ""
+        while True:
+            with _gc_paused():
+                got = proj.read_page(stream, ckpt, end)
+                if got is None:
+                    break
+                if proj.apply_page(stream, ckpt, got) != got.entries:
+                    raise RuntimeError(f"{stream}: the checkpoint moved during the rebuild")
             ckpt = got.last_id
             total += got.entries
             if progress:

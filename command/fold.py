@@ -11,14 +11,27 @@ Two states, because the log has two kinds of stream:
 
 Both folds are deterministic and take time only from the events, never from a
 clock, so the same log always gives the same state.
+
+A registry (`RegistryLoaded`, megabytes for a real county) is the one costly
+event to fold, and every process that starts folds the whole control stream.
+So its tree is built **when first asked for**, not when the event is folded: a
+registry superseded by a later one before anything read its tree is never
+built, however many re-imports the log holds. `ControlState.apply_entry` folds
+a raw stream entry and keeps a registry's grids undecoded until then, decodes
+them straight into `Grid` structs, and memoises the built tree per content
+digest in the process, so the same registry is built once per process.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import hashlib
+import threading
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from command.events import (
     AlertAcknowledged,
@@ -38,6 +51,7 @@ from command.events import (
     SecretaryAppointed,
     UserAdded,
     UserLoggedIn,
+    decode,
 )
 from command.grids import CentralHousehold, Grid, GridTree
 from command.modes import Mode, Wartime
@@ -115,11 +129,153 @@ class ContactEntry:
     concerns: int = 0
 
 
+# -- the registry's tree, built lazily and once per content ----------------------------
+
+
+class _RegistryHead(msgspec.Struct):
+    """A RegistryLoaded payload with its two big arrays left as raw JSON (skipped, not parsed)."""
+
+    county: str
+    grids: msgspec.Raw
+    central_households: msgspec.Raw = msgspec.Raw(b"[]")
+    geometry: str | None = None
+    source: str = ""
+
+
+_decode_head = msgspec.json.Decoder(_RegistryHead).decode
+_decode_grids = msgspec.json.Decoder(list[Grid]).decode
+_decode_households = msgspec.json.Decoder(list[CentralHousehold]).decode
+_decode_any = msgspec.json.Decoder().decode
+_encode = msgspec.json.Encoder(order="deterministic").encode
+
+TREE_CACHE_SIZE = 4
+"""Built trees kept per process (each a few MB for a real county), by registry digest."""
+
+_trees: OrderedDict[str, GridTree] = OrderedDict()
+_trees_lock = threading.Lock()
+
+
+def registry_digest(grids: bytes | memoryview | msgspec.Raw, households: bytes | memoryview | msgspec.Raw) -> str:
+    """Content address of a registry's grids and central households (their JSON as logged)."""
+    h = hashlib.sha256(memoryview(grids))
+    h.update(b"\0")
+    h.update(memoryview(households))
+    return h.hexdigest()
+
+
+def _cached_tree(digest: str) -> GridTree | None:
+    with _trees_lock:
+        tree = _trees.get(digest)
+        if tree is not None:
+            _trees.move_to_end(digest)
+        return tree
+
+
+def _keep_tree(digest: str, tree: GridTree) -> None:
+    with _trees_lock:
+        _trees[digest] = tree
+        _trees.move_to_end(digest)
+        while len(_trees) > TREE_CACHE_SIZE:
+            _trees.popitem(last=False)
+
+
+def forget_trees() -> None:
+    """Empty the process's tree memo (benchmarks: time a fold as a fresh process pays it)."""
+    with _trees_lock:
+        _trees.clear()
+
+
+def _is_plain(grids: list[Grid]) -> bool:
+    """Whether typed decoding gave what `Grid.from_row` would: no empty optional text."""
+    return all(g.parent != "" and g.first_leader != "" and g.leader != "" and g.phone != "" for g in grids)
+
+
+def tree_from_rows(rows: Iterable[Mapping[str, Any]], households: Iterable[Mapping[str, Any]] = ()) -> GridTree:
+    """A registry's rows (the RegistryLoaded payload) as a tree."""
+    return GridTree.build(
+        [Grid.from_row(r) for r in rows], [CentralHousehold.from_row(r) for r in households]
+    )
+
+
+def tree_from_json(grids: bytes | msgspec.Raw, households: bytes | msgspec.Raw = b"[]") -> GridTree:
+    """A registry's rows as logged (JSON arrays) as a tree, memoised per content digest.
+
+    Typed decoding builds the `Grid` structs in C; rows it cannot take as they are
+    (missing or mistyped values, empty strings for None) go through `Grid.from_row`,
+    so the tree is the one `tree_from_rows` gives either way.
+    """
+    digest = registry_digest(grids, households)
+    tree = _cached_tree(digest)
+    if tree is not None:
+        return tree
+    try:
+        built = _decode_grids(grids)
+        homes = _decode_households(households)
+        tree = GridTree.build(built, homes) if _is_plain(built) else None
+    except msgspec.ValidationError:
+        tree = None
+    if tree is None:
+        tree = tree_from_rows(_decode_any(grids), _decode_any(households))
+    _keep_tree(digest, tree)
+    return tree
+
+
+class _Registry:
+    """A folded registry whose tree is not built yet: its rows, decoded or as raw JSON."""
+
+    __slots__ = ("grids", "households", "rows")
+
+    def __init__(
+        self,
+        rows: tuple[tuple[Mapping[str, Any], ...], tuple[Mapping[str, Any], ...]] | None = None,
+        grids: msgspec.Raw | None = None,
+        households: msgspec.Raw | None = None,
+    ) -> None:
+        self.rows = rows
+        self.grids = grids
+        self.households = households
+
+    def build(self) -> GridTree:
+        """The tree, from whichever form the rows came in."""
+        if self.grids is not None:
+            return tree_from_json(self.grids, self.households if self.households is not None else b"[]")
+        assert self.rows is not None
+        return tree_from_rows(*self.rows)
+
+
+_tree_lock = threading.Lock()
+"""Guards the one slot that holds a state's tree or its pending registry (builds are rare)."""
+
+
+class _TreeField:
+    """`ControlState.tree`: the latest registry's tree, built on first read (see the module doc).
+
+    One slot holds either the tree or the registry still to build, so a reader in
+    another thread sees the old tree or the new one, never none in between.
+    """
+
+    def __get__(self, obj: ControlState | None, objtype: type | None = None) -> GridTree | None:
+        if obj is None:
+            return None  # the dataclass default
+        v = obj.__dict__.get("_tree")
+        if type(v) is not _Registry:
+            return v  # type: ignore[no-any-return]
+        with _tree_lock:
+            v = obj.__dict__["_tree"]
+            if type(v) is _Registry:
+                v = obj.__dict__["_tree"] = v.build()
+            return v  # type: ignore[no-any-return]
+
+    def __set__(self, obj: ControlState, value: GridTree | None) -> None:
+        with _tree_lock:
+            obj.__dict__["_tree"] = value
+
+
 @dataclass
 class ControlState:
     """Everything but progress counts, as of `last_id`."""
 
-    tree: GridTree | None = None
+    tree: _TreeField = _TreeField()
     geometry: str | None = None
     wartime: dict[str, Wartime] = field(default_factory=dict)
     secretaries: dict[str, Secretary] = field(default_factory=dict)
@@ -147,21 +303,28 @@ class ControlState:
 
     def apply(self, rec: Recorded) -> None:
         """Fold one recorded event into the state."""
+        self._apply(rec)
+
+    def _apply(self, rec: Recorded, registry: _Registry | None = None) -> None:
+        """`apply`; `registry` stands in for a RegistryLoaded event's rows (see `apply_entry`)."""
         ev = rec.event
         at = rec.ms
         if isinstance(ev, RegistryLoaded):
-            self.tree = GridTree.build(
-                (Grid.from_row(r) for r in ev.grids),
-                (CentralHousehold.from_row(r) for r in ev.central_households),
-            )
+            pending = registry if registry is not None else _Registry(rows=(ev.grids, ev.central_households))
+            with _tree_lock:  # one store: readers see the old tree or the new registry
+                self.__dict__["_tree"] = pending
             self.geometry = ev.geometry
         elif isinstance(ev, ModeSwitched):
             self._apply_switch(ev, at)
         elif isinstance(ev, LevelChanged):
+            raised: dict[Wartime, Wartime] = {}  # grids switched together share their new state too
             for g in ev.grids:
                 w = self.wartime.get(g)
                 if w is not None:
-                    self.wartime[g] = Wartime(w.incident, ev.level, w.since, w.scope)
+                    nw = raised.get(w)
+                    if nw is None:
+                        nw = raised[w] = Wartime(w.incident, ev.level, w.since, w.scope)
+                    self.wartime[g] = nw
         elif isinstance(ev, SecretaryAppointed):
             self.secretaries[ev.grid] = Secretary(ev.person, True, at)
             self.vacancies.pop(ev.grid, None)
@@ -213,10 +376,34 @@ class ControlState:
         self.last_id = rec.id
         self.last_at = at
 
+    def apply_entry(self, entry_id: bytes | str, fields: Mapping[Any, Any], stream: str = "") -> None:
+        """Fold one raw stream entry: `apply(decode(...))`, but a registry's rows stay raw JSON.
+
+        The registry's small fields are decoded now (its geometry digest is state);
+        its grids only when its tree is first read, and then once per process per
+        content (`tree_from_json`).
+        """
+        wire = fields.get(b"t", fields.get("t"))
+        if wire not in (RegistryLoaded.wire, RegistryLoaded.wire.encode()):
+            self.apply(decode(entry_id, fields, stream))
+            return
+        dkey: Any = b"d" if b"d" in fields else "d"
+        raw = fields.get(dkey)
+        try:
+            head = _decode_head(raw.encode() if isinstance(raw, str) else bytes(raw or b""))
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            self.apply(decode(entry_id, fields, stream))  # let the full decode say what is wrong
+            return
+        light: dict[str, Any] = {"county": head.county, "grids": [], "geometry": head.geometry, "source": head.source}
+        rec = decode(entry_id, {**fields, dkey: _encode(light)}, stream)
+        self._apply(rec, _Registry(grids=head.grids, households=head.central_households))
+
     def _apply_switch(self, ev: ModeSwitched, at: int) -> None:
         if ev.mode == Mode.WARTIME:
-            for g in ev.grids:
-                self.wartime[g] = Wartime(ev.incident or "other", ev.level or "IV", at, ev.scope)
+            # One frozen Wartime for the whole switch: a county switch covers thousands of grids.
+            self.wartime.update(
+                dict.fromkeys(ev.grids, Wartime(ev.incident or "other", ev.level or "IV", at, ev.scope))
+            )
             for grid, person in ev.installed:
                 self.secretaries[grid] = Secretary(person, False, at)
                 self.vacancies.pop(grid, None)

@@ -10,9 +10,12 @@ level and roll up like comprehensive ones.
 from __future__ import annotations
 
 import enum
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from command.errors import UnknownGrid
 
@@ -45,9 +48,30 @@ class GridKind(enum.StrEnum):
     DEDICATED = "dedicated"
 
 
-@dataclass(frozen=True, slots=True)
-class Grid:
-    """One node of the tree: the county, a town or a grid of one of four levels."""
+_LEVELS: dict[str, Level] = {lv.value: lv for lv in Level}
+_KINDS: dict[str, GridKind] = {k.value: k for k in GridKind}
+
+
+def _level(value: Any) -> Level:
+    """A level from its wire string: a dict hit, not an Enum call (the registry has thousands of rows)."""
+    lv = _LEVELS.get(value) if isinstance(value, str) else None
+    return lv if lv is not None else Level(value)
+
+
+def _kind(value: Any) -> GridKind:
+    """A kind from its wire string, as `_level` does."""
+    k = _KINDS.get(value) if isinstance(value, str) else None
+    return k if k is not None else GridKind(value)
+
+
+class Grid(msgspec.Struct, frozen=True, gc=False):
+    """One node of the tree: the county, a town or a grid of one of four levels.
+
+    A frozen msgspec struct, untracked by the garbage collector (it holds only
+    strings, ints and enum members): a county has thousands of grids, and a
+    process that folds a registry builds them all at once, so construction and
+    GC passes over them are what a cold view pays for.
+    """
 
     code: str
     name: str
@@ -62,27 +86,27 @@ class Grid:
 
     def to_row(self) -> dict[str, Any]:
         """Plain dict, the shape of a `grids.csv` row and of the RegistryLoaded payload."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: getattr(self, name) for name in self.__struct_fields__}
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Grid:
         """Inverse of `to_row`; values are assumed already validated by the registry."""
+        get = row.get
         return cls(
-            code=str(row["code"]),
-            name=str(row["name"]),
-            level=Level(row["level"]),
-            kind=GridKind(row["kind"]),
-            parent=row.get("parent") or None,
-            households=int(row.get("households") or 0),
-            population=int(row.get("population") or 0),
-            first_leader=row.get("first_leader") or None,
-            leader=row.get("leader") or None,
-            phone=row.get("phone") or None,
+            str(row["code"]),
+            str(row["name"]),
+            _level(row["level"]),
+            _kind(row["kind"]),
+            get("parent") or None,
+            int(get("households") or 0),
+            int(get("population") or 0),
+            get("first_leader") or None,
+            get("leader") or None,
+            get("phone") or None,
         )
 
 
-@dataclass(frozen=True, slots=True)
-class CentralHousehold:
+class CentralHousehold(msgspec.Struct, frozen=True, gc=False):
     """Party-member central household (党员中心户): links 5–10 ordinary households."""
 
     code: str
@@ -92,7 +116,7 @@ class CentralHousehold:
 
     def to_row(self) -> dict[str, Any]:
         """Plain dict for CSV and event payloads."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: getattr(self, name) for name in self.__struct_fields__}
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> CentralHousehold:
@@ -122,34 +146,44 @@ class GridTree:
     ) -> GridTree:
         """Index grids (parents before or after children, any order) into a tree."""
         by_code = {g.code: g for g in grids}
-        kids: dict[str, list[str]] = {c: [] for c in by_code}
+        kids: defaultdict[str, list[str]] = defaultdict(list)  # parents only: most grids are leaves
         root = ""
-        for g in by_code.values():
+        for code, g in by_code.items():
             if g.parent is None:
-                root = g.code
+                root = code
             else:
-                kids[g.parent].append(g.code)
+                kids[g.parent].append(code)
+        if not kids.keys() <= by_code.keys():
+            raise KeyError(next(p for p in kids if p not in by_code))  # a parent that is no grid
+        # One walk from the root, parents before children: the children of a parent share
+        # one path tuple (a tuple per parent, not per grid) and the parent's town.
         ancestors: dict[str, tuple[str, ...]] = {}
         town: dict[str, str] = {}
-        # Walk from the root so every parent's ancestors are known before its children.
         order = [root] if root else []
-        ancestors[root] = ()
-        i = 0
-        while i < len(order):
-            code = order[i]
-            i += 1
-            g = by_code[code]
-            if g.level == Level.TOWN:
-                town[code] = code
-            elif g.parent is not None and g.parent in town:
-                town[code] = town[g.parent]
-            for k in kids[code]:
-                ancestors[k] = (code, *ancestors[code])
-                order.append(k)
+        if root:
+            ancestors[root] = ()
+            if by_code[root].level == Level.TOWN:
+                town[root] = root
+        town_level = Level.TOWN
+        for code in order:  # grows while we walk it
+            below = kids.get(code)
+            if below is None:
+                continue
+            up = (code, *ancestors[code])
+            ancestors.update(dict.fromkeys(below, up))
+            t = town.get(code)
+            for k in below:
+                if by_code[k].level == town_level:
+                    town[k] = k
+                elif t is not None:
+                    town[k] = t
+            order.extend(below)
+        children: dict[str, tuple[str, ...]] = dict.fromkeys(by_code, ())
+        children.update((c, tuple(v)) for c, v in kids.items())
         return cls(
             grids=by_code,
             central_households=tuple(central_households),
-            children={c: tuple(v) for c, v in kids.items()},
+            children=children,
             root=root,
             _town=town,
             _ancestors=ancestors,

@@ -224,6 +224,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     url = resolve(args.data, args.redis)
     embedded = None if (args.redis or os.environ.get("WARTIME_REDIS_URL")) else Path(args.data).resolve()
+    if args.county:  # every child (workers, projectors, live, scheduler) inherits it
+        os.environ["WARTIME_COUNTY"] = args.county
     sup, live = build(
         url, args.host, args.port, workers=args.workers, projectors=args.projectors,
         live_port=args.live_port, embedded=embedded, state=Path(args.data).resolve(),
@@ -261,6 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=2)
     s.add_argument("--projectors", type=int, default=1)
     s.add_argument("--live-port", type=int, default=None)
+    s.add_argument("--county", default=os.environ.get("WARTIME_COUNTY") or None,
+                   help="the county to serve when the Redis holds several (default: the last one imported)")
     s.set_defaults(fn=cmd_serve)
 
     s = sub.add_parser("generate", parents=[common], help="write a synthetic registry")

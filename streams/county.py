@@ -127,40 +127,46 @@ class GroupCommit:
                     s.done.set()
 
     def _send(self, batch: list[_Slot]) -> None:
-        log = self._log()
-        try:
-            results = log.append_many([s.item for s in batch])
-        except BaseException as exc:
-            if len(batch) == 1:
-                batch[0].error = exc
-                return
-            for s in batch:
-                self._send_alone(log, s)
-            return
-        for s, r in zip(batch, results, strict=True):
-            s.result = r
+        for s, r in zip(batch, send_batch(self._log(), [s.item for s in batch]), strict=True):
+            if isinstance(r, BaseException):
+                s.error = r
+            else:
+                s.result = r
 
-    def _send_alone(self, log: EventLog, slot: _Slot) -> None:
-        """After a failed batch: this item alone; a 'duplicate' that our batch wrote is ours."""
-        try:
-            out = log.append_many([slot.item])[0]
-            if out.duplicate and self._ours(log, slot.item, out.id):
-                out = Appended(out.id, False)
-            slot.result = out
-        except BaseException as exc:
-            slot.error = exc
 
-    @staticmethod
-    def _ours(log: EventLog, item: Pending, entry_id: str) -> bool:
-        """Whether the entry `entry_id` is exactly what `item` writes (same event, actor, instant, key)."""
-        page = log.client.xrange(log.keys_for(item.event).log, entry_id, entry_id, count=1)
-        if not page:
-            return False
-        stored = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-                  for k, v in page[0][1].items()}
-        want = {k: (v.decode() if isinstance(v, bytes) else v)
-                for k, v in encode(item.event, actor=item.actor, at=item.at, key=item.key).items()}
-        return stored == want
+def send_batch(log: EventLog, items: list[Pending]) -> list[Appended | BaseException]:
+    """`log.append_many(items)` with an answer per item: a failed batch is retried item by item.
+
+    In the retry, a 'duplicate' whose stored entry is exactly this item (same
+    event, actor, instant and key) was written by the failed batch: it is ours.
+    """
+    try:
+        return list(log.append_many(items))
+    except BaseException as exc:
+        if len(items) == 1:
+            return [exc]
+    out: list[Appended | BaseException] = []
+    for item in items:
+        try:
+            one = log.append_many([item])[0]
+            if one.duplicate and _written_as(log, item, one.id):
+                one = Appended(one.id, False)
+            out.append(one)
+        except BaseException as exc:
+            out.append(exc)
+    return out
+
+
+def _written_as(log: EventLog, item: Pending, entry_id: str) -> bool:
+    """Whether the entry `entry_id` is exactly what `item` writes (same event, actor, instant, key)."""
+    page = log.client.xrange(log.keys_for(item.event).log, entry_id, entry_id, count=1)
+    if not page:
+        return False
+    stored = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+              for k, v in page[0][1].items()}
+    want = {k: (v.decode() if isinstance(v, bytes) else v)
+            for k, v in encode(item.event, actor=item.actor, at=item.at, key=item.key).items()}
+    return stored == want
 
 
 class County:
@@ -309,10 +315,13 @@ class County:
             current = self.progress.totals(op.id, [grid])[grid]
         return operations.report(self.state, actor, req, current)
 
+    def pending_report(self, event: ProgressReported, actor: Actor) -> Pending:
+        """A validated report with its envelope and idempotency key, ready for `append_many`."""
+        return Pending(event, actor.username, self.clock(), f"{event.operation}:{event.report_id}")
+
     def append_report(self, event: ProgressReported, actor: Actor) -> Outcome:
         """Append a validated report under its idempotency key, grouped with concurrent ones (GroupCommit)."""
-        key = f"{event.operation}:{event.report_id}"
-        return Outcome(event, self._commit.append(Pending(event, actor.username, self.clock(), key)))
+        return Outcome(event, self._commit.append(self.pending_report(event, actor)))
 
     def report(self, actor: Actor, req: ReportRequest) -> Outcome:
         """Validate and append one progress report; a repeated report_id is a duplicate."""

@@ -216,7 +216,7 @@ class Projector:
         county: str,
         *,
         consumer: str = "projector-1",
-        batch: int = 1000,
+        batch: int = 4000,
         lease_ms: int = 10_000,
         publish: bool = True,
     ) -> None:

@@ -44,7 +44,7 @@ def rebuild(
     county: str,
     until: int | None = None,
     progress: Callable[[int], None] | None = None,
-    page: int = 1000,
+    page: int = 4000,
 ) -> int:
     """Rebuild every read model from the log (up to ms `until`); returns events applied."""
     probe = ControlView(client, county)

@@ -27,29 +27,53 @@ from command.events import Event, ProgressReported, Recorded, decode, encode
 from streams.keys import CountyKeys, TownKeys
 from streams.server import Client
 
+FIELDS = ("t", "v", "a", "at", "k", "d")
+"""The fields of every entry, in the order `command.events.encode` gives them and APPEND_LUA writes them."""
+
 APPEND_LUA = """
+local n = tonumber(ARGV[1])
+local keys = {}
+for e = 1, n do keys[e] = ARGV[7 * e] end
+local prior = {}
+for c = 1, n, 1000 do  -- every key looked up at once: one call, not one per event
+  local got = redis.call('HMGET', KEYS[2], unpack(keys, c, math.min(c + 999, n)))
+  for j = 1, #got do prior[c + j - 1] = got[j] end
+end
+local closed = {}
+local seen = {}
+local fresh = {}
 local out = {}
-local i = 2
-for e = 1, tonumber(ARGV[1]) do
-  local key = ARGV[i]
-  local guard = ARGV[i + 1]
-  local nf = tonumber(ARGV[i + 2])
-  local first = i + 3
-  i = first + nf
-  local prior = false
-  if key ~= '' then prior = redis.call('HGET', KEYS[2], key) end
-  if prior then
-    out[e] = {prior, 1}
-  elseif guard ~= '' and redis.call('SISMEMBER', KEYS[3], guard) == 1 then
-    out[e] = {'', 2}
+for e = 1, n do
+  local i = 7 * e - 5
+  local guard = ARGV[i]
+  local key = keys[e]
+  local first = key ~= '' and (prior[e] or seen[key])
+  if first then
+    out[e] = {first, 1}
   else
-    local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, first, i - 1))
-    if key ~= '' then redis.call('HSET', KEYS[2], key, id) end
-    out[e] = {id, 0}
+    if guard ~= '' and closed[guard] == nil then
+      closed[guard] = redis.call('SISMEMBER', KEYS[3], guard) == 1
+    end
+    if guard ~= '' and closed[guard] then
+      out[e] = {'', 2}
+    else
+      local id = redis.call('XADD', KEYS[1], '*', 't', ARGV[i + 1], 'v', ARGV[i + 2], 'a', ARGV[i + 3],
+        'at', ARGV[i + 4], 'k', key, 'd', ARGV[i + 6])
+      if key ~= '' then
+        seen[key] = id
+        fresh[#fresh + 1] = key
+        fresh[#fresh + 1] = id
+      end
+      out[e] = {id, 0}
+    end
   end
+end
+for c = 1, #fresh, 1000 do
+  redis.call('HSET', KEYS[2], unpack(fresh, c, math.min(c + 999, #fresh)))
 end
 return out
 """
+"""Per event: the closed-operation guard, then the values of FIELDS; `k` is the idempotency key."""
 
 
 class LogUnavailable(RuntimeError):
@@ -134,9 +158,8 @@ class EventLog:
                 item = items[i]
                 fields = encode(item.event, actor=item.actor, at=item.at, key=item.key)
                 guard = item.event.operation if isinstance(item.event, ProgressReported) else ""
-                argv.extend((item.key, guard, len(fields) * 2))
-                for k, v in fields.items():
-                    argv.extend((k, v))
+                argv.append(guard)
+                argv.extend(fields.values())
             calls.append(([keys.log, keys.idem, keys.closed], argv))
         try:
             outs = self._run_scripts(calls)

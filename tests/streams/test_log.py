@@ -116,3 +116,27 @@ def test_a_redis_that_refuses_writes_raises_log_unavailable(redis_url: str, tree
     finally:
         client.config_set("min-replicas-to-write", 0)
     assert client.xlen("wt:{TC01}:log") == 0
+
+
+def test_the_append_script_writes_the_fields_that_encode_gives_in_their_order() -> None:
+    from command.events import OperationClosed as Closed
+    from command.events import encode
+    from streams.log import FIELDS
+
+    assert tuple(encode(Closed("op1"), actor="a", at=1, key="k")) == FIELDS
+
+
+def test_a_key_twice_in_one_batch_over_two_towns_is_written_once(redis_url: str, tree: GridTree) -> None:
+    log = _log(redis_url, tree)
+    a, b = next(tree.leaves("TC01")), next(tree.leaves("TC02"))
+    items = [
+        Pending(_rep(a, "r1"), "x", 1, "op1:r1"),
+        Pending(_rep(b, "r2"), "x", 1, "op1:r2"),
+        Pending(_rep(a, "r1", 5), "x", 2, "op1:r1"),
+        Pending(_rep(a, "r3"), "x", 3, ""),  # no key: always written
+        Pending(_rep(a, "r3"), "x", 3, ""),
+    ]
+    out = log.append_many(items)
+    assert [r.duplicate for r in out] == [False, False, True, False, False]
+    assert out[2].id == out[0].id and out[3].id != out[4].id
+    assert sum(log.client.xlen(s) for s in log.streams()) == 4

@@ -249,7 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--redis", default=None, help="Redis URL instead of the embedded one")
     sub = p.add_subparsers(dest="cmd", required=True)
 
-    s = sub.add_parser("demo", parents=[common], help="everything in one: county, wartime, operations, simulator, dashboard")
+    s = sub.add_parser(
+        "demo", parents=[common], help="everything in one: county, wartime, operations, simulator, dashboard"
+    )
     s.add_argument("--profile", default="pingnan")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8050)

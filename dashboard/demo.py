@@ -53,7 +53,8 @@ def prepare(client: Any, profile: str, data: Path, password: str, now_ms: int) -
             print(f"generating the {profile} county…", flush=True)
             tree, geometry = generate(profile)
             write_registry(tree, reg, geometry)
-        county = import_registry(client, reg / "grids.geojson" if (reg / "grids.geojson").exists() else reg / "grids.csv")
+        source = reg / "grids.geojson" if (reg / "grids.geojson").exists() else reg / "grids.csv"
+        county = import_registry(client, source)
     else:
         county = County(client, code)
     tree = county.tree

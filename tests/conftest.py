@@ -187,13 +187,13 @@ def start_server(redis_url: str, data: Path, *, workers: int = 1, port: int | No
     """Run `wartime serve` in its own process group and wait until it answers."""
     port = port or free_port()
     live_port = live_port or free_port()
-    log = open(data / f"serve-{port}.log", "ab")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dashboard.cli", "serve", "--data", str(data), "--redis", redis_url,
-         "--port", str(port), "--live-port", str(live_port), "--workers", str(workers), *(extra or [])],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        cwd=Path(__file__).resolve().parent.parent,
-    )
+    with open(data / f"serve-{port}.log", "ab") as log:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dashboard.cli", "serve", "--data", str(data), "--redis", redis_url,
+             "--port", str(port), "--live-port", str(live_port), "--workers", str(workers), *(extra or [])],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
     served = Served(f"http://127.0.0.1:{port}", live_port, proc, redis_url, data, port)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

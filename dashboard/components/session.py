@@ -47,7 +47,7 @@ def login_form(prefix: str, lang: str = "zh-CN") -> html.Div:
                       placeholder=t("login.password", lang), autoComplete="current-password",
                       className="login-input", n_submit=0, debounce=False),
             html.Button(t("login.submit", lang), id=f"{prefix}-login", n_clicks=0,
-                        className="login-button", **{"data-action": "login"}),
+                        className="login-button", **{"data-action": "login"}),  # type: ignore[arg-type]
             html.Div(id=f"{prefix}-login-error", className="login-error", role="alert"),
         ],
         id=f"{prefix}-login-form",

@@ -43,7 +43,8 @@ def test_generate_import_users_switch_and_replay(data: Path, tmp_path: Path) -> 
     assert add.returncode == 0, add.stderr
     listed = wartime("users", "list", data=data)
     assert "ops\tcommander\tQC01" in listed.stdout and "s3cret" not in listed.stdout
-    sw = wartime("switch", "QC01", "--to", "wartime", "--incident", "fire", "--level", "III", "--reason", "山火", data=data)
+    sw = wartime("switch", "QC01", "--to", "wartime", "--incident", "fire", "--level", "III", "--reason", "山火",
+                 data=data)
     assert sw.returncode == 0, sw.stderr
     assert '"grids_switched"' in sw.stdout
     again = wartime("switch", "QC01", "--to", "wartime", data=data)

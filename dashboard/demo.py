@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 import multiprocessing as mp
+import os
 import signal
 import threading
 from pathlib import Path
@@ -98,7 +99,9 @@ def run_demo(args: argparse.Namespace) -> int:
     client = connect(url)
     password = demo_password()
     _, users = prepare(client, args.profile, data, password, now_ms())
-    sup, live = build(url, args.host, args.port, workers=args.workers)
+    # The demo owns its embedded redis-server as `wartime serve` does: restarted if it dies (AOF keeps the data).
+    embedded = None if (args.redis or os.environ.get("WARTIME_REDIS_URL")) else data
+    sup, live = build(url, args.host, args.port, workers=args.workers, embedded=embedded, state=data)
     sup.add("simulator", _simulator_main, url, args.speed)
 
     def ready() -> None:

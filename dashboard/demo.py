@@ -15,6 +15,9 @@ import multiprocessing as mp
 import os
 import signal
 import threading
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +90,19 @@ def prepare(client: Any, profile: str, data: Path, password: str, now_ms: int) -
     return county, {k: f"{v[0]} · {v[1]}" for k, v in scopes.items()}
 
 
+def _wait_until_answering(url: str, timeout: float = 120.0) -> None:
+    """Poll `url` until the server answers at all (any HTTP status), or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5):
+                return
+        except urllib.error.HTTPError:
+            return  # it answered, if only to say it is degraded
+        except OSError:
+            time.sleep(0.2)
+
+
 def run_demo(args: argparse.Namespace) -> int:
     """Everything in one command; stops cleanly on Ctrl-C."""
     from dashboard.cli import demo_password
@@ -105,6 +121,7 @@ def run_demo(args: argparse.Namespace) -> int:
     sup.add("simulator", _simulator_main, url, args.speed)
 
     def ready() -> None:
+        _wait_until_answering(f"http://{args.host}:{args.port}/api/v1/health")  # the address works once printed
         print("", flush=True)
         print(f"  战时指挥大屏 · Wartime command board:  http://{args.host}:{args.port}/", flush=True)
         print(f"  field page: http://{args.host}:{args.port}/field   console: /console   review: /review")

@@ -6,13 +6,15 @@
  *                                     rate, secretaries, alerts, slowest grids, commands, strings.
  *                                     Fetched on boot, on every control change the hub announces,
  *                                     after every reconnect (catch-up) and every 30 s.
- *   GET /api/v1/board/geo/…           the scope's polygons (static, cached by the browser).
+ *   GET /api/v1/board/geo/…           the scope's polygons (static, cached by the browser): the cells
+ *                                     packed (cells.json), the borders as GeoJSON.
  *   WS  streams/live.py via live.js   live numbers: a full state on (re)connect, deltas after.
  *
  * Live numbers go straight to the DOM (`[data-kpi]` data-value and text, bars via Plotly.restyle)
- * the moment they arrive. The map is never re-plotted: the polygons are MapLibre layers added to
- * the Plotly map subplot's own MapLibre instance, and their colour, opacity and outline are
- * feature state (band, fade, hot), applied in one batch every MAP_BATCH_MS. Every panel shows the
+ * the moment they arrive. The map's figure is never rebuilt: the polygons are drawn on a canvas under
+ * the Plotly graph (which keeps the axes, pan and zoom, and the alert markers), from geometry fetched
+ * once; a live update changes a cell's band, fade or edge in memory and the canvas is repainted in
+ * one batch every MAP_BATCH_MS (tens of milliseconds, no WebGL). Every panel shows the
  * age of its last confirmed update; when the link is lost the board says so and dims its numbers.
  * Text from the registry or the field is only ever set with textContent.
  */
@@ -22,6 +24,7 @@
   var API = '/api/v1';
   var SNAPSHOT_EVERY_MS = 30000;
   var SNAPSHOT_RETRY_MS = 5000;
+  var SNAPSHOT_AFTER_GEO_MS = 1500;
   var CONTROL_EVERY_MS = 5000;
   var MAP_BATCH_MS = 2500;
   var FADE_EVERY_MS = 15000;
@@ -38,6 +41,41 @@
   var DECILES = '0123456789a';
 
   var B = null;
+
+  // -- Plotly after the map ------------------------------------------------------------------------
+  // dcc.Graph loads plotly.js (4.8 MB, a second or two of script evaluation on a wall without a fast
+  // CPU) as soon as a graph mounts, unless `window.Plotly` is already there. On the board the map
+  // (canvas) and the numbers do not need it, and that one long task landing before the map's first
+  // frame held the whole wall back. So until the map is complete `window.Plotly` is a thenable that
+  // dcc.Graph waits on (it does `Promise.resolve(window.Plotly || load())`); the map's completion, a
+  // page without a board, or PLOTLY_WAIT_MS, whichever comes first, loads the real one.
+  var PLOTLY_WAIT_MS = 6000;
+  var releasePlotly = (function () {
+    if (window.Plotly) { return function () {}; }
+    var waiting = [];
+    var started = false;
+    function load() {
+      if (started) { return; }
+      started = true;
+      var s = document.createElement('script');
+      s.src = window._dashPlotlyJSURL || '/_dash-component-suites/plotly/package_data/plotly.min.js';
+      s.async = true;
+      s.onload = function () { waiting.splice(0).forEach(function (w) { w[0](); }); };
+      s.onerror = function (e) { waiting.splice(0).forEach(function (w) { w[1](e); }); };
+      document.head.appendChild(s);
+    }
+    window.Plotly = {
+      then: function (resolve, reject) {
+        if (window.Plotly && window.Plotly.then !== this.then) { resolve(); return; }  // the real one is here
+        waiting.push([resolve, reject]);
+        setTimeout(function () { if (!document.getElementById('board-root')) { load(); } }, 0);
+        setTimeout(load, PLOTLY_WAIT_MS);
+      }
+    };
+    return load;
+  })();
+
+  function hasPlotly() { return !!(window.Plotly && window.Plotly.relayout); }
 
   // -- small helpers ------------------------------------------------------------------------
 
@@ -148,6 +186,7 @@
     });
     if (patch.lang) { setProps('lang', {data: patch.lang}); }
     var s = q.toString();
+    clearMapMarks();  // the map that is complete is this query's, not the next one's
     window.history.pushState({}, '', window.location.pathname + (s ? '?' + s : ''));
     window.dispatchEvent(new CustomEvent('_dashprivate_pushstate'));
   }
@@ -179,6 +218,7 @@
     B.stopped = true;
     if (B.link) { B.link.close(); }
     B.timers.forEach(function (t) { clearInterval(t); clearTimeout(t); });
+    if (B.map.watch) { B.map.watch.disconnect(); }
     B = null;
   }
 
@@ -190,14 +230,26 @@
       snap: null, live: {}, kids: {}, gotState: false,
       n: 0, bands: [], last: null, fade: null, hot: {}, props: [],
       feed: [], updated: {}, dirty: {bars: false, curve: false, sum: false, feed: false},
-      map: {m: null, added: false, pending: {}, complete: false},
+      map: {cv: null, added: false, pending: {}, complete: false, view: null, styles: {}, drawn: 0},
       snapTimer: null, tipCache: {}, started: Date.now()
     };
     root.setAttribute('data-conn', 'connecting');
+    clearMapMarks();  // React may keep the element across a change of query: the last board's are not ours
     B.geoP = cfg.geo ? fetchGeo(cfg.scope || '~', cfg.geo) : null;
-    loadSnapshot();
     connectLive();
-    waitForMap();
+    if (B.geoP) {
+      // The map needs neither the snapshot nor Plotly: it is drawn first. The snapshot is asked for
+      // once the polygons are here (or after SNAPSHOT_AFTER_GEO_MS), so that the server, on two cores
+      // shared with the wall's browser, does not build both at once.
+      waitGeo(B);
+      var me = B, asked = false;
+      var ask = function () { if (B === me && !asked) { asked = true; loadSnapshot(); } };
+      B.geoP.then(ask, ask);
+      B.timers.push(setTimeout(ask, SNAPSHOT_AFTER_GEO_MS));
+    } else {
+      loadSnapshot();
+    }
+    waitForPlotly();
     B.timers.push(setInterval(tick, 1000));
     B.timers.push(setInterval(flushMap, MAP_BATCH_MS));
     B.timers.push(setInterval(fadeCells, FADE_EVERY_MS));
@@ -279,13 +331,13 @@
         // Nothing to draw: say so, and let the rest of the board go on without waiting for a map.
         mapMessage(L('board.no_geometry'));
         B.map.complete = true;
-        var g = $('grid-map');
-        g.setAttribute('data-polygons', '0');
-        g.setAttribute('data-map-state', 'complete');
+        B.map.marks = {'data-polygons': '0', 'data-map-state': 'complete'};
+        markGraph();
+        releasePlotly();
         B.dirty.bars = B.dirty.curve = B.dirty.sum = true;
       }
       if (!B.geoP && snap.map.has_geometry) { B.geoP = fetchGeoUrls(snap.map.cells_url, snap.map.outline_url); }
-      if (B.geoP) { B.geoP.then(onGeo); }
+      if (B.geoP) { waitGeo(B); }
     }
   }
 
@@ -787,7 +839,7 @@
 
   function drawCurve() {
     var gd = graph('board-curve');
-    if (!gd || !window.Plotly) { return; }
+    if (!gd || !hasPlotly()) { return; }
     B.dirty.curve = false;
     B.curveAt = Date.now();
     var tile = mapTile();
@@ -825,18 +877,18 @@
   }
 
   function drawMarkers() {
-    var gd = graph('grid-map');
-    if (!gd || !window.Plotly || !B.snap || !B.map.complete) { return; }
-    var lat = [], lon = [], text = [];
-    B.snap.alerts.markers.forEach(function (m) { lat.push(m[0]); lon.push(m[1]); text.push(L(m[2]) + ' · ' + m[3]); });
-    Plotly.restyle(gd, {lat: [lat], lon: [lon], text: [text]}, [0]);
+    var gd = plotlyGraph();
+    if (!gd || !B.snap || !B.map.complete) { return; }
+    var xs = [], ys = [], text = [];
+    B.snap.alerts.markers.forEach(function (m) { ys.push(mercY(m[0])); xs.push(m[1]); text.push(L(m[2]) + ' · ' + m[3]); });
+    Plotly.restyle(gd, {x: [xs], y: [ys], text: [text]}, [0]);
   }
 
   function onResize() {
     if (!B) { return; }
     clearTimeout(B.resizeTimer);
     B.resizeTimer = setTimeout(function () {
-      if (B && B.map.m) { fitMap(); }
+      if (B && B.map.added) { fitMap(); }
       if (B) { B.dirty.bars = B.dirty.curve = true; drawCharts(true); }
     }, 300);
   }
@@ -886,7 +938,7 @@
 
   function fetchGeo(scope, digest) {
     var base = '/board/geo/' + encodeURIComponent(digest) + '/' + encodeURIComponent(scope);
-    return fetchGeoUrls(API + base + '/cells.geojson', API + base + '/outline.geojson');
+    return fetchGeoUrls(API + base + '/cells.json', API + base + '/outline.geojson');
   }
 
   function fetchGeoUrls(cellsUrl, outlineUrl) {
@@ -900,108 +952,346 @@
     return Promise.all([get(cellsUrl), get(outlineUrl)]).catch(function (e) { console.warn(e); return null; });
   }
 
-  function mapObj() {
-    var gd = graph('grid-map');
-    var fl = gd && gd._fullLayout;
-    return fl && fl.map && fl.map._subplot && fl.map._subplot.map;
+  // The polygons are drawn on a 2D canvas under the Plotly graph (`#grid-map`, a cartesian figure with
+  // hidden axes in lon / Mercator-lat degrees, a transparent background and the alert markers). A
+  // software-rendered WebGL map spent seconds per frame on a wall without a GPU; the canvas draws all
+  // cells of a county, grouped by colour, in a few tens of milliseconds, needs no Plotly to start (the
+  // map is complete while Plotly is still being parsed), and follows Plotly's axes when someone pans
+  // or zooms. Every redraw repaints every cell: cheap enough to do on each map batch.
+
+  var CELL_EDGE = 'rgba(5, 11, 22, 0.9)';
+  var HOT_EDGE = '#ffe58a';
+  var CHILD_EDGE = '#8fc1ff';
+  var SCOPE_EDGE = '#d7e9ff';
+  var FADE_ALPHA = [0.95, 0.78, 0.55, 0.32];
+  var HIT_BINS = 64;
+  var PATH_CELLS = 160;
+
+  function mercY(lat) {
+    return Math.log(Math.tan(Math.PI / 4 + lat * Math.PI / 360)) * 180 / Math.PI;
   }
 
-  function waitForMap() {
-    var me = B;
-    var poll = setInterval(function () {
-      if (B !== me) { clearInterval(poll); return; }
-      var m = mapObj();
-      if (m && m.isStyleLoaded()) {
-        clearInterval(poll);
-        mark('map');
-        me.map.m = m;
-        m.on('error', function (e) { console.warn('map:', e && e.error ? e.error.message : e); });
-        if (me.geo) { addLayers(); }
+  function packGeo(fc, withKind) {
+    // GeoJSON → flat world coordinates (x = lon, y = Mercator lat in degrees), rings and boxes per feature.
+    var feats = fc.features || [];
+    var nPts = 0, nRings = 0;
+    var polysOf = function (g) {
+      if (!g) { return []; }
+      return g.type === 'Polygon' ? [g.coordinates] : g.type === 'MultiPolygon' ? g.coordinates : [];
+    };
+    feats.forEach(function (f) {
+      polysOf(f.geometry).forEach(function (p) { p.forEach(function (r) { nRings++; nPts += r.length; }); });
+    });
+    var g = {
+      n: feats.length, pts: new Float64Array(nPts * 2), ring: new Int32Array(nRings + 1),
+      feat: new Int32Array(feats.length + 1), id: new Int32Array(feats.length), box: new Float64Array(feats.length * 4),
+      kind: withKind ? [] : null, all: [Infinity, Infinity, -Infinity, -Infinity]
+    };
+    var pi = 0, ri = 0;
+    feats.forEach(function (f, k) {
+      g.id[k] = typeof f.id === 'number' ? f.id : k;
+      g.feat[k] = ri;
+      if (withKind) { g.kind.push(f.properties && f.properties.k === 'scope'); }
+      var x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+      polysOf(f.geometry).forEach(function (p) {
+        p.forEach(function (r) {
+          g.ring[ri++] = pi;
+          for (var j = 0; j < r.length; j++) {
+            var x = r[j][0], y = mercY(r[j][1]);
+            g.pts[pi * 2] = x; g.pts[pi * 2 + 1] = y; pi++;
+            if (x < x0) { x0 = x; } if (x > x1) { x1 = x; } if (y < y0) { y0 = y; } if (y > y1) { y1 = y; }
+          }
+        });
+      });
+      g.box[k * 4] = x0; g.box[k * 4 + 1] = y0; g.box[k * 4 + 2] = x1; g.box[k * 4 + 3] = y1;
+      if (x0 < g.all[0]) { g.all[0] = x0; } if (y0 < g.all[1]) { g.all[1] = y0; }
+      if (x1 > g.all[2]) { g.all[2] = x1; } if (y1 > g.all[3]) { g.all[3] = y1; }
+    });
+    g.feat[feats.length] = ri;
+    g.ring[nRings] = pi;
+    return g;
+  }
+
+  function unpackCells(d) {
+    // The packed cells (`cells.json`, see dashboard/components/map.py) → the same shape as packGeo's.
+    var n = d.ids.length, nRings = d.lens.length, nPts = d.xy.length / 2, q = d.scale;
+    var g = {
+      n: n, pts: new Float64Array(nPts * 2), ring: new Int32Array(nRings + 1), feat: new Int32Array(n + 1),
+      id: new Int32Array(n), box: new Float64Array(n * 4), kind: null, all: [Infinity, Infinity, -Infinity, -Infinity]
+    };
+    var ri = 0, pi = 0, ix = 0, iy = 0, xy = d.xy;
+    for (var k = 0; k < n; k++) {
+      g.id[k] = d.ids[k];
+      g.feat[k] = ri;
+      var x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+      for (var r = 0; r < d.rings[k]; r++, ri++) {
+        g.ring[ri] = pi;
+        for (var j = 0; j < d.lens[ri]; j++, pi++) {
+          ix += xy[pi * 2]; iy += xy[pi * 2 + 1];
+          var x = ix / q, y = mercY(iy / q);
+          g.pts[pi * 2] = x; g.pts[pi * 2 + 1] = y;
+          if (x < x0) { x0 = x; } if (x > x1) { x1 = x; } if (y < y0) { y0 = y; } if (y > y1) { y1 = y; }
+        }
       }
-    }, 40);
-    me.timers.push(poll);
+      g.box[k * 4] = x0; g.box[k * 4 + 1] = y0; g.box[k * 4 + 2] = x1; g.box[k * 4 + 3] = y1;
+      if (x0 < g.all[0]) { g.all[0] = x0; } if (y0 < g.all[1]) { g.all[1] = y0; }
+      if (x1 > g.all[2]) { g.all[2] = x1; } if (y1 > g.all[3]) { g.all[3] = y1; }
+    }
+    g.feat[n] = ri;
+    g.ring[nRings] = pi;
+    return g;
+  }
+
+  function indexGeo(g) {
+    // A uniform grid of bins over the cells' boxes: the hover and click hit test looks at one bin.
+    var a = g.all, bins = [];
+    for (var b = 0; b < HIT_BINS * HIT_BINS; b++) { bins.push([]); }
+    var bw = (a[2] - a[0]) / HIT_BINS || 1, bh = (a[3] - a[1]) / HIT_BINS || 1;
+    var clampBin = function (v) { return Math.max(0, Math.min(HIT_BINS - 1, Math.floor(v))); };
+    for (var k = 0; k < g.n; k++) {
+      var i0 = clampBin((g.box[k * 4] - a[0]) / bw), i1 = clampBin((g.box[k * 4 + 2] - a[0]) / bw);
+      var j0 = clampBin((g.box[k * 4 + 1] - a[1]) / bh), j1 = clampBin((g.box[k * 4 + 3] - a[1]) / bh);
+      for (var i = i0; i <= i1; i++) { for (var j = j0; j <= j1; j++) { bins[j * HIT_BINS + i].push(k); } }
+    }
+    g.bins = bins; g.bw = bw; g.bh = bh;
+  }
+
+  function insideFeat(g, k, x, y) {
+    var inside = false;
+    for (var r = g.feat[k]; r < g.feat[k + 1]; r++) {
+      for (var a = g.ring[r], b = g.ring[r + 1] - 1, p = a; p <= b; p++) {
+        var q = p === a ? b : p - 1;
+        var xi = g.pts[p * 2], yi = g.pts[p * 2 + 1], xj = g.pts[q * 2], yj = g.pts[q * 2 + 1];
+        if ((yi > y) !== (yj > y) && x < (xj - xi) * (y - yi) / (yj - yi) + xi) { inside = !inside; }
+      }
+    }
+    return inside;
+  }
+
+  function hitCell(x, y) {
+    var g = B && B.geo && B.geo.g;
+    if (!g || !g.bins) { return -1; }
+    var i = Math.floor((x - g.all[0]) / g.bw), j = Math.floor((y - g.all[1]) / g.bh);
+    if (i < 0 || j < 0 || i >= HIT_BINS || j >= HIT_BINS) { return -1; }
+    var cand = g.bins[j * HIT_BINS + i];
+    for (var c = 0; c < cand.length; c++) {
+      var k = cand[c];
+      if (x >= g.box[k * 4] && x <= g.box[k * 4 + 2] && y >= g.box[k * 4 + 1] && y <= g.box[k * 4 + 3] &&
+          insideFeat(g, k, x, y)) { return k; }
+    }
+    return -1;
+  }
+
+  function waitGeo(me) {
+    if (me.geoWaited) { return; }
+    me.geoWaited = true;
+    me.geoP.then(function (data) { if (B === me) { onGeo(data); } });
   }
 
   function onGeo(data) {
     if (!B || !data) { return; }
     mark('geo');
-    B.geo = {cells: data[0], outline: data[1]};
-    data[0].features.forEach(function (f) { B.props[f.id] = f.properties; });
-    B.dirty.feed = true;
-    if (B.map.m) { addLayers(); }
-  }
-
-  function colourExpr(pal, dflt) {
-    var e = ['match', ['coalesce', ['feature-state', 'b'], dflt || 'x']];
-    Object.keys(pal).forEach(function (k) { e.push(k, pal[k]); });
-    e.push('#1b2a3d');
-    return e;
-  }
-
-  function fadeExpr(dflt) {
-    return ['match', ['coalesce', ['feature-state', 'f'], dflt || 0], 0, 0.95, 1, 0.78, 2, 0.55, 3, 0.32, 0.95];
-  }
-
-  function addLayers() {
-    var m = B.map.m;
-    if (B.map.added || !B.geo || !B.snap) { return; }
-    var pal = B.snap.map.palette;
-    var before;
-    var layers = (m.getStyle().layers || []);
-    for (var i = 0; i < layers.length; i++) {
-      if (layers[i].id.indexOf('plotly-trace-layer') === 0) { before = layers[i].id; break; }
+    var cells = data[0];
+    B.geo = {g: cells.type === 'FeatureCollection' ? packGeo(cells, false) : unpackCells(cells), o: packGeo(data[1], true)};
+    if (cells.type === 'FeatureCollection') {
+      cells.features.forEach(function (f) { B.props[f.id] = f.properties; });
+    } else {
+      cells.props.forEach(function (p, k) { B.props[cells.ids[k]] = {c: p[0], n: p[1], s: p[2], l: p[3], k: p[4]}; });
     }
-    if (m.getSource('wt-cells')) { ['wt-cells-fill', 'wt-outline'].forEach(function (id) { if (m.getLayer(id)) { m.removeLayer(id); } }); m.removeSource('wt-cells'); m.removeSource('wt-outline'); }
-    // Tiles one zoom level coarser than the view: a quarter as many tiles to cut and draw, still
-    // finer than a pixel once overzoomed.
-    var view = viewCamera();
-    var src = {type: 'geojson', data: B.geo.cells, tolerance: 0.45, buffer: 32};
-    if (view) { src.maxzoom = Math.max(6, Math.floor(view.zoom) - 1); }
-    m.addSource('wt-cells', src);
-    m.addSource('wt-outline', {type: 'geojson', data: B.geo.outline});
-    var hot = ['boolean', ['feature-state', 'h'], false];
-    var scopeLine = ['==', ['get', 'k'], 'scope'];
-    // One layer for the cells: fill by band and fade, and a 1-pixel outline (bright on cells that just
-    // reported, feature state h) drawn from the same buffers — a line layer would double the work of
-    // every repaint, which a wall without a GPU feels.
-    m.addLayer({id: 'wt-cells-fill', type: 'fill', source: 'wt-cells', paint: {
-      'fill-color': colourExpr(pal),
-      'fill-opacity': fadeExpr(0),
-      'fill-antialias': true,
-      'fill-outline-color': ['case', hot, '#ffe58a', 'rgba(5, 11, 22, 0.9)']
-    }}, before);
-    // Borders of the scope's children (towns on a county board) and of the scope, on top.
-    m.addLayer({id: 'wt-outline', type: 'line', source: 'wt-outline', paint: {
-      'line-color': ['case', scopeLine, '#d7e9ff', '#8fc1ff'],
-      'line-width': ['interpolate', ['linear'], ['zoom'], 8, ['case', scopeLine, 2.4, 1.4], 14, ['case', scopeLine, 3.2, 2.2]]
-    }}, before);
+    mark('packed');
+    indexGeo(B.geo.g);
+    mark('indexed');
     B.map.added = true;
-    mark('layers');
-    var gd = graph('grid-map');
-    gd.setAttribute('data-polygons', String(B.geo.cells.features.length));
-    fitMap();
-    bindMapEvents(m);
-    if (B.gotState) { queueAllCells(); flushMap(); }
+    B.dirty.feed = true;
+    bindMapEvents();
+    if (B.gotState) { queueAllCells(); }
+    flushMap();
   }
 
-  function viewCamera() {
-    // Center and zoom that frame the scope, with a small margin.
-    var b = B.snap && B.snap.map.bounds;
-    if (!b || !B.map.m) { return null; }
-    try {
-      var box = B.map.m.getContainer().getBoundingClientRect();
-      var pad = Math.round(Math.min(box.width, box.height) * 0.04);
-      return B.map.m.cameraForBounds([[b[0], b[1]], [b[2], b[3]]], {padding: pad}) || null;
-    } catch (e) { console.warn(e); return null; }
+  function mapBox() {
+    // The canvas's size in CSS pixels, or null while the panel is not laid out.
+    var cv = B.map.cv;
+    if (!cv || !cv.isConnected) {
+      cv = B.map.cv = $('board-map-canvas');
+      if (!cv) { return null; }
+    }
+    var w = cv.clientWidth, h = cv.clientHeight;
+    return w > 10 && h > 10 ? {w: w, h: h} : null;
+  }
+
+  function mapBounds() {
+    // The scope's box in world units (the server's bounds of the scope, else the cells').
+    var b = (B.snap && B.snap.map.bounds) || B.cfg.bounds;
+    if (b) { return [b[0], mercY(b[1]), b[2], mercY(b[3])]; }
+    var g = B.geo && B.geo.g;
+    return g && g.n ? g.all : null;
+  }
+
+  function fitView(box) {
+    var b = mapBounds();
+    if (!b || !box) { return null; }
+    var pad = Math.round(Math.min(box.w, box.h) * 0.04);
+    var s = Math.min((box.w - 2 * pad) / Math.max(b[2] - b[0], 1e-9), (box.h - 2 * pad) / Math.max(b[3] - b[1], 1e-9));
+    return {cx: (b[0] + b[2]) / 2, cy: (b[1] + b[3]) / 2, s: s, fit: s};
+  }
+
+  function styleOf(band, fade) {
+    var key = band + fade;
+    var hit = B.map.styles[key];
+    if (hit) { return hit; }
+    var pal = (B.snap && B.snap.map.palette) || B.cfg.palette || {};
+    var hex = pal[band] || '#1b2a3d';
+    var v = parseInt(hex.slice(1), 16);
+    hit = 'rgba(' + (v >> 16 & 255) + ',' + (v >> 8 & 255) + ',' + (v & 255) + ',' + FADE_ALPHA[fade || 0] + ')';
+    B.map.styles[key] = hit;
+    return hit;
+  }
+
+  function tracePath(ctx, g, k, v, w2, h2) {
+    for (var r = g.feat[k]; r < g.feat[k + 1]; r++) {
+      var a = g.ring[r], b = g.ring[r + 1];
+      if (b - a < 3) { continue; }
+      ctx.moveTo((g.pts[a * 2] - v.cx) * v.s + w2, h2 - (g.pts[a * 2 + 1] - v.cy) * v.s);
+      for (var p = a + 1; p < b; p++) {
+        ctx.lineTo((g.pts[p * 2] - v.cx) * v.s + w2, h2 - (g.pts[p * 2 + 1] - v.cy) * v.s);
+      }
+      ctx.closePath();
+    }
+  }
+
+  function drawMap() {
+    // Every cell, filled by band and fade (one path per colour), thin edges, bright edges on cells that
+    // just reported, then the borders of the scope's children and of the scope. Returns the cells drawn.
+    var M = B.map, geo = B.geo;
+    var box = mapBox();
+    if (!geo || !box) { return 0; }
+    if (!M.view) { M.view = fitView(box); }
+    if (!M.view) { return 0; }
+    var cv = M.cv, dpr = window.devicePixelRatio || 1;
+    var pw = Math.round(box.w * dpr), ph = Math.round(box.h * dpr);
+    if (cv.width !== pw || cv.height !== ph) { cv.width = pw; cv.height = ph; }
+    var ctx = cv.getContext('2d');
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, box.w, box.h);
+    var g = geo.g, v = M.view, w2 = box.w / 2, h2 = box.h / 2;
+    var big = Math.max(1, Math.min(2.5, Math.min(box.w, box.h) / 800));
+    var zoom = Math.max(0, Math.log(Math.max(1, v.s / (v.fit || v.s))) / Math.LN2);
+    var groups = {}, order = [], hot = [], now = Date.now();
+    for (var k = 0; k < g.n; k++) {
+      var id = g.id[k];
+      var key = (B.bands[id] || 'x') + (B.fade ? B.fade[id] || 0 : 0);
+      var grp = groups[key];
+      if (!grp) { grp = groups[key] = []; order.push(key); }
+      grp.push(k);
+      if (B.hot[id] && B.hot[id] >= now) { hot.push(k); }
+    }
+    var drawn = 0;
+    ctx.lineJoin = 'round';
+    ctx.lineWidth = 0.6 * big;
+    ctx.strokeStyle = CELL_EDGE;
+    order.forEach(function (key) {
+      var cells = groups[key];
+      ctx.fillStyle = styleOf(key.slice(0, -1), +key.slice(-1));
+      // Paths of at most PATH_CELLS cells: building one path of thousands of rings costs Chromium
+      // (Skia) superlinear time — 0.2 s for Pingnan's 5,043 cells in one path, 10 ms in chunks.
+      for (var c0 = 0; c0 < cells.length; c0 += PATH_CELLS) {
+        ctx.beginPath();
+        for (var c = c0; c < Math.min(cells.length, c0 + PATH_CELLS); c++) { tracePath(ctx, g, cells[c], v, w2, h2); }
+        ctx.fill('evenodd');
+        ctx.stroke();
+      }
+      drawn += cells.length;
+    });
+    if (hot.length) {
+      ctx.strokeStyle = HOT_EDGE;
+      ctx.lineWidth = big;
+      for (var h0 = 0; h0 < hot.length; h0 += PATH_CELLS) {
+        ctx.beginPath();
+        for (var h = h0; h < Math.min(hot.length, h0 + PATH_CELLS); h++) { tracePath(ctx, g, hot[h], v, w2, h2); }
+        ctx.stroke();
+      }
+    }
+    var o = geo.o;
+    [false, true].forEach(function (scope) {
+      ctx.beginPath();
+      for (var j = 0; j < o.n; j++) { if (o.kind[j] === scope) { tracePath(ctx, o, j, v, w2, h2); } }
+      ctx.strokeStyle = scope ? SCOPE_EDGE : CHILD_EDGE;
+      ctx.lineWidth = (scope ? 2.4 : 1.5) * big * (1 + Math.min(0.6, zoom * 0.15));
+      ctx.stroke();
+    });
+    M.drawn = drawn;
+    return drawn;
+  }
+
+  function requestDraw() {
+    if (!B || B.map.rafPending) { return; }
+    var me = B;
+    B.map.rafPending = true;
+    requestAnimationFrame(function () {
+      if (B !== me) { return; }
+      me.map.rafPending = false;
+      if (me.map.complete) { drawMap(); }
+    });
+  }
+
+  function plotlyGraph() {
+    var gd = graph('grid-map');
+    return gd && hasPlotly() && gd._fullLayout && gd._fullLayout.xaxis ? gd : null;
+  }
+
+  function waitForPlotly() {
+    // Plotly arrives after the map is drawn; from then on its axes and the canvas show the same view.
+    var me = B;
+    var poll = setInterval(function () {
+      if (B !== me) { clearInterval(poll); return; }
+      var gd = plotlyGraph();
+      if (!gd || !me.map.complete) { return; }
+      clearInterval(poll);
+      mark('plotly');
+      gd.on('plotly_relayouting', function (ev) { if (B === me) { syncFromPlotly(ev); } });
+      gd.on('plotly_relayout', function (ev) { if (B === me) { syncFromPlotly(ev); } });
+      pushView();
+      drawMarkers();
+    }, 50);
+    me.timers.push(poll);
+  }
+
+  function viewRanges(v, box) {
+    return [[v.cx - box.w / 2 / v.s, v.cx + box.w / 2 / v.s], [v.cy - box.h / 2 / v.s, v.cy + box.h / 2 / v.s]];
+  }
+
+  function pushView() {
+    var gd = plotlyGraph(), box = mapBox();
+    if (!gd || !box || !B.map.view) { return; }
+    var r = viewRanges(B.map.view, box);
+    Plotly.relayout(gd, {'xaxis.range': r[0], 'yaxis.range': r[1]});
+  }
+
+  function syncFromPlotly(ev) {
+    // Someone panned or zoomed the graph: the canvas follows its axes.
+    var gd = plotlyGraph(), box = mapBox(), v = B.map.view;
+    if (!gd || !box || !v) { return; }
+    var fl = gd._fullLayout;
+    var get = function (ax, i) {
+      var a = ev && ev[ax + '.range[' + i + ']'];
+      if (a === undefined && ev && ev[ax + '.range']) { a = ev[ax + '.range'][i]; }
+      return a === undefined ? fl[ax].range[i] : a;
+    };
+    var x0 = +get('xaxis', 0), x1 = +get('xaxis', 1), y0 = +get('yaxis', 0), y1 = +get('yaxis', 1);
+    if (!(x1 > x0) || !(y1 > y0)) { return; }
+    var s = box.w / (x1 - x0);
+    var cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
+    if (Math.abs(s - v.s) / v.s < 1e-6 && Math.abs(cx - v.cx) * s < 0.5 && Math.abs(cy - v.cy) * s < 0.5) { return; }
+    B.map.view = {cx: cx, cy: cy, s: s, fit: v.fit};
+    requestDraw();
   }
 
   function fitMap() {
-    // Through Plotly, so that its layout (center, zoom) agrees with the view and no redraw undoes it.
-    var cam = viewCamera();
-    var gd = graph('grid-map');
-    if (cam && gd) {
-      Plotly.relayout(gd, {'map.center.lon': cam.center.lng, 'map.center.lat': cam.center.lat, 'map.zoom': cam.zoom});
-    }
+    var box = mapBox();
+    if (!box) { return; }
+    B.map.view = fitView(box);
+    if (B.map.complete) { drawMap(); }
+    pushView();
   }
 
   function mark(name) {
@@ -1009,21 +1299,8 @@
   }
 
   function queueAllCells() {
-    // The most common band and fade become the layers' defaults: only the other cells need a
-    // feature state (at the start of an operation, none do).
     computeFade(true);
-    var bandCount = {}, fadeCount = [0, 0, 0, 0];
-    for (var i = 0; i < B.n; i++) { bandCount[B.bands[i]] = (bandCount[B.bands[i]] || 0) + 1; fadeCount[B.fade[i]]++; }
-    var band = Object.keys(bandCount).sort(function (a, b) { return bandCount[b] - bandCount[a]; })[0] || 'x';
-    var fade = fadeCount.indexOf(Math.max.apply(null, fadeCount));
-    var m = B.map.m;
-    m.removeFeatureState({source: 'wt-cells'});
-    m.setPaintProperty('wt-cells-fill', 'fill-color', colourExpr(B.snap.map.palette, band));
-    m.setPaintProperty('wt-cells-fill', 'fill-opacity', fadeExpr(fade));
-    B.map.pending = {};
-    for (var j = 0; j < B.n; j++) {
-      if (B.bands[j] !== band || B.fade[j] !== fade || B.hot[j]) { B.map.pending[j] = true; }
-    }
+    B.map.pending.all = true;
   }
 
   function computeFade(all) {
@@ -1045,62 +1322,148 @@
   function fadeCells() { if (B && B.gotState) { computeFade(false); } }
 
   function flushMap() {
+    // Redraw when something changed (bands, fades, edges of cells that just reported): every
+    // MAP_BATCH_MS at most, and at once the first time everything needed is here.
     if (!B || !B.map.added || !B.gotState) { return; }
-    var m = B.map.m;
     var now = Date.now();
     Object.keys(B.hot).forEach(function (k) {
       if (B.hot[k] < now) { delete B.hot[k]; B.map.pending[k] = true; }
     });
-    var keys = Object.keys(B.map.pending);
-    if (keys.length) {
-      B.map.pending = {};
-      for (var j = 0; j < keys.length; j++) {
-        var i = +keys[j];
-        if (i >= B.n) { continue; }
-        m.setFeatureState({source: 'wt-cells', id: i}, {b: B.bands[i], f: B.fade[i], h: !!B.hot[i]});
-      }
-    }
+    if (B.map.complete && !Object.keys(B.map.pending).length) { B.updated.map = serverNow(); return; }
+    var drawn = drawMap();
+    if (!drawn && B.geo.g.n) { return; }  // not laid out yet: the next batch tries again
+    B.map.pending = {};
     B.updated.map = serverNow();
-    if (!B.map.complete) {
-      m.once('idle', function () {
-        if (!B || B.map.complete) { return; }
-        B.map.complete = true;
+    if (B.map.complete) { return; }
+    bindMapEvents();
+    B.map.complete = true;
+    mark('drawn');
+    var me = B;
+    // The clock stops once the frame holding the drawn canvas has been produced.
+    requestAnimationFrame(function () {
+      setTimeout(function () {
+        if (B !== me) { return; }
         mark('complete');
+        releasePlotly();
+        me.map.marks = {'data-polygons': String(me.map.drawn), 'data-map-state': 'complete',
+          'data-ready-ms': String(Math.round(performance.now()))};
+        markGraph();
         B.dirty.bars = B.dirty.curve = B.dirty.sum = true;
-        setTimeout(function () { drawCharts(true); drawMarkers(); }, 0);
-        var g = $('grid-map');
-        g.setAttribute('data-map-state', 'complete');
-        g.setAttribute('data-polygons', String(B.geo.cells.features.length));
-        g.setAttribute('data-ready-ms', String(Math.round(performance.now())));
-      });
-      m.triggerRepaint();
+        setTimeout(function () { if (B === me) { drawCharts(true); drawMarkers(); } }, 0);
+      }, 0);
+    });
+  }
+
+  function clearMapMarks() {
+    if (B) { B.map.marks = null; }
+    var gm = $('grid-map');
+    if (gm) { ['data-map-state', 'data-polygons', 'data-ready-ms'].forEach(function (k) { gm.removeAttribute(k); }); }
+  }
+
+  function markGraph() {
+    // The marks on `#grid-map` survive Dash swapping the graph's placeholder for the graph itself
+    // (Plotly usually arrives after the map is drawn): they are set again on whatever element holds it.
+    if (!B || !B.map.marks) { return; }
+    var g = $('grid-map');
+    if (!g) { return; }
+    Object.keys(B.map.marks).forEach(function (k) {
+      if (g.getAttribute(k) !== B.map.marks[k]) { g.setAttribute(k, B.map.marks[k]); }
+    });
+    if (!B.map.watch && B.map.cv && B.map.cv.parentNode) {
+      var me = B;
+      B.map.watch = new MutationObserver(function () { if (B === me) { markGraph(); } });
+      B.map.watch.observe(B.map.cv.parentNode, {childList: true, subtree: true, attributes: true,
+        attributeFilter: ['data-map-state', 'data-polygons', 'data-ready-ms', 'id']});
     }
   }
 
-  function bindMapEvents(m) {
+  function bindMapEvents() {
+    if (B.map.bound) { return; }
+    if (!B.map.cv) { B.map.cv = $('board-map-canvas'); }
+    var body = B.map.cv && B.map.cv.parentNode;
+    if (!body) { return; }
+    B.map.bound = true;
+    var me = B;
     var tip = $('board-tip');
-    var hoverTimer = null;
-    m.on('mousemove', 'wt-cells-fill', function (e) {
-      var f = e.features && e.features[0];
-      if (!f) { return; }
-      m.getCanvas().style.cursor = 'pointer';
-      showTip(tip, f.id, f.properties, e.point);
-      clearTimeout(hoverTimer);
-      hoverTimer = setTimeout(function () { enrichTip(tip, f.id, f.properties); }, 180);
-    });
-    m.on('mouseleave', 'wt-cells-fill', function () {
-      m.getCanvas().style.cursor = '';
+    var hoverTimer = null, down = null, last = -1;
+    var at = function (e) {
+      var r = me.map.cv.getBoundingClientRect(), v = me.map.view;
+      var px = e.clientX - r.left, py = e.clientY - r.top;
+      if (!v || px < 0 || py < 0 || px > r.width || py > r.height) { return null; }
+      return {x: px, y: py, k: hitCell(v.cx + (px - r.width / 2) / v.s, v.cy - (py - r.height / 2) / v.s)};
+    };
+    var hide = function () {
       tip.style.display = 'none';
+      last = -1;
       clearTimeout(hoverTimer);
+      body.style.cursor = '';
+    };
+    body.addEventListener('mousemove', function (e) {
+      if (B !== me) { return; }
+      if (e.buttons) { hide(); return; }
+      var h = at(e);
+      if (!h || h.k < 0 || (e.target && e.target.closest && e.target.closest('.b-legend, .b-tip'))) { hide(); return; }
+      var id = me.geo.g.id[h.k], p = me.props[id];
+      if (!p) { hide(); return; }
+      body.style.cursor = 'pointer';
+      showTip(tip, id, p, h);
+      if (id !== last) {
+        last = id;
+        clearTimeout(hoverTimer);
+        hoverTimer = setTimeout(function () { enrichTip(tip, id, p); }, 180);
+      } else {
+        enrichTip(tip, id, p);
+      }
     });
-    m.on('click', 'wt-cells-fill', function (e) {
-      var f = e.features && e.features[0];
-      if (!f || !B.snap) { return; }
-      var k = f.properties.k;
-      var child = k >= 0 ? B.snap.children[k] : null;
-      var next = child ? child.code : f.properties.c;
-      if (next && next !== B.snap.scope.code) { navigate({scope: next}); }
+    body.addEventListener('mouseleave', hide);
+    body.addEventListener('mousedown', function (e) { down = {x: e.clientX, y: e.clientY}; });
+    body.addEventListener('click', function (e) {
+      if (B !== me || !me.snap || !down || Math.abs(e.clientX - down.x) + Math.abs(e.clientY - down.y) > 6) { return; }
+      var h = at(e);
+      if (!h || h.k < 0) { return; }
+      var p = me.props[me.geo.g.id[h.k]];
+      if (!p) { return; }
+      var child = p.k >= 0 ? me.snap.children[p.k] : null;
+      var next = child ? child.code : p.c;
+      if (next && next !== me.snap.scope.code) { navigate({scope: next}); }
     });
+  }
+
+  var PROBE_STEPS = [8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15];
+
+  function mapProbe() {
+    // For tests and the benchmark: per cell, a point inside it (page coordinates) and the colour the
+    // canvas holds there (null when the cell is under 3 pixels across); how many cells are painted.
+    var g = B && B.geo && B.geo.g, box = B && mapBox(), v = B && B.map.view;
+    if (!g || !box || !v) { return null; }
+    var cv = B.map.cv, dpr = cv.width / box.w, rect = cv.getBoundingClientRect();
+    var img = cv.getContext('2d').getImageData(0, 0, cv.width, cv.height).data;
+    var painted = 0, sub = 0, codes = [], colours = [], points = [];
+    for (var k = 0; k < g.n; k++) {
+      codes.push((B.props[g.id[k]] || {}).c);
+      var wpx = (g.box[k * 4 + 2] - g.box[k * 4]) * v.s, hpx = (g.box[k * 4 + 3] - g.box[k * 4 + 1]) * v.s;
+      var colour = null, point = null;
+      if (wpx < 3 || hpx < 3) { sub++; } else {
+        var y = (g.box[k * 4 + 1] + g.box[k * 4 + 3]) / 2;
+        for (var ti = 0; ti < PROBE_STEPS.length && colour === null; ti++) {
+          var x = g.box[k * 4] + (g.box[k * 4 + 2] - g.box[k * 4]) * PROBE_STEPS[ti] / 16;
+          if (!insideFeat(g, k, x, y)) { continue; }
+          var cx = (x - v.cx) * v.s + box.w / 2, cy = box.h / 2 - (y - v.cy) * v.s;
+          var px = Math.floor(cx * dpr), py = Math.floor(cy * dpr);
+          if (px < 0 || py < 0 || px >= cv.width || py >= cv.height) { continue; }
+          var o = (py * cv.width + px) * 4;
+          if (img[o + 3] > 0) {
+            colour = [img[o], img[o + 1], img[o + 2], img[o + 3]];
+            point = [rect.left + cx, rect.top + cy];
+          }
+        }
+        if (colour) { painted++; }
+      }
+      colours.push(colour);
+      points.push(point);
+    }
+    return {cells: g.n, painted: painted, subpixel: sub, drawn: B.map.drawn, codes: codes, colours: colours,
+      points: points};
   }
 
   function bandText(b) {
@@ -1350,6 +1713,9 @@
     stop: stop,
     debug: function () {
       return B ? {conn: B.conn, n: B.n, gotState: B.gotState, mapComplete: B.map.complete, key: B.key} : null;
+    },
+    mapProbe: function () {
+      return B ? mapProbe() : null;
     }
   };
 })();

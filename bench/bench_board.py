@@ -1,12 +1,19 @@
 """Command board figures, measured in real headless Chromium against `wartime serve` over Pingnan.
 
 1. ``first_map_ms``: a cold browser context opens the board (kiosk link, 1920×1080)
-   and the bench reads ``#grid-map[data-ready-ms]`` — `performance.now()` at the
-   moment every one of the ~5,000 polygons is drawn *and coloured* (the page
-   sets it on the first MapLibre ``idle`` after the hub's state was applied), so
-   the figure runs from navigation start. Median over ``--loads`` cold loads
-   (max reported too), and ``first_map_warm_ms`` for the same wall reloading
-   (HTTP and code caches warm).
+   and the bench reads ``#grid-map[data-ready-ms]`` — `performance.now()` once
+   every one of the ~5,000 polygons is drawn *and coloured* with the hub's state
+   and the frame that shows it has been produced (the page draws the cells on a
+   canvas, then waits for the next animation frame and a task after it), so the
+   figure runs from navigation start. The bench then checks what is on the
+   canvas: ``data-polygons`` must equal the number of leaf grids, and it
+   samples the canvas inside every cell at least 3 pixels across (``painted``
+   of ``sized`` cells; smaller cells are drawn too, but under a pixel or two a
+   sample point is not reliable). Median over ``--loads`` cold loads (max
+   reported too), and ``first_map_warm_ms`` for the same wall reloading (HTTP
+   and code caches warm). The first load of a run is also the server's first
+   page (its caches cold); ``first_map_ms`` is the median, so with ``--loads
+   3`` it is a cold browser against a running server.
 2. Live, with ``--rate`` reports a second (default 1,000) flowing from a separate
    process through `County.report_many` (validation, idempotency, the log — the
    same path as the API's reports, in batches every 100 ms) to the server's
@@ -129,10 +136,23 @@ OBSERVE = """() => {
 
 
 MARKS = "performance.getEntriesByType('mark').map(m => m.name.replace('board:', '') + ' ' + Math.round(m.startTime))"
-"""The page's own phase marks (boot, state, snapshot, geo, map, layers, complete), in ms."""
+"""The page's own phase marks (boot, state, snapshot, geo, packed, indexed, drawn, complete, plotly), in ms."""
+
+MAP_PROBE = """() => { const p = window.wartimeBoard.mapProbe();
+    return p && {cells: p.cells, drawn: p.drawn, painted: p.painted, sized: p.cells - p.subpixel}; }"""
+"""What the canvas holds when the clock has stopped (see the module's docstring)."""
 
 
-def _first_loads(browser: Any, url: str, loads: int) -> tuple[list[float], float]:
+def _check_map(page: Any, cells: int) -> str:
+    """Refuse a figure for a map that is not all there: every leaf drawn, every sizeable cell painted."""
+    polygons = page.get_attribute("#grid-map", "data-polygons")
+    probe = page.evaluate(MAP_PROBE)
+    if polygons != str(cells) or not probe or probe["drawn"] != cells or probe["painted"] != probe["sized"]:
+        raise RuntimeError(f"map not complete when the clock stopped: {polygons} polygons, {probe}")
+    return f"{polygons} polygons, painted {probe['painted']}/{probe['sized']} cells over 3 px"
+
+
+def _first_loads(browser: Any, url: str, loads: int, cells: int) -> tuple[list[float], float]:
     out: list[float] = []
     warm = float("nan")
     for i in range(loads):
@@ -141,16 +161,16 @@ def _first_loads(browser: Any, url: str, loads: int) -> tuple[list[float], float
         page.goto(url)
         page.wait_for_selector("#grid-map[data-map-state=complete]", timeout=180_000)
         ms = float(page.get_attribute("#grid-map", "data-ready-ms") or "nan")
-        polygons = page.get_attribute("#grid-map", "data-polygons")
+        drawn = _check_map(page, cells)
         marks = page.evaluate(MARKS)
-        say(f"cold load {i + 1}/{loads}: complete map ({polygons} polygons) at {ms:.0f} ms [{', '.join(marks)}]")
+        say(f"cold load {i + 1}/{loads}: complete map ({drawn}) at {ms:.0f} ms [{', '.join(marks)}]")
         out.append(ms)
         if i == loads - 1:
             # The same wall reloading: Chromium's HTTP cache and V8's code cache are warm.
             page.reload()
             page.wait_for_selector("#grid-map[data-map-state=complete]", timeout=180_000)
             warm = float(page.get_attribute("#grid-map", "data-ready-ms") or "nan")
-            say(f"warm reload: complete map at {warm:.0f} ms")
+            say(f"warm reload: complete map ({_check_map(page, cells)}) at {warm:.0f} ms")
         context.close()
     return out, warm
 
@@ -175,7 +195,7 @@ def run(redis_url: str, quick: bool, *, rate: int = 1000, probes: int = 100, loa
             chromium = os.environ.get("WARTIME_CHROMIUM") or "/usr/bin/chromium"
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
-                first, warm = _first_loads(browser, url, loads)
+                first, warm = _first_loads(browser, url, loads, len(leaves))
                 live = _live(browser, url, server.port, token, redis_url, code, op, leaves, rate, probes)
                 browser.close()
         finally:

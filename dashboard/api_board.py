@@ -35,7 +35,7 @@ def register(api: Blueprint, backend: Any) -> None:
     """Add the routes to the blueprint."""
     from dashboard.api import handler
     from dashboard.components import board_model
-    from dashboard.components.map import cells_geojson, outline_geojson
+    from dashboard.components.map import cells_geojson, cells_packed, outline_geojson
     from streams.county import now_ms
 
     @api.get("/board")
@@ -70,19 +70,25 @@ def register(api: Blueprint, backend: Any) -> None:
         require_read(actor, tree, scope, field="scope")
         if current != digest:
             raise UnknownGrid(f"no geometry {digest} in the current registry", field="digest")
-        make = cells_geojson if kind == "cells" else outline_geojson
+        make = {"cells": cells_geojson, "packed": cells_packed}.get(kind, outline_geojson)
         data = make(tree, geometry, scope, digest)
         etag = f'"{digest}-{scope}-{kind}"'
         # Under "~" the same URL means different scopes to different users: always revalidate.
         headers = {"ETag": etag, "Cache-Control": "private, no-cache" if mine else "private, max-age=86400"}
         if request.headers.get("If-None-Match") == etag:
             return Response(status=304, headers=headers)
-        return Response(data, mimetype="application/geo+json", headers=headers)
+        return Response(data, mimetype="application/json" if kind == "packed" else "application/geo+json",
+                        headers=headers)
 
     @api.get("/board/geo/<digest>/<scope>/cells.geojson")
     @handler
     def board_cells(digest: str, scope: str) -> Any:
         return _geo(digest, scope, "cells")
+
+    @api.get("/board/geo/<digest>/<scope>/cells.json")
+    @handler
+    def board_cells_packed(digest: str, scope: str) -> Any:
+        return _geo(digest, scope, "packed")
 
     @api.get("/board/geo/<digest>/<scope>/outline.geojson")
     @handler

@@ -551,7 +551,26 @@ def _secretaries(st: ControlState, tree: GridTree, scope: str) -> dict[str, int]
             "first_leaders": leaders}
 
 
+_PEACETIME: dict[tuple[int, str], tuple[GridTree, dict[str, Any]]] = {}
+_PEACETIME_LOCK = threading.Lock()
+
+
 def _peacetime(tree: GridTree, scope: str) -> dict[str, Any]:
+    """Structure-only figures of a scope, computed once per registry tree (a walk of the whole subtree)."""
+    key = (id(tree), scope)
+    with _PEACETIME_LOCK:
+        hit = _PEACETIME.get(key)
+    if hit is not None and hit[0] is tree:
+        return hit[1]
+    out = _peacetime_of(tree, scope)
+    with _PEACETIME_LOCK:
+        if len(_PEACETIME) >= 256:
+            _PEACETIME.clear()
+        _PEACETIME[key] = (tree, out)
+    return out
+
+
+def _peacetime_of(tree: GridTree, scope: str) -> dict[str, Any]:
     levels: dict[str, int] = {}
     micro: set[str] = set()
     for c in tree.subtree(scope):

@@ -1,12 +1,15 @@
 """`/`: the command board (指挥大屏) for the video wall — "一图统揽", live and unattended.
 
 Dash renders the frame: header, panels, the map (`#grid-map`, a `dcc.Graph`
-holding a blank-style `map` subplot, see `dashboard.components.map`), the two
-charts, the selectors and the login form. `assets/board.js` fills it: it
-fetches the snapshot (``GET /api/v1/board``) and the static polygons, opens
-the live push (`assets/live.js` → `streams.live`) and applies every update to
-the DOM, the map's feature state and the charts directly — no round trip to a
-Dash callback for live numbers, and never a rebuilt figure.
+with a transparent cartesian frame over the canvas the polygons are drawn on,
+see `dashboard.components.map`), the two charts, the selectors and the login
+form. `assets/board.js` fills it: it fetches the snapshot (``GET
+/api/v1/board``) and the static polygons, opens the live push
+(`assets/live.js` → `streams.live`) and applies every update to the DOM, the
+map's canvas and the charts directly — no round trip to a Dash callback for
+live numbers, and never a rebuilt figure. The map needs neither the snapshot
+nor Plotly to be drawn: the config carries the palette and the scope's box,
+so the first complete map waits only for the polygons and the hub's state.
 
 The URL is the wall's bookmark: ``/?scope=PN03&op=op-…&lang=en`` (scope: the
 county, a town or any grid; op: one operation, else every open one in the
@@ -32,13 +35,17 @@ from dash import Input, Output, State, callback, clientside_callback, dcc, html,
 from command.errors import CommandRejected
 from dashboard.components.board_model import READER, labels, search
 from dashboard.components.charts import curve_figure
-from dashboard.components.map import base_figure, bounds
+from dashboard.components.map import PALETTE, base_figure, bounds
 from dashboard.components.session import actor_of, backend, login_form, register_login
 from dashboard.i18n import lang_of, t
 
 dash.register_page(__name__, path="/", title="战时指挥大屏 · Command board", name="board")
 
 GRAPH_CONFIG: Any = {"displayModeBar": False, "responsive": True, "doubleClick": False}
+
+CURVE_FIGURE: dict[str, Any] = curve_figure().to_plotly_json()
+"""The (empty) curve's figure, built once at import: Plotly's validators cost a worker's first page load
+a third of a second, and board.js fills the traces anyway."""
 
 
 def _attrs(**data: str) -> Any:
@@ -80,8 +87,11 @@ def _geometry(scope: str | None) -> tuple[str | None, tuple[float, float, float,
         return None, None
 
 
-def _config(scope: str | None, op: str | None, lang: str, token: str | None, geo: str | None) -> dict[str, Any]:
-    """What board.js needs to start: the query, the live push's address and the geometry's version."""
+def _config(
+    scope: str | None, op: str | None, lang: str, token: str | None, geo: str | None,
+    box: tuple[float, float, float, float] | None = None,
+) -> dict[str, Any]:
+    """What board.js needs to start: the query, the live push's address, the geometry's version and box."""
     app_config = flask.current_app.config.get("WARTIME_CONFIG")
     return {
         "scope": scope or None,
@@ -91,6 +101,8 @@ def _config(scope: str | None, op: str | None, lang: str, token: str | None, geo
         "live_port": getattr(app_config, "live_port", None),
         "live_url": getattr(app_config, "live_url", None),
         "geo": geo,
+        "bounds": list(box) if box else None,
+        "palette": PALETTE,
         "labels": labels(lang),
     }
 
@@ -174,6 +186,7 @@ def layout(
             _panel(
                 "map", t("board.map", lang),
                 [
+                    html.Canvas(id="board-map-canvas", className="b-map-canvas", **_attrs(aria_hidden="true")),
                     dcc.Graph(id="grid-map", figure=base_figure(box), config={**GRAPH_CONFIG, "scrollZoom": True},
                               className="b-map", style={"height": "100%", "width": "100%"}),
                     html.Div(id="board-legend", className="b-legend"),
@@ -195,7 +208,7 @@ def layout(
             ),
             _panel(
                 "curve", t("board.curve", lang),
-                dcc.Graph(id="board-curve", figure=curve_figure(), config=GRAPH_CONFIG, className="b-chart",
+                dcc.Graph(id="board-curve", figure=CURVE_FIGURE, config=GRAPH_CONFIG, className="b-chart",
                           style={"height": "100%", "width": "100%"}),
                 lang,
                 extra=html.Div(
@@ -213,7 +226,7 @@ def layout(
     )
     return html.Div(
         [
-            dcc.Store(id="board-config", data=_config(scope, op, lang, token, geo)),
+            dcc.Store(id="board-config", data=_config(scope, op, lang, token, geo, box)),
             dcc.Store(id="board-boot"),
             html.Div(
                 html.Div(login_form("board", lang), className="b-login-card"),

@@ -111,19 +111,75 @@ def _value(page: Any, counter: str) -> int:
     return int(page.get_attribute(f"[data-kpi={counter}]", "data-value"))
 
 
+PROBE = "() => window.wartimeBoard.mapProbe()"
+"""Per cell of the map: its code, a point inside it and the colour the canvas shows there."""
+
+UNCOVERED = "([x, y]) => !!document.elementFromPoint(x, y).closest('#grid-map')"
+"""Whether a point of the page reaches the map (no legend or message over it)."""
+
+
 def test_the_map_draws_one_polygon_per_leaf_grid(tab: Any, wall: Wall) -> None:
     page = _open(tab, wall.url())
     try:
         leaves = list(wall.tree.leaves("TC"))
         assert page.get_attribute("#grid-map", "data-polygons") == str(len(leaves)) == "32"
-        codes, drawn = page.evaluate("""() => {
-            const m = document.querySelector('#grid-map .js-plotly-plot')._fullLayout.map._subplot.map;
-            const data = m.getSource('wt-cells').serialize().data;
-            const ids = new Set(m.queryRenderedFeatures({layers: ['wt-cells-fill']}).map(f => f.id));
-            return [data.features.map(f => f.properties.c), ids.size];
-        }""")
-        assert codes == leaves
-        assert drawn == len(leaves)
+        probe = page.evaluate(PROBE)
+        assert probe["codes"] == leaves
+        assert probe["drawn"] == probe["painted"] == len(leaves)  # every cell's inside is painted
+        # `#grid-map` is the Plotly graph over the canvas (Plotly comes once the map is drawn), on the
+        # same axes: lon and Mercator lat, one scale.
+        page.wait_for_function("""() => {
+            const gd = document.querySelector('#grid-map .js-plotly-plot');
+            return !!(gd && gd._fullLayout && gd._fullLayout.yaxis.scaleanchor === 'x');
+        }""", timeout=BOOT_S)
+        # The page fetched no tiles, styles or glyphs (the polygons are ours, drawn on a canvas).
+        assert page.locator(".maplibregl-map").count() == 0
+    finally:
+        page.close()
+
+
+def test_hovering_a_cell_names_it_and_clicking_drills_into_its_town(tab: Any, wall: Wall) -> None:
+    page = _open(tab, wall.url())
+    try:
+        probe = page.evaluate(PROBE)
+        # A cell of town TC01 that no overlay (legend, message) covers.
+        code, (x, y) = next(
+            (c, p) for c, p in zip(probe["codes"], probe["points"], strict=True)
+            if c.startswith("TC01-") and page.evaluate(UNCOVERED, p)
+        )
+        page.mouse.move(x, y)
+        page.wait_for_selector("#board-tip .b-tip-code", state="visible", timeout=10_000)
+        assert page.text_content("#board-tip .b-tip-code") == code
+        page.mouse.click(x, y)
+        page.wait_for_function("() => new URLSearchParams(location.search).get('scope') === 'TC01'", timeout=30_000)
+        page.wait_for_selector("#grid-map[data-map-state=complete]", timeout=BOOT_S)  # the town's own map
+        assert page.get_attribute("#grid-map", "data-polygons") == str(len(list(wall.tree.leaves("TC01")))) == "16"
+    finally:
+        page.close()
+
+
+def test_a_cell_changes_colour_when_its_total_does(tab: Any, wall: Wall) -> None:
+    page = _open(tab, wall.url())
+    try:
+        page.wait_for_selector(".board[data-conn=live]", timeout=BOOT_S)
+        code = "TC01-L2-M1-S1-W1"
+        before = page.evaluate(PROBE)
+        k = before["codes"].index(code)
+        r = requests.post(
+            f"{wall.served.url}/api/v1/operations/{wall.op}/reports",
+            json={"report_id": "colour-1", "grid": code, "counts": {"sampled": 10_000}},
+            headers=wall.served.headers("commander"), timeout=10,
+        )
+        assert r.status_code == 201
+        page.wait_for_function(
+            """([k, old]) => { const c = window.wartimeBoard.mapProbe().colours[k];
+                               return c && c.join() !== old.join(); }""",
+            arg=[k, before["colours"][k]], timeout=30_000,
+        )
+        after = page.evaluate(PROBE)
+        # Only that cell took a new colour; every other cell is painted as it was.
+        changed = [c for i, c in enumerate(after["codes"]) if after["colours"][i] != before["colours"][i]]
+        assert changed == [code]
     finally:
         page.close()
 

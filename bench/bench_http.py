@@ -23,7 +23,10 @@ Reported per worker count N (metric prefix ``wN_``): sustained reports/s
 CPU seconds per 1,000 reports of the gunicorn workers, the projector, the
 rest of the server and redis-server, Redis commands per report, Redis's worst
 AOF fsync stall per second, the server's RSS, and the time the projector
-needed to drain after the load stopped. ``--profile DIR`` adds py-spy
+needed to drain after the load stopped (the workers' kernel CPU shown apart:
+``cpu_workers_sys_ms_per_k``). ``--worker-class gthread`` serves with
+gunicorn's thread-per-request worker instead of the default asyncio one
+(dashboard.asgi), for comparison. ``--profile DIR`` adds py-spy
 breakdowns of the workers and the projector. Every run ends by checking
 that the county total served by the API equals the sum of the counts the
 server acknowledged with 201.
@@ -215,11 +218,14 @@ def _ppid(pid: int) -> int:
 
 
 def cpu_by_role(roles: dict[int, str]) -> dict[str, float]:
-    """CPU seconds so far per role (processes that vanished count 0)."""
+    """CPU seconds so far per role (processes that vanished count 0); ``<role>-sys``: the kernel's part."""
     out: dict[str, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
     for pid, role in roles.items():
         with contextlib.suppress(OSError):
             out[role] = out.get(role, 0.0) + _stat(pid)[0]
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                out[f"{role}-sys"] = out.get(f"{role}-sys", 0.0) + int(f.read().rsplit(b")", 1)[1].split()[12]) / tick
     return out
 
 
@@ -328,6 +334,10 @@ WORKER_PARTS: list[tuple[str, str]] = [
     ("  audit entry (after_request XADD)", "_audit (dashboard/audit.py"),
     ("  security headers", "_security_headers ("),
     ("  JSON answer", "_json (dashboard/api.py"),
+    ("asgi worker: report on the event loop", "ASGIApp._report ("),
+    ("asgi worker: other requests (WSGI in threads)", "run (dashboard/asgi.py"),
+    ("group commit: append_many of a batch", "send_batch ("),
+    ("audit writer thread", "Writer._write ("),
     ("redis-py, all calls (pack, send, parse, pool)", "(redis/"),
 ]
 """Stack fragments → parts of a gunicorn worker's CPU (GIL-holding samples), inclusive."""
@@ -543,6 +553,7 @@ def run_once(
             res[f"cpu_{role.replace('+', '_').replace('-', '_')}_ms_per_k"] = (
                 (cpu1.get(role, 0.0) - cpu0.get(role, 0.0)) * 1000 * per_k
             )
+        res["cpu_workers_sys_ms_per_k"] = (cpu1.get("workers-sys", 0.0) - cpu0.get("workers-sys", 0.0)) * 1000 * per_k
         res["cpu_redis_ms_per_k"] = (redis_cpu1 - redis_cpu0) * 1000 * per_k
         calls = {k: stats1[k] - stats0.get(k, 0) for k in stats1}
         res["redis_cmds_per_report"] = sum(calls.values()) / max(1, len(samples))
@@ -550,7 +561,8 @@ def run_once(
         say(f"--workers {workers}: {res['rps']:,.0f} reports/s, p50 {res['p50_ms']:.1f} ms, "
             f"p99 {res['p99_ms']:.1f} ms, lag p50 {res['lag_p50_ms']:.0f} ms p99 {res['lag_p99_ms']:.0f} ms, "
             f"non-2xx {res['non2xx']:.0f}, drained in {drain_s:.2f} s, RSS {rss:,.0f} MB; "
-            f"CPU ms per 1k reports: workers {res['cpu_workers_ms_per_k']:.0f}, "
+            f"CPU ms per 1k reports: workers {res['cpu_workers_ms_per_k']:.0f} "
+            f"(kernel {res['cpu_workers_sys_ms_per_k']:.0f}), "
             f"projector {res['cpu_projector_ms_per_k']:.0f}, redis {res['cpu_redis_ms_per_k']:.0f}, "
             f"loadgen {res['loadgen_cpu_us']:.0f} us/req")
         top = sorted(calls.items(), key=lambda kv: -kv[1])[:10]
@@ -564,8 +576,8 @@ def run_once(
         if profiles:
             wp = [p for pid, p in profiles.items() if roles[pid] == "workers"]
             print_profile(f"gunicorn workers' CPU (GIL held) while serving reports (--workers {workers})",
-                          *summarize(wp, WORKER_PARTS, "ThreadWorker.handle ("))
-            for frame, share in top_frames(wp, "ThreadWorker.handle ("):
+                          *summarize(wp, WORKER_PARTS, ""))
+            for frame, share in top_frames(wp, ""):
                 say(f"    {share * 100:5.1f} %  leaf {frame}")
             pp = [p for pid, p in profiles.items() if roles[pid] == "projector"]
             print_profile("projector loop, wall-clock", *summarize(pp, PROJECTOR_PARTS, "Projector.run ("))
@@ -608,11 +620,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true")
     p.add_argument("--workers", default=None, help="comma-separated worker counts (default 1,2,3; quick: 2)")
     p.add_argument("--seconds", type=float, default=None, help="measured seconds per worker count")
+    p.add_argument("--worker-class", choices=["asgi", "gthread"], default=None,
+                   help="gunicorn worker class of the server (default: wartime serve's, asgi)")
     p.add_argument("--profile", metavar="DIR", default=None,
                    help="py-spy the workers and the projector during the load; raw stacks kept in DIR")
     args = p.parse_args(argv)
     from bench.run import machine_info, print_results
 
+    if args.worker_class:
+        os.environ["WARTIME_WORKER_CLASS"] = args.worker_class  # inherited by `wartime serve`
     workers = [int(w) for w in args.workers.split(",")] if args.workers else None
     prof = Path(args.profile) if args.profile else None
     if args.redis:

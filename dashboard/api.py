@@ -33,12 +33,13 @@ from command.errors import (
     UnknownOperation,
 )
 from command.evaluation import UnknownEvaluation
+from command.events import ProgressReported
 from command.matters import UnknownMatter
 from command.modes import SwitchRequest
 from command.operations import ReportRequest, operation_of, over_target
-from dashboard.auth import Accounts, Session
+from dashboard.auth import Accounts, LoginThrottled, Session
 from streams.county import County
-from streams.log import LogUnavailable
+from streams.log import Appended, LogUnavailable
 from streams.projector import projector_lag_ms
 from streams.server import Client
 
@@ -49,6 +50,7 @@ REPORT_STATE_MAX_AGE_MS = 250
 """How stale the control state may be when validating a report (see County.plan_report)."""
 
 STATUS: list[tuple[type[Exception], int]] = [
+    (LoginThrottled, 429),
     (NotAuthenticated, 401),
     (NotAuthorised, 403),
     (UnknownGrid, 404),
@@ -95,12 +97,19 @@ def _json(data: Any, status: int = 200) -> Response:
     )
 
 
-def error_response(exc: CommandRejected) -> Response:
+def error_body(exc: CommandRejected) -> dict[str, Any]:
     """The error body of DESIGN.md §5."""
     body: dict[str, Any] = {"code": exc.code, "message": exc.message, "field": exc.field}
     if hasattr(exc, "errors"):
         body["errors"] = [str(e) for e in exc.errors]
-    return _json({"error": body}, status_of(exc))
+    return {"error": body}
+
+
+def error_response(exc: CommandRejected) -> Response:
+    """The error answer of DESIGN.md §5 (status, body and headers)."""
+    resp = _json(error_body(exc), status_of(exc))
+    resp.headers.update(extra_headers(exc))
+    return resp
 
 
 class Backend:
@@ -132,15 +141,24 @@ class Backend:
 
     def session(self) -> Session:
         """The caller's session from `Authorization: Bearer …` (or ?token= for kiosks)."""
-        header = request.headers.get("Authorization", "")
-        token = header[7:].strip() if header.lower().startswith("bearer ") else ""
-        if not token and request.method in ("GET", "HEAD"):  # kiosk links and downloads read; never write
-            token = request.args.get("token", "")
-        if not token:
-            raise NotAuthenticated("missing bearer token", field="authorization")
-        session = self.accounts.verify(token)
+        query = request.args.get("token", "") if request.method in ("GET", "HEAD") else ""
+        session = self.session_of(request.headers.get("Authorization", ""), query)
         request.environ["wartime.session"] = session  # for the audit trail (dashboard.audit)
         return session
+
+    def cached_session_of(self, header: str) -> Session | None:
+        """The session of an Authorization header if this process verified it lately (no I/O), else None."""
+        token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+        return self.accounts.cached(token) if token else None
+
+    def session_of(self, header: str, query_token: str = "") -> Session:
+        """The session of an Authorization header (else of a read's ?token=), or NotAuthenticated."""
+        token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+        if not token:  # kiosk links and downloads read with ?token=; writes never pass one
+            token = query_token
+        if not token:
+            raise NotAuthenticated("missing bearer token", field="authorization")
+        return self.accounts.verify(token)
 
     def actor(self) -> Actor:
         return self.session().actor
@@ -155,6 +173,11 @@ def body(optional: bool = False) -> dict[str, Any]:
     if len(raw) > MAX_BODY:
         _drain()
         raise TooLarge(f"body larger than {MAX_BODY} bytes", field="body")
+    return json_object(raw, optional)
+
+
+def json_object(raw: bytes, optional: bool = False) -> dict[str, Any]:
+    """A body's JSON object (empty allowed when `optional`), or a 400 naming what is wrong."""
     if optional and not raw.strip():
         return {}
     try:
@@ -212,32 +235,89 @@ def refused_write(exc: redis.ResponseError) -> bool:
     return any(text.startswith(p) or f"-{p}" in text or f" {p} " in text for p in REFUSALS)
 
 
+def outcome(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, int, CommandRejected | None]:
+    """Run a handler: (answer body or Response, status, the domain error when refused) — DESIGN.md §5."""
+    try:
+        out = fn(*args, **kwargs)
+    except Exception as exc:
+        refused = refusal(exc)
+        if refused is None:
+            raise
+        return refused
+    if isinstance(out, Response):
+        return out, out.status_code, None
+    if isinstance(out, tuple):
+        return out[0], out[1], None
+    return out, 200, None
+
+
+def refusal(exc: BaseException) -> tuple[dict[str, Any], int, CommandRejected | None] | None:
+    """The answer to what a handler raised: (body, status, domain error), or None for a bug (500)."""
+    if isinstance(exc, CommandRejected):
+        return error_body(exc), status_of(exc), exc
+    if isinstance(exc, LogUnavailable):
+        log.warning("write refused: %s", exc)
+        return {"error": {"code": "unavailable", "message": str(exc), "field": None}}, 503, None
+    if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
+        return {"error": {"code": "unavailable", "message": f"redis: {exc}", "field": None}}, 503, None
+    if isinstance(exc, redis.ResponseError) and refused_write(exc):
+        log.warning("redis refused a write: %s", str(exc)[:200])
+        return {"error": {"code": "unavailable", "message": "storage refuses writes", "field": None}}, 503, None
+    return None
+
+
+def extra_headers(exc: CommandRejected | None) -> dict[str, str]:
+    """Headers a refusal adds to its answer (Retry-After on a throttled login)."""
+    if isinstance(exc, LoginThrottled):
+        return {"Retry-After": str(exc.retry_after_s)}
+    return {}
+
+
 def handler(fn: Callable[..., Any]) -> Callable[..., Response]:
     """Turn a handler's return value or domain error into the JSON answer of DESIGN.md §5."""
 
     def wrapped(*args: Any, **kwargs: Any) -> Response:
-        try:
-            out = fn(*args, **kwargs)
-        except CommandRejected as exc:
-            return error_response(exc)
-        except LogUnavailable as exc:
-            log.warning("write refused: %s", exc)
-            return _json({"error": {"code": "unavailable", "message": str(exc), "field": None}}, 503)
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            return _json({"error": {"code": "unavailable", "message": f"redis: {exc}", "field": None}}, 503)
-        except redis.ResponseError as exc:
-            if not refused_write(exc):
-                raise
-            log.warning("redis refused a write: %s", str(exc)[:200])
-            return _json({"error": {"code": "unavailable", "message": "storage refuses writes", "field": None}}, 503)
-        if isinstance(out, Response):
-            return out
-        if isinstance(out, tuple):
-            return _json(out[0], out[1])
-        return _json(out)
+        data, status, exc = outcome(fn, *args, **kwargs)
+        if isinstance(data, Response):
+            return data
+        if exc is not None:
+            request.environ["wartime.outcome"] = (None, exc.code)  # for the audit entry, without re-parsing
+        elif isinstance(data, dict) and status < 400:
+            request.environ["wartime.outcome"] = (data.get("event_id"), None)
+        resp = _json(data, status)
+        resp.headers.update(extra_headers(exc))
+        return resp
 
     wrapped.__name__ = fn.__name__
     return wrapped
+
+
+def plan_report(backend: Backend, actor: Actor, op: str, data: dict[str, Any]) -> ProgressReported:
+    """The report a POST /operations/{op}/reports body asks for, validated (refusals raise)."""
+    req = ReportRequest(
+        operation=op,
+        report_id=data.get("report_id"),
+        grid=data.get("grid"),
+        counts=data.get("counts"),
+        note=data.get("note", ""),
+        reason=data.get("reason", ""),
+    )
+    with backend.lock:
+        return backend.county.plan_report(actor, req, max_age_ms=REPORT_STATE_MAX_AGE_MS)
+
+
+def report_answer(out: Appended) -> tuple[dict[str, Any], int]:
+    """201 with the new entry's id, or 200 marked duplicate for a report_id seen before."""
+    if out.duplicate:
+        return {"event_id": out.id, "duplicate": True}, 200
+    return {"event_id": out.id}, 201
+
+
+def post_report(backend: Backend, actor: Actor, op: str, data: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """POST /operations/{op}/reports once authenticated and parsed (Flask route, dashboard.fastpath)."""
+    event = plan_report(backend, actor, op, data)
+    # Outside the lock: appends run concurrently, and concurrent ones go in one round trip (GroupCommit).
+    return report_answer(backend.county.append_report(event, actor).appended)
 
 
 EXTENSIONS = (
@@ -428,22 +508,7 @@ def create_api(backend: Backend) -> Blueprint:
     @handler
     def report(op: str) -> Any:
         actor = backend.actor()
-        data = body()
-        req = ReportRequest(
-            operation=op,
-            report_id=data.get("report_id"),
-            grid=data.get("grid"),
-            counts=data.get("counts"),
-            note=data.get("note", ""),
-            reason=data.get("reason", ""),
-        )
-        county = backend.county
-        with backend.lock:
-            event = county.plan_report(actor, req, max_age_ms=REPORT_STATE_MAX_AGE_MS)
-        out = county.append_report(event, actor)  # outside the lock: appends run concurrently
-        if out.duplicate:
-            return {"event_id": out.event_id, "duplicate": True}, 200
-        return {"event_id": out.event_id}, 201
+        return post_report(backend, actor, op, body())  # also served by dashboard.fastpath
 
     @api.get("/operations/<op>/progress")
     @handler

@@ -9,7 +9,6 @@ Assets (CSS, JS, fonts) are served locally — the big screen works offline.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,26 +56,50 @@ writes into its index (the renderer's start and string clientside callbacks) —
 'unsafe-inline': Plotly and React set styles at run time."""
 
 
-def _security_headers_for(app: dash.Dash) -> Callable[[Response], Response]:
-    """The after-request hook adding the headers a dashboard should send (CSP hashes of `app`)."""
-    cache: dict[str, Any] = {"scripts": -1, "csp": ""}
+class SecurityHeaders:
+    """The headers a dashboard should send (CSP with the hashes of `app`'s inline scripts)."""
 
-    def security_headers(resp: Response) -> Response:
+    def __init__(self, app: dash.Dash) -> None:
+        self.app = app
+        self._scripts = -1
+        self._csp = ""
+        self._raw: list[tuple[bytes, bytes]] = []
+        self._raw_for: str | None = None
+
+    def csp(self) -> str:
+        """The current policy (pages add clientside callbacks as they are imported)."""
+        scripts = len(self.app._inline_scripts) + len(dash._callback.GLOBAL_INLINE_SCRIPTS)
+        if scripts != self._scripts:
+            self._csp = CSP.format(scripts=" ".join(self.app.csp_hashes()))
+            self._scripts = scripts
+        return self._csp
+
+    def api(self) -> list[tuple[str, str]]:
+        """Every header an /api/ answer carries (for answers made without Flask: dashboard.fastpath)."""
+        return [*self._common(), ("Cache-Control", "no-store")]
+
+    def api_raw(self) -> list[tuple[bytes, bytes]]:
+        """`api()` as ASGI wants it (lower-case bytes), made again only when the policy changes."""
+        csp = self.csp()
+        if self._raw_for != csp:
+            self._raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in self.api()]
+            self._raw_for = csp
+        return self._raw
+
+    def _common(self) -> list[tuple[str, str]]:
+        return [
+            ("X-Content-Type-Options", "nosniff"),
+            ("X-Frame-Options", "DENY"),
+            ("Referrer-Policy", "no-referrer"),
+            ("Cross-Origin-Opener-Policy", "same-origin"),
+            ("Content-Security-Policy", self.csp()),
+        ]
+
+    def __call__(self, resp: Response) -> Response:
         """No framing, no sniffing, no inline or injected script, same-origin only."""
-        scripts = len(app._inline_scripts) + len(dash._callback.GLOBAL_INLINE_SCRIPTS)
-        if scripts != cache["scripts"]:  # pages add clientside callbacks as they are imported
-            cache["csp"] = CSP.format(scripts=" ".join(app.csp_hashes()))
-            cache["scripts"] = scripts
-        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-        resp.headers.setdefault("X-Frame-Options", "DENY")
-        resp.headers.setdefault("Referrer-Policy", "no-referrer")
-        resp.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        resp.headers.setdefault("Content-Security-Policy", cache["csp"])
-        if request.path.startswith("/api/"):
-            resp.headers.setdefault("Cache-Control", "no-store")
+        for name, value in self.api() if request.path.startswith("/api/") else self._common():
+            resp.headers.setdefault(name, value)
         return resp
-
-    return security_headers
 
 
 def create_app(config: Config) -> dash.Dash:
@@ -102,7 +125,12 @@ def create_app(config: Config) -> dash.Dash:
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     app.layout = _shell(config)
-    server.after_request(_security_headers_for(app))
+    headers = SecurityHeaders(app)
+    server.config["WARTIME_HEADERS"] = headers
+    server.after_request(headers)
+    from dashboard.fastpath import ReportsFastPath
+
+    server.wsgi_app = ReportsFastPath(server.wsgi_app, backend, headers.api)  # type: ignore[method-assign]
     # Dash finishes its setup in before-request hooks of the first request; two first requests at once
     # (a gthread worker just started, field clients retrying) race inside them and one gets a 500.
     # Run them now, once, before the worker takes any request.

@@ -29,20 +29,32 @@ and leaves the answer as it was — the command itself is already in the event
 log, and a Redis that refuses writes has refused the command too. The stream is
 trimmed (approximately) to `AUDIT_MAX` entries so that a flood of failed logins
 cannot exhaust Redis's memory.
+
+HTTP commands are written through a per-process `Writer`: a request that finds
+it idle writes its entry at once (so sequential requests are in the trail, in
+order, when their answers arrive); under load, entries queue while a write is
+in flight and a background thread sends each queue in one pipeline (one round
+trip, one fsync, for many requests). `flush()` waits for the queue; it runs at
+exit (and in gunicorn's worker_exit) so a clean shutdown loses nothing, and
+`read` flushes this process's queue first.
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextvars
 import json
 import logging
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import redis
+from redis.cluster import RedisCluster
 
 from streams.keys import CountyKeys
 
@@ -64,18 +76,158 @@ def _s(v: Any) -> str:
     return v.decode() if isinstance(v, bytes) else str(v)
 
 
-def record(client: Any, county: str, kind: str, **fields: Any) -> str | None:
-    """Append one entry (best effort); returns its id, or None when Redis refused it."""
+def _entry(kind: str, fields: dict[str, Any]) -> dict[str, str]:
     entry = {"kind": kind}
     for name in FIELDS[1:]:
         v = fields.get(name)
         if v is not None and v != "":
             entry[name] = str(v)[:300]
+    return entry
+
+
+def record(client: Any, county: str, kind: str, **fields: Any) -> str | None:
+    """Append one entry now (best effort); returns its id, or None when Redis refused it."""
     try:
-        return _s(client.xadd(CountyKeys(county).audit, entry, maxlen=AUDIT_MAX, approximate=True))
+        return _s(client.xadd(CountyKeys(county).audit, _entry(kind, fields), maxlen=AUDIT_MAX, approximate=True))
     except redis.RedisError as exc:
         log.warning("audit entry (%s) not written: %s", kind, type(exc).__name__)
         return None
+
+
+def record_soon(client: Any, county: str, kind: str, *, now_if_idle: bool = True, **fields: Any) -> None:
+    """Append one entry through this process's writer: now when it is idle, else in its next batch.
+
+    `now_if_idle=False` never writes in the caller's thread (an event loop must not wait for Redis).
+    """
+    writer_for(client).submit(CountyKeys(county).audit, _entry(kind, fields), now_if_idle=now_if_idle)
+
+
+BATCH_MAX = 512
+"""Entries per pipelined write at most."""
+
+
+class Writer:
+    """Audit entries of one process and client: written at once when idle, batched while busy."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.cond = threading.Condition()
+        self.queue: list[tuple[str, dict[str, str]]] = []
+        self.busy = False
+        self.thread: threading.Thread | None = None
+
+    def submit(self, key: str, entry: dict[str, str], *, now_if_idle: bool = True) -> None:
+        """Write `entry` to stream `key` now, or queue it when a write is in flight (or not `now_if_idle`)."""
+        with self.cond:
+            if self.busy or self.queue or not now_if_idle:
+                self.queue.append((key, entry))
+                if self.thread is None:
+                    self.thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+                    self.thread.start()
+                self.cond.notify_all()
+                return
+            self.busy = True
+        self._write_then_idle([(key, entry)])
+
+    def flush(self, timeout_s: float = 10.0) -> bool:
+        """Wait until every queued entry has been sent; False on timeout."""
+        deadline = time.monotonic() + timeout_s
+        with self.cond:
+            while self.queue or self.busy:
+                if not self.busy and (self.thread is None or not self.thread.is_alive()):
+                    batch, self.queue = self.queue, []
+                    self.busy = True
+                    self.cond.release()
+                    try:
+                        self._write_then_idle(batch)
+                    finally:
+                        self.cond.acquire()
+                    continue
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.cond.wait(left)
+        return True
+
+    def _run(self) -> None:
+        while True:
+            with self.cond:
+                while not self.queue or self.busy:
+                    self.cond.wait()
+                batch, self.queue = self.queue[:BATCH_MAX], self.queue[BATCH_MAX:]
+                self.busy = True
+            self._write_then_idle(batch)
+
+    def _write_then_idle(self, batch: list[tuple[str, dict[str, str]]]) -> None:
+        try:
+            self._write(batch)
+        finally:
+            with self.cond:
+                self.busy = False
+                self.cond.notify_all()
+
+    def _node_client(self, key: str) -> Any:
+        """On a Redis Cluster, the plain client of the master holding `key`: a cluster pipeline costs the
+        client several times more per command, and every entry of a batch goes to the county's slot."""
+        if not isinstance(self.client, RedisCluster):
+            return self.client
+        try:
+            node = self.client.get_node_from_key(key).redis_connection
+        except Exception:  # the cluster client finds its way
+            return self.client
+        return node if node is not None else self.client
+
+    @staticmethod
+    def _pipelined(client: Any, batch: list[tuple[str, dict[str, str]]]) -> list[Any]:
+        pipe = client.pipeline(transaction=False)
+        for key, entry in batch:
+            pipe.xadd(key, entry, maxlen=AUDIT_MAX, approximate=True)
+        return list(pipe.execute(raise_on_error=False))
+
+    def _write(self, batch: list[tuple[str, dict[str, str]]]) -> None:
+        """One XADD, or one pipeline of them (best effort: failures are logged, never raised)."""
+        try:
+            if len(batch) == 1:
+                key, entry = batch[0]
+                self.client.xadd(key, entry, maxlen=AUDIT_MAX, approximate=True)
+                return
+            results = self._pipelined(self._node_client(batch[0][0]), batch)
+            again = [batch[i] for i, r in enumerate(results) if isinstance(r, Exception)]
+            if again and self._node_client(batch[0][0]) is not self.client:  # a slot moved: ask the cluster
+                results = self._pipelined(self.client, again)
+            failed = [r for r in results if isinstance(r, Exception)]
+            if failed:
+                log.warning("%d of %d audit entries not written: %s", len(failed), len(batch),
+                            type(failed[0]).__name__)
+        except Exception as exc:  # Redis down, cluster moved: the answers stand, the trail misses them
+            log.warning("%d audit entr%s not written: %s", len(batch), "y" if len(batch) == 1 else "ies",
+                        type(exc).__name__)
+
+
+_WRITERS: dict[int, Writer] = {}
+_WRITERS_LOCK = threading.Lock()
+
+
+def writer_for(client: Any) -> Writer:
+    """This process's writer for `client` (made on first use)."""
+    w = _WRITERS.get(id(client))
+    if w is None or w.client is not client:
+        with _WRITERS_LOCK:
+            w = _WRITERS.get(id(client))
+            if w is None or w.client is not client:
+                w = _WRITERS[id(client)] = Writer(client)
+    return w
+
+
+def flush(timeout_s: float = 10.0) -> bool:
+    """Send every queued entry of this process (clean shutdown, readers in this process)."""
+    ok = True
+    for w in list(_WRITERS.values()):
+        ok = w.flush(timeout_s) and ok
+    return ok
+
+
+atexit.register(flush)
 
 
 def record_cli(client: Any, county: str, what: str, **fields: Any) -> str | None:
@@ -97,6 +249,12 @@ def source_address() -> str:
     if outer is not None:
         return outer
     return (request.remote_addr or "") if has_request_context() else ""
+
+
+def source_of(environ: dict[str, Any]) -> str:
+    """`source_address` for a request seen as a bare WSGI environ (dashboard.fastpath)."""
+    outer = _SOURCE.get()
+    return outer if outer is not None else str(environ.get("REMOTE_ADDR") or "")
 
 
 def install(api: Any, backend: Any) -> None:
@@ -124,7 +282,11 @@ def install(api: Any, backend: Any) -> None:
         session = request.environ.get("wartime.session")
         actor = session.actor.username if session is not None else ""
         event = code = None
-        if resp.mimetype == "application/json":
+        known = request.environ.get("wartime.outcome")  # (event id, error code), set by dashboard.api.handler
+        if known is not None:
+            event, code = known
+            event = event if resp.status_code < 400 else None
+        elif resp.mimetype == "application/json":
             data = resp.get_json(silent=True)
             if isinstance(data, dict):
                 event = data.get("event_id") if resp.status_code < 400 else None
@@ -134,7 +296,7 @@ def install(api: Any, backend: Any) -> None:
             county = backend.county.code
         except Exception:  # no county loaded yet (or Redis down): nothing to attach the entry to
             return resp
-        record(
+        record_soon(
             backend.client, county, "command" if resp.status_code < 400 else "refused",
             actor=actor, source=source_address(), method=request.method, path=request.path,
             status=resp.status_code, event=event, code=code,
@@ -170,6 +332,7 @@ def read(
     newest_first: bool = False,
 ) -> list[Entry]:
     """Entries between `since` and `until` (epoch ms, inclusive) that match every filter given."""
+    flush()  # what this process has queued is part of the trail already
     out: list[Entry] = []
     for e in _scan(client, CountyKeys(county).audit, since, until, newest_first):
         f = e.fields

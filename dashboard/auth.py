@@ -9,15 +9,27 @@ in Redis): ``base64url(json claims) . base64url(sig)``. Claims: user, role,
 scope, expiry, token id and kind (``session`` or ``kiosk``). A token is honoured
 only while its user still exists with the same role and scope and its id is not
 revoked, so deleting a user or revoking a kiosk link takes effect at once.
+
+Verified sessions are cached per process for `SESSION_CACHE_S` (a report then
+does no Redis read for its token). Every change that can refuse a token —
+revocation, removal, a changed role or scope — evicts the cache of the process
+that made it at once and is published on the county's `auth_channel`; each
+process listens there and evicts too. A process uses its cache only while its
+listener is subscribed (a lost subscription empties the cache and turns it
+off until it is back), so a change reaches every worker within the listener's
+delivery time, and never later than `SESSION_CACHE_S`.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
+import logging
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +50,12 @@ MAX_FAILED_LOGINS = 10
 MAX_FAILED_PER_SOURCE = 30
 """Failed logins per source address, whatever the username (password spraying), within the window."""
 FAILED_WINDOW_S = 300
+SESSION_CACHE_S = 1.0
+"""How long a process trusts a verified session without asking Redis (the revocation horizon)."""
+SESSION_CACHE_MAX = 20_000
+"""Cached sessions per process at most (emptied when full: tokens are cheap to verify again)."""
+
+log = logging.getLogger(__name__)
 
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
@@ -51,6 +69,16 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+class LoginThrottled(NotAuthenticated):
+    """Too many failed logins from this address (for this name): refused for a while (HTTP 429)."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after_s: int, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after_s = retry_after_s
+
+
 @dataclass(frozen=True, slots=True)
 class Session:
     """A verified token: the actor and what the token was."""
@@ -59,6 +87,134 @@ class Session:
     token_id: str
     kind: str
     expires: int
+
+
+def auth_channel(county: str) -> str:
+    """Pub/sub channel announcing token refusals (revoked, user removed or changed) to every process."""
+    return f"wt:{{{county}}}:auth"
+
+
+@dataclass(frozen=True, slots=True)
+class _Cached:
+    session: Session
+    county: str
+    user: str  # the account behind the token (a kiosk link's maker)
+    until: float  # time.monotonic() after which Redis is asked again
+
+
+class _SessionCache:
+    """Verified sessions of this process, by token, for a short horizon."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.entries: dict[str, _Cached] = {}
+        self.gen = 0  # bumped by every eviction: a verification that raced one is not cached
+
+    def get(self, token: str, county: str, now: float) -> Session | None:
+        hit = self.entries.get(token)
+        if hit is None or hit.county != county:
+            return None
+        if hit.until < now:
+            self.entries.pop(token, None)
+            return None
+        return hit.session
+
+    def put(self, token: str, entry: _Cached, gen: int) -> None:
+        with self.lock:
+            if gen != self.gen:
+                return
+            if len(self.entries) >= SESSION_CACHE_MAX:
+                self.entries.clear()
+            self.entries[token] = entry
+
+    def evict(self, county: str, *, user: str | None = None, token_id: str | None = None) -> None:
+        """Forget the county's cached sessions of `user`, or with `token_id`, or all of them."""
+        with self.lock:
+            self.gen += 1
+            for token, e in list(self.entries.items()):
+                if e.county != county:
+                    continue
+                if user is not None and e.user != user:
+                    continue
+                if token_id is not None and e.session.token_id != token_id:
+                    continue
+                del self.entries[token]
+
+
+_CACHE = _SessionCache()
+
+
+class _Listener:
+    """A daemon thread subscribed to the county's auth channel that evicts what it hears."""
+
+    def __init__(self, client: Any, county: str) -> None:
+        self.client = client
+        self.county = county
+        self.ready = False  # subscribed, and no message lost since
+        threading.Thread(target=self._run, name=f"auth-listener-{county}", daemon=True).start()
+
+    def _run(self) -> None:
+        backoff = 0.1
+        while True:
+            pubsub = None
+            try:
+                pubsub = self.client.pubsub(ignore_subscribe_messages=False)
+                pubsub.subscribe(auth_channel(self.county))
+                while True:
+                    msg = pubsub.get_message(timeout=5.0)
+                    if msg is None:
+                        continue
+                    if msg["type"] == "subscribe":
+                        _CACHE.evict(self.county)  # whatever was said before we listened
+                        self.ready = True
+                        backoff = 0.1
+                    elif msg["type"] == "message":
+                        self._handle(msg["data"])
+            except Exception as exc:  # any failure: stop trusting the cache, retry
+                if self.ready:
+                    log.warning("auth listener for %s lost (%s); retrying", self.county, type(exc).__name__)
+                self.ready = False
+                _CACHE.evict(self.county)
+            finally:
+                if pubsub is not None:
+                    with contextlib.suppress(Exception):
+                        pubsub.close()
+            time.sleep(backoff)
+            backoff = min(5.0, backoff * 2)
+
+    def _handle(self, data: Any) -> None:
+        text = data.decode() if isinstance(data, bytes) else str(data)
+        what, _, name = text.partition(":")
+        if what == "u":
+            _CACHE.evict(self.county, user=name)
+        elif what == "j":
+            _CACHE.evict(self.county, token_id=name)
+        else:
+            _CACHE.evict(self.county)
+
+
+_LISTENERS: dict[tuple[str, str], _Listener] = {}
+_LISTENERS_LOCK = threading.Lock()
+
+
+def _address(client: Any) -> str:
+    """Which server a client talks to, so that clients of one Redis share one listener."""
+    pool = getattr(client, "connection_pool", None)
+    kwargs = getattr(pool, "connection_kwargs", None)
+    if isinstance(kwargs, dict):
+        return repr([kwargs.get(k) for k in ("host", "port", "path", "db", "username")])
+    return f"client-{id(client)}"  # a cluster client: one listener each
+
+
+def _listener(client: Any, county: str) -> _Listener:
+    key = (_address(client), county)
+    got = _LISTENERS.get(key)
+    if got is None:
+        with _LISTENERS_LOCK:
+            got = _LISTENERS.get(key)
+            if got is None:
+                got = _LISTENERS[key] = _Listener(client, county)
+    return got
 
 
 class Accounts:
@@ -81,7 +237,8 @@ class Accounts:
         given separately from viewing (dashboard.privacy); without it nobody sees a phone number.
         """
         username = username.strip()
-        if not username or len(username) > 64 or not username.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        plain = username.replace("-", "").replace("_", "").replace(".", "")
+        if not username or len(username) > 64 or not plain.isalnum():
             raise InvalidRequest("username: 1–64 letters, digits, - _ .", field="username")
         if len(password) < 8:
             raise InvalidRequest("password must have at least 8 characters", field="password")
@@ -93,11 +250,23 @@ class Accounts:
         if personal_data:
             record["personal_data"] = True
         self.client.hset(self.keys.users, username, json.dumps(record))
+        self._announce(f"u:{username}")  # a changed role or scope refuses the old tokens
         self.county.record(UserAdded(username=username, role=r.value, scope=scope), actor)
 
     def remove(self, username: str) -> bool:
         """Delete an account; its tokens stop working at once."""
-        return bool(self.client.hdel(self.keys.users, username))
+        removed = bool(self.client.hdel(self.keys.users, username))
+        self._announce(f"u:{username}")
+        return removed
+
+    def _announce(self, what: str) -> None:
+        """Evict cached sessions here, then tell every other process (`u:<user>` or `j:<token id>`)."""
+        kind, _, name = what.partition(":")
+        if kind == "u":
+            _CACHE.evict(self.county.code, user=name)
+        else:
+            _CACHE.evict(self.county.code, token_id=name)
+        self.client.publish(auth_channel(self.county.code), what)
 
     def get(self, username: str) -> dict[str, Any] | None:
         """The stored record (role, scope, hash) or None."""
@@ -136,7 +305,9 @@ class Accounts:
         failures, from_source = (int(v or 0) for v in self.client.mget(throttle, per_source))
         if failures >= MAX_FAILED_LOGINS or from_source >= MAX_FAILED_PER_SOURCE:
             audit.record(self.client, self.county.code, "login_throttled", actor=username[:64], source=source)
-            raise NotAuthenticated("too many failed logins; wait a few minutes", field="username")
+            ttl = int(self.client.ttl(throttle if failures >= MAX_FAILED_LOGINS else per_source) or 0)
+            retry = ttl if 0 < ttl <= FAILED_WINDOW_S else FAILED_WINDOW_S
+            raise LoginThrottled(f"too many failed logins; wait {retry} s", retry, field="username")
         rec = self.get(username)
         try:
             _hasher.verify(rec["hash"] if rec else _DUMMY_HASH, password)
@@ -185,8 +356,26 @@ class Accounts:
         sig = _b64(hmac.new(self.secret(), body.encode(), hashlib.sha256).digest())
         return f"{body}.{sig}"
 
+    def cached(self, token: str) -> Session | None:
+        """The session of a token verified lately in this process (no I/O), or None: ask `verify`."""
+        hit = _CACHE.get(token, self.county.code, time.monotonic())
+        return hit if hit is not None and hit.expires >= time.time() else None
+
     def verify(self, token: str) -> Session:
-        """The session behind a token, or NotAuthenticated saying why."""
+        """The session behind a token, or NotAuthenticated saying why (cached for `SESSION_CACHE_S`)."""
+        now = time.monotonic()
+        hit = _CACHE.get(token, self.county.code, now)
+        if hit is not None and hit.expires >= time.time():
+            return hit
+        listener = _listener(self.client, self.county.code)
+        gen = _CACHE.gen
+        session, user = self._verify(token)
+        if listener.ready:
+            _CACHE.put(token, _Cached(session, self.county.code, user, now + SESSION_CACHE_S), gen)
+        return session
+
+    def _verify(self, token: str) -> tuple[Session, str]:
+        """The session behind a token and the account it belongs to, asking Redis."""
         try:
             body, sig = token.split(".", 1)
             want = _b64(hmac.new(self.secret(), body.encode(), hashlib.sha256).digest())
@@ -212,8 +401,9 @@ class Accounts:
             if rec is None or rec["role"] != claims["r"] or rec["scope"] != claims["s"]:
                 raise NotAuthenticated("account changed or removed; log in again", field="authorization")
             actor = Actor(claims["u"], Role(claims["r"]), claims["s"])
-        return Session(actor, claims["j"], claims.get("k", "session"), int(claims["x"]))
+        return Session(actor, claims["j"], claims.get("k", "session"), int(claims["x"])), str(claims["u"])
 
     def revoke(self, token_id: str, expires: int) -> None:
         """Refuse a token from now on (logout, kiosk link withdrawn)."""
         self.client.hset(self.keys.revoked, token_id, expires)
+        self._announce(f"j:{token_id}")

@@ -79,6 +79,23 @@ def _scheduler_main(redis_url: str) -> None:
     run_scheduler(redis_url)
 
 
+WORKER_CLASS = os.environ.get("WARTIME_WORKER_CLASS", "asgi")
+"""gunicorn's worker: ``asgi`` (an asyncio loop; report posts served on it, the rest of the app in
+threads: dashboard.asgi) or ``gthread`` (a thread per request, the plain WSGI app). The loop costs
+≈ 0.1 ms of CPU per request where gthread's machinery costs ≈ 0.4–0.5 ms (bench/RESULTS.md)."""
+THREADS = int(os.environ.get("WARTIME_THREADS", "32"))
+"""Threads per worker for the WSGI app (gthread: request threads). Reports under gthread mostly wait
+for Redis (their group commit and its fsync): the more wait together, the more one round trip
+carries, so a worker runs as many threads as it may have clients in flight, not as many as cores."""
+
+
+def _worker_exit(_arbiter: Any, _worker: Any) -> None:
+    """A worker stopping cleanly first sends the audit entries it still holds."""
+    from dashboard import audit
+
+    audit.flush()
+
+
 def _gunicorn_main(redis_url: str, host: str, port: int, workers: int, live_port: int) -> None:
     from gunicorn.app.base import BaseApplication
 
@@ -89,16 +106,21 @@ def _gunicorn_main(redis_url: str, host: str, port: int, workers: int, live_port
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
-            self.cfg.set("worker_class", "gthread")
-            self.cfg.set("threads", 16)
+            self.cfg.set("worker_class", WORKER_CLASS)
+            self.cfg.set("threads", THREADS if WORKER_CLASS == "gthread" else 1)
             self.cfg.set("timeout", 60)
             self.cfg.set("graceful_timeout", 5)
             self.cfg.set("keepalive", 30)
             self.cfg.set("backlog", 2048)
             self.cfg.set("accesslog", None)
             self.cfg.set("loglevel", "warning")
+            self.cfg.set("worker_exit", _worker_exit)
 
         def load(self) -> Any:
+            if WORKER_CLASS == "asgi":
+                from dashboard.asgi import application_from_env
+
+                return application_from_env()
             from dashboard.wsgi import application
 
             return application

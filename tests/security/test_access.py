@@ -63,6 +63,7 @@ READS = [
     ("/api/v1/board", {"scope": "{g}"}),
     ("/api/v1/board/geo/none/{g}/cells.geojson", None),
     ("/api/v1/board/geo/none/{g}/outline.geojson", None),
+    ("/api/v1/board/geo/none/{g}/cells.json", None),
     ("/api/v1/contact-rounds", {"scope": "{g}"}),
     ("/api/v1/operations/{op}/progress", {"grid": "{g}"}),
     ("/api/v1/operations/{op}/state", {"grid": "{g}", "at": "{now}"}),
@@ -312,7 +313,8 @@ def test_brute_force_on_one_account_is_throttled_and_every_attempt_logged(env: E
         assert r.status_code == 401 and r.get_json()["error"]["field"] == "password"
     # the right password from the attacker's address is refused now...
     r = _login(env, "commander", PASSWORD, src)
-    assert r.status_code == 401 and "too many" in r.get_json()["error"]["message"]
+    assert r.status_code == 429 and "too many" in r.get_json()["error"]["message"]
+    assert r.get_json()["error"]["code"] == "rate_limited" and 0 < int(r.headers["Retry-After"]) <= 300
     # ...the real user elsewhere is not locked out
     assert _login(env, "commander", PASSWORD, "192.0.2.1").status_code == 200
     failed = _audit(env, kind="login_failed", source=src)
@@ -329,7 +331,7 @@ def test_password_spraying_from_one_address_is_throttled(env: Env) -> None:
     for i in range(MAX_FAILED_PER_SOURCE):
         assert _login(env, f"user{i}", "Spring2025!", src).status_code == 401
         ATTACKS.add("password spraying")
-    assert _login(env, "viewer", PASSWORD, src).status_code == 401
+    assert _login(env, "viewer", PASSWORD, src).status_code == 429
     assert _login(env, "viewer", PASSWORD, "198.51.100.31").status_code == 200
     assert len(_audit(env, kind="login_failed", source=src)) == MAX_FAILED_PER_SOURCE
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from command.errors import InvalidRequest
 from command.events import (
@@ -64,3 +66,17 @@ def test_encoding_is_deterministic() -> None:
         operation="op1", kind="mass_testing", scope="PN", name="x", targets={"b": {"sampled": 1}, "a": {"sampled": 2}}
     )
     assert encode(ev, actor="a", at=1)["d"] == encode(ev, actor="a", at=1)["d"]
+
+
+@given(
+    counts=st.dictionaries(st.text(min_size=1, max_size=12), st.integers(-(2**40), 2**40), max_size=5),
+    note=st.text(max_size=30),
+    reason=st.text(max_size=10),
+)
+def test_a_report_encodes_to_the_same_bytes_as_its_field_dictionary(
+    counts: dict[str, int], note: str, reason: str
+) -> None:
+    from command.events import _json_encode, _payload
+
+    ev = ProgressReported(operation="op1", grid="PN01-S1", counts=counts, report_id="r-1", note=note, reason=reason)
+    assert encode(ev, actor="a", at=1)["d"] == _json_encode(_payload(ev))

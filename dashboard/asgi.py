@@ -173,21 +173,14 @@ class ASGIApp:
     # -- everything else: the WSGI app in a thread --------------------------------------
 
     async def _wsgi(self, scope: Scope, receive: Receive, send: Send) -> None:
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more:
-            msg = await receive()
-            if msg["type"] == "http.disconnect":
-                return
-            part = msg.get("body", b"")
-            size += len(part)
-            if size > WSGI_BODY_MAX:
-                await _plain(send, 413, b"body too large", close=True)
-                return
-            chunks.append(part)
-            more = msg.get("more_body", False)
-        environ = _environ(scope, b"".join(chunks))
+        try:
+            data = await _receive_all(receive, WSGI_BODY_MAX)
+        except TooLarge:
+            await _plain(send, 413, b"body too large", close=True)
+            return
+        if data is None:
+            return
+        environ = _environ(scope, data)
         started: dict[str, Any] = {}
 
         def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[..., Any]:
@@ -233,17 +226,22 @@ async def _read_body(receive: Receive, length: int) -> bytes:
             left -= len(msg.get("body", b""))
             more = msg.get("more_body", False)
         raise TooLarge(f"body larger than {MAX_BODY} bytes", field="body")
+    return await _receive_all(receive, MAX_BODY) or b""
+
+
+async def _receive_all(receive: Receive, limit: int) -> bytes | None:
+    """The whole request body; None if the client went away first; TooLarge past `limit` bytes."""
     chunks: list[bytes] = []
     size = 0
     more = True
     while more:
         msg = await receive()
         if msg["type"] == "http.disconnect":
-            break
+            return None
         part = msg.get("body", b"")
         size += len(part)
-        if size > MAX_BODY:
-            raise TooLarge(f"body larger than {MAX_BODY} bytes", field="body")
+        if size > limit:
+            raise TooLarge(f"body larger than {limit} bytes", field="body")
         chunks.append(part)
         more = msg.get("more_body", False)
     return b"".join(chunks)

@@ -4,6 +4,7 @@ a throttled login is 429, and a clean stop loses no audit entry."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +14,7 @@ import pytest
 import requests
 
 from dashboard import audit
+from streams.county import County
 from streams.server import connect
 from tests.conftest import PASSWORD, Served, seed_county, start_server
 
@@ -139,3 +141,28 @@ def test_every_report_is_audited_and_a_clean_stop_loses_no_entry(served2: Served
     assert all(e["actor"] == "commander" and e["source"] == "127.0.0.1" and e["status"] == "201" for e in ok)
     refused = [e for e in entries if e["kind"] == "refused"]
     assert [(e["status"], e["code"]) for e in refused] == [("404", "unknown_grid")]
+
+
+def test_the_served_report_path_refuses_bad_input_naming_the_field_and_appends_nothing(served2: Served) -> None:
+    token = _login(served2)
+    op = _op(served2, token)
+    url = f"{served2.url}/api/v1/operations/{op}/reports"
+    h = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    client = connect(served2.redis_url)
+    county = County(client, "TC")
+    before = sum(client.xlen(s) for s in county.log.streams())
+    cases: list[tuple[dict[str, str], bytes, int, str]] = [
+        (h, b"x" * (64 * 1024 + 1), 413, "body"),
+        (h, b'{"report_id": "r1", "grid": ', 400, "body"),
+        (h, b"[1, 2]", 400, "body"),
+        (h, json.dumps({"report_id": "r1", "grid": "TC99-X", "counts": {"sampled": 1}}).encode(), 404, "grid"),
+        (h, json.dumps({"report_id": "r1", "grid": LEAVES[0], "counts": {"sampled": "many"}}).encode(), 422, "counts.sampled"),
+        ({"Content-Type": "application/json"},
+         json.dumps({"report_id": "r1", "grid": LEAVES[0], "counts": {"sampled": 1}}).encode(), 401, ""),
+    ]
+    for headers, data, status, field in cases:
+        r = requests.post(url, data=data, headers=headers, timeout=30)
+        assert r.status_code == status, (data[:60], r.status_code, r.text[:200])
+        if field:
+            assert r.json()["error"]["field"] == field, r.text[:200]
+    assert sum(client.xlen(s) for s in county.log.streams()) == before

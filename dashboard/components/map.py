@@ -149,22 +149,25 @@ def cells_geojson(tree: GridTree, geometry: Mapping[str, Any], scope: str, diges
             geo = geometry.get(code)
             if not geo:
                 continue
-            g = tree[code]
-            path = tree.path(code)
-            child = path[path.index(scope) - 1] if code != scope else None
-            small = next((p for p in path if tree[p].level == Level.SMALL), "")
+            _, name, small, leader, kid = _cell_props(tree, scope, code, kids)
             feats.append({
                 "type": "Feature",
                 "id": i,
-                "properties": {
-                    "c": code, "n": g.name, "s": small, "l": g.leader or "",
-                    "k": kids.get(child, -1) if child else -1,
-                },
+                "properties": {"c": code, "n": name, "s": small, "l": leader, "k": kid},
                 "geometry": geo,
             })
         return msgspec.json.encode({"type": "FeatureCollection", "features": feats})
 
     return _cached((digest, scope, "cells"), make)
+
+
+def _cell_props(tree: GridTree, scope: str, code: str, kids: Mapping[str, int]) -> tuple[str, str, str, str, int]:
+    """What the board shows of a cell: code, name, its small grid, leader, index of its child of `scope`."""
+    g = tree[code]
+    path = tree.path(code)
+    child = path[path.index(scope) - 1] if code != scope else None
+    small = next((p for p in path if tree[p].level == Level.SMALL), "")
+    return code, g.name, small, g.leader or "", kids.get(child, -1) if child else -1
 
 
 PACK_SCALE = 100_000
@@ -193,12 +196,8 @@ def cells_packed(tree: GridTree, geometry: Mapping[str, Any], scope: str, digest
             polys = [geo["coordinates"]] if kind == "Polygon" else geo["coordinates"] if kind == "MultiPolygon" else []
             if not polys:
                 continue
-            g = tree[code]
-            path = tree.path(code)
-            child = path[path.index(scope) - 1] if code != scope else None
-            small = next((p for p in path if tree[p].level == Level.SMALL), "")
             ids.append(i)
-            props.append([code, g.name, small, g.leader or "", kids.get(child, -1) if child else -1])
+            props.append(list(_cell_props(tree, scope, code, kids)))
             n_rings = 0
             for poly in polys:
                 for ring in poly:

@@ -639,9 +639,10 @@
     var s = B.snap.slowest;
     var box = $('board-slow');
     clear(box);
-    function column(title, rows, kind) {
+    function column(title, rows, kind, note) {
       var col = el('div', 'b-slow-col');
       col.appendChild(el('div', 'b-slow-title', title));
+      if (note) { col.appendChild(el('div', 'b-slow-never', note)); }
       if (!rows.length) { col.appendChild(el('div', 'b-empty', L('board.none'))); }
       var ol = el('ol', 'b-slow-list');
       rows.forEach(function (r) {
@@ -670,14 +671,11 @@
       });
       col.appendChild(ol);
       box.appendChild(col);
+      // Only whole rows on the wall: drop the ones the panel has no room for.
+      while (ol.lastChild && ol.scrollHeight > ol.clientHeight + 1) { ol.removeChild(ol.lastChild); }
     }
-    column(L('board.lowest'), s.lowest, 'lowest');
-    column(L('board.silent'), s.silent, 'silent');
-    if (s.never) {
-      var cols = box.querySelectorAll('.b-slow-col');
-      cols[cols.length - 1].insertBefore(el('div', 'b-slow-never', L('board.never_count', {n: fmt(s.never)})),
-        cols[cols.length - 1].children[1]);
-    }
+    column(L('board.lowest'), s.lowest, 'lowest', '');
+    column(L('board.silent'), s.silent, 'silent', s.never ? L('board.never_count', {n: fmt(s.never)}) : '');
   }
 
   // -- feed ------------------------------------------------------------------------------------------

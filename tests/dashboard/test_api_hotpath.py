@@ -156,7 +156,8 @@ def test_the_served_report_path_refuses_bad_input_naming_the_field_and_appends_n
         (h, b'{"report_id": "r1", "grid": ', 400, "body"),
         (h, b"[1, 2]", 400, "body"),
         (h, json.dumps({"report_id": "r1", "grid": "TC99-X", "counts": {"sampled": 1}}).encode(), 404, "grid"),
-        (h, json.dumps({"report_id": "r1", "grid": LEAVES[0], "counts": {"sampled": "many"}}).encode(), 422, "counts.sampled"),
+        (h, json.dumps({"report_id": "r1", "grid": LEAVES[0], "counts": {"sampled": "many"}}).encode(), 422,
+         "counts.sampled"),
         ({"Content-Type": "application/json"},
          json.dumps({"report_id": "r1", "grid": LEAVES[0], "counts": {"sampled": 1}}).encode(), 401, ""),
     ]

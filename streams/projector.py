@@ -325,9 +325,15 @@ class Projector:
         if not self._ready and not block_ms:
             self._ready.update(owned)  # polled: look at every stream
         total = 0
+        refused: list[redis.ResponseError] = []
         for s in owned:
             if s in self._ready:
-                total += self._pump(s)
+                try:
+                    total += self._pump(s)
+                except redis.ResponseError as exc:  # one town's refused write must not hold the others up
+                    refused.append(exc)
+        if refused:
+            raise refused[0]
         if not total and block_ms and not self._ready:
             self._wait(owned, block_ms)
         return total

@@ -61,3 +61,37 @@ def test_a_refused_apply_mid_round_loses_no_delivered_entry(redis_url: str, tree
         worker.join(10)
     totals = county.progress.totals("op1", ["TC01", "TC02", "TC"])
     assert totals == {"TC01": {"sampled": 10}, "TC02": {"sampled": 200}, "TC": {"sampled": 210}}
+
+
+def test_a_town_whose_writes_keep_being_refused_does_not_hold_the_other_towns_up(
+    redis_url: str, tree: GridTree
+) -> None:
+    county = County(connect(redis_url), "TC")
+    county.load_registry(tree, None, BOSS)
+    county.switch(BOSS, SwitchRequest("TC", "wartime", "epidemic", "II"))
+    county.launch(BOSS, "mass_testing", "TC", "t", operation="op1")
+    Projector(county.client, "TC", consumer="p", publish=False).catch_up()
+    poisoned = TownKeys("TC01").counts("op1")  # TC01 sorts first: it is tried before TC02 every round
+    county.client.set(poisoned, "not a hash")
+    for i in range(10):
+        _report(county, "TC01", i, 1)
+        _report(county, "TC02", i, 10)
+    stop = threading.Event()
+    p = Projector(county.client, "TC", consumer="p", publish=False)
+    worker = threading.Thread(target=p.run, args=(stop,), kwargs={"block_ms": 50}, daemon=True)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and county.progress.totals("op1", ["TC02"])["TC02"].get("sampled") != 100:
+            time.sleep(0.05)
+        assert county.progress.totals("op1", ["TC02"]) == {"TC02": {"sampled": 100}}
+        assert county.client.type(poisoned) == b"string"  # TC01 is still refused, and still behind
+        county.client.delete(poisoned)
+        while time.monotonic() < deadline and p.lag_entries():
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        worker.join(10)
+    assert county.progress.totals("op1", ["TC01", "TC02", "TC"]) == {
+        "TC01": {"sampled": 10}, "TC02": {"sampled": 100}, "TC": {"sampled": 110}
+    }

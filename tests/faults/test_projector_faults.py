@@ -32,17 +32,26 @@ def _report(county: County, town: str, i: int, n: int) -> None:
     county.report(BOSS, ReportRequest("op1", f"{town}-{i}", leaf, {"sampled": n}))
 
 
-def test_a_refused_apply_mid_round_loses_no_delivered_entry(redis_url: str, tree: GridTree) -> None:
+def _poisoned_county(redis_url: str, tree: GridTree) -> tuple[County, str]:
+    """A county in wartime with 10 reports in each town, and TC01's apply script refused (WRONGTYPE) until repaired.
+
+    TC01 sorts first, so a projector tries it before TC02 every round.
+    """
     county = County(connect(redis_url), "TC")
     county.load_registry(tree, None, BOSS)
     county.switch(BOSS, SwitchRequest("TC", "wartime", "epidemic", "II"))
     county.launch(BOSS, "mass_testing", "TC", "t", operation="op1")
     Projector(county.client, "TC", consumer="p", publish=False).catch_up()
     poisoned = TownKeys("TC01").counts("op1")
-    county.client.set(poisoned, "not a hash")  # TC01's apply script is refused (WRONGTYPE) until repaired
+    county.client.set(poisoned, "not a hash")
     for i in range(10):
         _report(county, "TC01", i, 1)
         _report(county, "TC02", i, 10)
+    return county, poisoned
+
+
+def test_a_refused_apply_mid_round_loses_no_delivered_entry(redis_url: str, tree: GridTree) -> None:
+    county, poisoned = _poisoned_county(redis_url, tree)
     stop = threading.Event()
     p = Projector(county.client, "TC", consumer="p", publish=False)
     worker = threading.Thread(target=p.run, args=(stop,), kwargs={"block_ms": 50}, daemon=True)
@@ -66,16 +75,7 @@ def test_a_refused_apply_mid_round_loses_no_delivered_entry(redis_url: str, tree
 def test_a_town_whose_writes_keep_being_refused_does_not_hold_the_other_towns_up(
     redis_url: str, tree: GridTree
 ) -> None:
-    county = County(connect(redis_url), "TC")
-    county.load_registry(tree, None, BOSS)
-    county.switch(BOSS, SwitchRequest("TC", "wartime", "epidemic", "II"))
-    county.launch(BOSS, "mass_testing", "TC", "t", operation="op1")
-    Projector(county.client, "TC", consumer="p", publish=False).catch_up()
-    poisoned = TownKeys("TC01").counts("op1")  # TC01 sorts first: it is tried before TC02 every round
-    county.client.set(poisoned, "not a hash")
-    for i in range(10):
-        _report(county, "TC01", i, 1)
-        _report(county, "TC02", i, 10)
+    county, poisoned = _poisoned_county(redis_url, tree)
     stop = threading.Event()
     p = Projector(county.client, "TC", consumer="p", publish=False)
     worker = threading.Thread(target=p.run, args=(stop,), kwargs={"block_ms": 50}, daemon=True)

@@ -143,13 +143,25 @@ def test_bad_report_bodies_get_the_right_code_and_change_nothing(
     assert _progress(boss, op, "TC")["counts"] == {"sampled": 0}
 
 
+def _post_oversized(boss: Api, op: str) -> requests.Response:
+    """200 KB to the report route. Once in three full runs under load, gunicorn's asyncio worker closed
+    the keep-alive connection without an answer (RemoteDisconnected, nothing in its log; open, see
+    bench/RESULTS.md): then the same request goes once more on a fresh connection, and must get its 413."""
+    url = f"{boss.base}/operations/{op}/reports"
+    headers = {"Content-Type": "application/json"}
+    try:
+        return boss.s.post(url, data=b"x" * 200_000, timeout=10, headers=headers)
+    except requests.ConnectionError:
+        return requests.post(url, data=b"x" * 200_000, timeout=10,
+                             headers={**headers, "Authorization": boss.s.headers["Authorization"]})
+
+
 def test_malformed_json_is_400_and_an_oversized_body_413(boss: Api, op: str) -> None:
     r = boss.s.post(f"{boss.base}/operations/{op}/reports", data=b"{not json", timeout=10,
                     headers={"Content-Type": "application/json"})
     assert r.status_code == 400 and r.json()["error"]["code"] == "malformed"
-    big = boss.s.post(f"{boss.base}/operations/{op}/reports", data=b"x" * 200_000, timeout=10,
-                      headers={"Content-Type": "application/json"})
-    assert big.status_code == 413
+    big = _post_oversized(boss, op)
+    assert big.status_code == 413 and big.json()["error"]["field"] == "body"
     assert _progress(boss, op, "TC")["counts"] == {"sampled": 0}
 
 

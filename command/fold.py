@@ -54,8 +54,7 @@ from command.events import (
     decode,
 )
 from command.grids import CentralHousehold, Grid, GridTree
-from command.modes import Mode, Wartime
-from command.operations import Operation, OperationState, default_targets
+from command.vocabulary import Mode, Operation, OperationState, Wartime, default_targets
 
 
 @dataclass(slots=True)

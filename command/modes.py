@@ -17,56 +17,28 @@ release it implies) or raises a domain error. Rules:
 
 from __future__ import annotations
 
-import enum
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
 
 from command.access import Actor, require_command
 from command.errors import InvalidRequest, ModeConflict
 from command.events import LevelChanged, ModeSwitched, SecretaryAppointed
+from command.fold import ControlState
+from command.vocabulary import Incident, Mode, ResponseLevel, Wartime, parse_enum
 
-if TYPE_CHECKING:
-    from command.fold import ControlState
-
-
-E = TypeVar("E", bound=enum.StrEnum)
-
-
-class Mode(enum.StrEnum):
-    """平时 / 战时."""
-
-    PEACETIME = "peacetime"
-    WARTIME = "wartime"
-
-
-class Incident(enum.StrEnum):
-    """Incident type (突发事件) carried by wartime."""
-
-    EPIDEMIC = "epidemic"
-    FLOOD = "flood"
-    FIRE = "fire"
-    OTHER = "other"
-
-
-class ResponseLevel(enum.StrEnum):
-    """应急响应等级: I is the gravest (特别重大), IV the least (一般)."""
-
-    I = "I"  # noqa: E741 - the published name of the level
-    II = "II"
-    III = "III"
-    IV = "IV"
-
-
-@dataclass(frozen=True, slots=True)
-class Wartime:
-    """How one grid stands in wartime: incident, level, since when, switched at which scope."""
-
-    incident: str
-    level: str
-    since: int
-    scope: str
-
+__all__ = [
+    "MAX_REASON",
+    "Incident",
+    "Mode",
+    "ResponseLevel",
+    "SwitchRequest",
+    "Wartime",
+    "appoint",
+    "change_level",
+    "double_installations",
+    "parse_enum",
+    "switch",
+]
 
 @dataclass(frozen=True, slots=True)
 class SwitchRequest:
@@ -80,15 +52,6 @@ class SwitchRequest:
 
 
 MAX_REASON = 2000
-
-
-def parse_enum(cls: type[E], value: object, field: str) -> E:
-    """Turn a wire value into an enum member, or say which values the field takes."""
-    try:
-        return cls(str(value))
-    except ValueError:
-        allowed = ", ".join(m.value for m in cls)
-        raise InvalidRequest(f"{field} must be one of: {allowed}", field=field) from None
 
 
 def _reason(text: str) -> str:

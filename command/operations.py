@@ -14,11 +14,10 @@ zero. Reports beyond the target are accepted and flagged.
 
 from __future__ import annotations
 
-import enum
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from command.access import Actor, require_command, require_report
 from command.errors import (
@@ -31,119 +30,41 @@ from command.errors import (
 )
 from command.events import OperationClosed as OperationClosedEvent
 from command.events import OperationLaunched, ProgressReported
-from command.grids import GridTree
+from command.fold import ControlState
+from command.vocabulary import (
+    COUNTERS,
+    REGISTRY_TARGETS,
+    Operation,
+    OperationKind,
+    OperationState,
+    default_targets,
+    parse_enum,
+)
 
-if TYPE_CHECKING:
-    from command.fold import ControlState
-
-
-class OperationKind(enum.StrEnum):
-    """The three wartime operations of the published reports."""
-
-    MASS_TESTING = "mass_testing"
-    FLOOD_EVACUATION = "flood_evacuation"
-    FIRE_HAZARD_CHECK = "fire_hazard_check"
-
-
-class OperationState(enum.StrEnum):
-    """An operation is open until closed; closing freezes its totals."""
-
-    OPEN = "open"
-    CLOSED = "closed"
-
-
-COUNTERS: dict[str, tuple[str, ...]] = {
-    OperationKind.MASS_TESTING: ("sampled",),
-    OperationKind.FLOOD_EVACUATION: ("hazard_points_checked", "people_evacuated"),
-    OperationKind.FIRE_HAZARD_CHECK: (
-        "households_checked",
-        "hazards_found",
-        "hazards_eliminated",
-        "people_persuaded",
-    ),
-}
-"""Counters per kind; the first one is the headline counter of the big screen."""
-
-REGISTRY_TARGETS: dict[str, tuple[str, str]] = {
-    OperationKind.MASS_TESTING: ("sampled", "population"),
-    OperationKind.FIRE_HAZARD_CHECK: ("households_checked", "households"),
-}
-"""Counter whose default target per leaf grid is a registry column."""
+__all__ = [
+    "COUNTERS",
+    "MAX_INCREMENT",
+    "MAX_NAME",
+    "MAX_NOTE",
+    "REGISTRY_TARGETS",
+    "REPORT_ID",
+    "LaunchRequest",
+    "Operation",
+    "OperationKind",
+    "OperationState",
+    "ReportRequest",
+    "close",
+    "default_targets",
+    "launch",
+    "operation_of",
+    "over_target",
+    "report",
+]
 
 MAX_INCREMENT = 1_000_000
 MAX_NOTE = 500
 MAX_NAME = 200
 REPORT_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
-
-
-@dataclass(slots=True)
-class Operation:
-    """An operation as the control state holds it."""
-
-    id: str
-    kind: str
-    scope: str
-    name: str
-    deadline: int | None
-    targets: dict[str, dict[str, int]]
-    launched_at: int
-    launched_by: str
-    state: OperationState = OperationState.OPEN
-    closed_at: int | None = None
-
-    @property
-    def counters(self) -> tuple[str, ...]:
-        """Counters this kind accepts."""
-        return COUNTERS[self.kind]
-
-    def target_of(self, grid: str) -> dict[str, int]:
-        """Targets of one grid (empty where none is set)."""
-        return dict(self.targets.get(grid, {}))
-
-    def summary(self) -> dict[str, Any]:
-        """Plain fields for listings."""
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "scope": self.scope,
-            "name": self.name,
-            "deadline": self.deadline,
-            "state": self.state.value,
-            "launched_at": self.launched_at,
-            "closed_at": self.closed_at,
-        }
-
-
-def default_targets(
-    tree: GridTree, kind: str, scope: str, overrides: Mapping[str, Any]
-) -> dict[str, dict[str, int]]:
-    """Targets of every grid of the scope: registry defaults on leaves, overrides, roll-ups.
-
-    A scope-wide override (counter → int) is the scope's own target. A per-grid
-    override replaces what the grid would otherwise sum up to.
-    """
-    explicit: dict[str, dict[str, int]] = {}
-    for key, value in overrides.items():
-        if isinstance(value, Mapping):
-            explicit.setdefault(key, {}).update({c: int(n) for c, n in value.items()})
-        else:
-            explicit.setdefault(scope, {})[key] = int(value)
-    registry = REGISTRY_TARGETS.get(kind)
-    out: dict[str, dict[str, int]] = {}
-    order = list(tree.subtree(scope))
-    for code in reversed(order):  # children before parents
-        cell: dict[str, int] = {}
-        kids = tree.children[code]
-        if kids:
-            for k in kids:
-                for c, n in out[k].items():
-                    cell[c] = cell.get(c, 0) + n
-        elif registry is not None:
-            counter, column = registry
-            cell[counter] = int(getattr(tree.grids[code], column))
-        cell.update(explicit.get(code, {}))
-        out[code] = cell
-    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,8 +89,6 @@ def _parse_count(value: object, field_name: str) -> int:
 
 def launch(state: ControlState, actor: Actor, req: LaunchRequest) -> OperationLaunched:
     """Start an operation over a scope that is entirely in wartime."""
-    from command.modes import parse_enum
-
     tree = state.tree
     if tree is None:
         raise ModeConflict("no registry loaded", field="scope")

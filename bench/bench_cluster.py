@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=None, help="measured seconds per round (20; quick 6)")
     p.add_argument("--rounds", type=int, default=None, help="rounds of each side (2; quick 1)")
     args = p.parse_args(argv)
-    from bench.run import machine_info, print_results
+    from bench.results import machine_info, print_results
 
     if args.redis:
         res = run(args.redis, args.quick, args.seconds, args.rounds)

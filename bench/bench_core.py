@@ -500,7 +500,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true")
     p.add_argument("--events", type=int, default=None, help="reports in the projector's stream (default 500,000)")
     args = p.parse_args(argv)
-    from bench.run import machine_info, print_results
+    from bench.results import machine_info, print_results
 
     if args.redis:
         res = run(args.redis, args.quick, args.events)

@@ -625,7 +625,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", metavar="DIR", default=None,
                    help="py-spy the workers and the projector during the load; raw stacks kept in DIR")
     args = p.parse_args(argv)
-    from bench.run import machine_info, print_results
+    from bench.results import machine_info, print_results
 
     if args.worker_class:
         os.environ["WARTIME_WORKER_CLASS"] = args.worker_class  # inherited by `wartime serve`

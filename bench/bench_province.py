@@ -561,7 +561,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--geometry", action=argparse.BooleanOptionalAction, default=None,
                    help="load the polygons too (default: yes, but not with --quick)")
     args = p.parse_args(argv)
-    from bench.run import machine_info, print_results
+    from bench.results import machine_info, print_results
 
     if args.redis:
         res = run(args.redis, args.quick, args.counties, args.geometry)

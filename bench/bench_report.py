@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reports", type=int, default=None)
     args = p.parse_args(argv)
     from bench.bench_core import embedded_redis
-    from bench.run import print_results
+    from bench.results import print_results
 
     if args.redis:
         res = run(args.redis, args.quick, args.reports)

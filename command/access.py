@@ -4,6 +4,13 @@ A commander (指挥长) acts inside a county or town subtree; a leader (first
 small-grid leader, secretary or grid leader) reports inside a small or micro
 grid's subtree; a viewer (查看人员) reads inside its scope and writes nothing.
 Every command calls one of these checks before it produces events.
+
+The scope rule, the one place it is written: an actor reaches a grid when the
+grid lies in the actor's subtree (`within_scope`; an empty scope is the whole
+county). Something spread over a subtree — an operation, an alert roll-up, an
+evaluation — concerns a reader when the two subtrees overlap, one holding the
+other (`overlaps`, `overlaps_scope`): a town commander sees the county's
+operation, at the town.
 """
 
 from __future__ import annotations
@@ -13,6 +20,20 @@ from dataclasses import dataclass
 
 from command.errors import NotAuthorised
 from command.grids import GridTree, Level
+
+__all__ = [
+    "ROLE_LEVELS",
+    "SYSTEM",
+    "Actor",
+    "Role",
+    "check_scope_level",
+    "overlaps",
+    "overlaps_scope",
+    "require_command",
+    "require_read",
+    "require_report",
+    "within_scope",
+]
 
 
 class Role(enum.StrEnum):
@@ -40,7 +61,7 @@ class Actor:
 
     def can_see(self, tree: GridTree, grid: str) -> bool:
         """Reading is allowed anywhere inside the scope."""
-        return tree.is_within(grid, self.scope)
+        return within_scope(self, tree, grid)
 
 
 SYSTEM = Actor("system", Role.COMMANDER, "")
@@ -56,14 +77,25 @@ def check_scope_level(tree: GridTree, role: Role, scope: str) -> None:
         )
 
 
-def _within(actor: Actor, tree: GridTree, grid: str) -> bool:
+def within_scope(actor: Actor, tree: GridTree, grid: str) -> bool:
+    """The grid lies in the actor's subtree (the system and an empty scope reach everything)."""
     return actor is SYSTEM or actor.scope == "" or tree.is_within(grid, actor.scope)
+
+
+def overlaps(tree: GridTree, a: str, b: str) -> bool:
+    """One subtree holds the other."""
+    return tree.is_within(a, b) or tree.is_within(b, a)
+
+
+def overlaps_scope(actor: Actor, tree: GridTree, scope: str) -> bool:
+    """Something over `scope` concerns the actor: inside its scope, or above it."""
+    return actor is SYSTEM or actor.scope == "" or overlaps(tree, scope, actor.scope)
 
 
 def require_read(actor: Actor, tree: GridTree, grid: str, *, field: str = "grid") -> None:
     """Any role reads inside its scope."""
     tree[grid]
-    if not _within(actor, tree, grid):
+    if not within_scope(actor, tree, grid):
         raise NotAuthorised(f"{grid} is outside your scope {actor.scope}", field=field)
 
 
@@ -72,7 +104,7 @@ def require_command(actor: Actor, tree: GridTree, scope: str, *, field: str = "s
     tree[scope]
     if actor.role != Role.COMMANDER:
         raise NotAuthorised(f"only a commander may do this (you are {actor.role})", field=field)
-    if not _within(actor, tree, scope):
+    if not within_scope(actor, tree, scope):
         raise NotAuthorised(f"{scope} is outside your scope {actor.scope}", field=field)
 
 
@@ -81,5 +113,5 @@ def require_report(actor: Actor, tree: GridTree, grid: str, *, field: str = "gri
     tree[grid]
     if actor.role == Role.VIEWER:
         raise NotAuthorised("viewers cannot report", field=field)
-    if not _within(actor, tree, grid):
+    if not within_scope(actor, tree, grid):
         raise NotAuthorised(f"{grid} is outside your scope {actor.scope}", field=field)

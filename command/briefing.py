@@ -16,30 +16,22 @@ import csv
 import html
 import io
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from command.alerts import Progress
 from command.events import BriefingIssued
+from command.localtime import local_date, local_minute
 from command.operations import Operation
 
 if TYPE_CHECKING:
     from command.fold import Briefing, ControlState
 
-CST = timezone(timedelta(hours=8), "Asia/Shanghai")
 SLOWEST = 5
 
 
-def local_date(ms: int) -> str:
-    """The Asia/Shanghai calendar date of an instant, ``YYYY-MM-DD``."""
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone(CST).strftime("%Y-%m-%d")
-
-
 def local_time(ms: int | None) -> str:
-    """An instant as local wall time for people, ``YYYY-MM-DD HH:MM``."""
-    if ms is None:
-        return "-"
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone(CST).strftime("%Y-%m-%d %H:%M")
+    """An instant as local wall time for people, ``YYYY-MM-DD HH:MM``; "-" for none."""
+    return "-" if ms is None else local_minute(ms)
 
 
 def briefing_id(operation: str, date: str) -> str:

@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from command.alerts import AlertKind
+from command.localtime import local_datetime
 
 if TYPE_CHECKING:
     from command.fold import Alert, ControlState
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 MIME = "application/cap+xml"
-CST = timezone(timedelta(hours=8), "Asia/Shanghai")
 GEOCODE = "wartime:grid"
 
 KIND_LABELS: Mapping[str, tuple[str, str]] = {
@@ -54,7 +53,7 @@ RESPONSE: Mapping[str, str] = {
 
 def cap_time(ms: int) -> str:
     """Epoch ms as the CAP dateTime: ``2025-03-14T08:00:00+08:00``."""
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone(CST).strftime("%Y-%m-%dT%H:%M:%S+08:00")
+    return local_datetime(ms).strftime("%Y-%m-%dT%H:%M:%S+08:00")
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:

@@ -13,18 +13,18 @@ calendar quarters in Asia/Shanghai time. Pure: `now` comes in.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from command.access import Actor, require_read, require_report
 from command.errors import InvalidRequest, ModeConflict, StateConflict, TooLarge
 from command.events import ContactRoundCompleted, ContactRoundDue, Event
 from command.grids import Level
+from command.localtime import LOCAL, local_datetime
 
 if TYPE_CHECKING:
     from command.fold import ControlState
 
-CST = timezone(timedelta(hours=8), "Asia/Shanghai")
 MAX_NOTE = 2000
 MAX_CONCERNS = 100_000
 
@@ -44,10 +44,10 @@ def _ms(dt: datetime) -> int:
 
 def quarter_of(now: int) -> Quarter:
     """The Asia/Shanghai calendar quarter holding `now`."""
-    local = datetime.fromtimestamp(now / 1000, tz=UTC).astimezone(CST)
+    local = local_datetime(now)
     q = (local.month - 1) // 3
-    start = datetime(local.year, 3 * q + 1, 1, tzinfo=CST)
-    end = datetime(local.year + 1, 1, 1, tzinfo=CST) if q == 3 else datetime(local.year, 3 * q + 4, 1, tzinfo=CST)
+    start = datetime(local.year, 3 * q + 1, 1, tzinfo=LOCAL)
+    end = datetime(local.year + 1, 1, 1, tzinfo=LOCAL) if q == 3 else datetime(local.year, 3 * q + 4, 1, tzinfo=LOCAL)
     return Quarter(f"{local.year}Q{q + 1}", _ms(start), _ms(end))
 
 
@@ -60,7 +60,7 @@ def parse_round(text: str) -> Quarter:
             raise ValueError(text)
     except ValueError:
         raise InvalidRequest("round must look like 2025Q2", field="round") from None
-    return quarter_of(_ms(datetime(y, 3 * n - 2, 1, tzinfo=CST)))
+    return quarter_of(_ms(datetime(y, 3 * n - 2, 1, tzinfo=LOCAL)))
 
 
 def due_reminders(state: ControlState, now: int) -> list[ContactRoundDue]:

@@ -33,6 +33,7 @@ from typing import Any
 
 import msgspec
 
+from command.access import overlaps
 from command.events import (
     AlertAcknowledged,
     AlertCleared,
@@ -298,7 +299,7 @@ class ControlState:
         if scope is None or self.tree is None:
             return ops
         tree = self.tree
-        return [o for o in ops if tree.is_within(o.scope, scope) or tree.is_within(scope, o.scope)]
+        return [o for o in ops if overlaps(tree, o.scope, scope)]
 
     def apply(self, rec: Recorded) -> None:
         """Fold one recorded event into the state."""

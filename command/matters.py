@@ -51,11 +51,9 @@ import hashlib
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from command.access import Actor, require_report
-from command.contact import CST
 from command.errors import CommandRejected, InvalidRequest, StateConflict, TooLarge
 from command.events import (
     AlertCleared,
@@ -70,6 +68,7 @@ from command.events import (
     Recorded,
 )
 from command.grids import GridTree, Level
+from command.localtime import day_bounds as local_day
 
 HOUR = 3_600_000
 DAY = 24 * HOUR
@@ -167,14 +166,6 @@ CATEGORIES: dict[str, Category] = {
     )
 }
 """Categories in display order: 紧急求助, 安全隐患, 政策咨询, 环境卫生, 矛盾纠纷, 物业管理, 民生服务, 基础设施, 其他."""
-
-
-def local_day(now: int) -> tuple[int, int]:
-    """Start and end (epoch ms) of the Asia/Shanghai calendar day holding `now`."""
-    local = datetime.fromtimestamp(now / 1000, tz=UTC).astimezone(CST)
-    start = datetime(local.year, local.month, local.day, tzinfo=CST)
-    ms = int(start.timestamp() * 1000)
-    return ms, ms + DAY
 
 
 def matter_id_for(request_id: str) -> str:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -47,10 +47,8 @@ from command.events import (
 )
 from command.fold import ControlState
 from command.grids import GridTree, Level
+from command.localtime import local_date
 from command.operations import COUNTERS, Operation
-
-LOCAL = timezone(timedelta(hours=8))
-"""Asia/Shanghai, fixed: report dates never depend on the machine's zone."""
 
 MILESTONES = (50, 90, 100)
 BUCKET_WIDTHS = (
@@ -67,16 +65,6 @@ N, FIRST, LAST, GAP, GAP_FROM, GAP_TO, REACHED = 0, 1, 2, 3, 4, 5, 6
 TOTALS = REACHED + len(MILESTONES)
 
 
-_DAYS: dict[int, str] = {}
-
-
-def local_day(ms: int) -> str:
-    """The Asia/Shanghai calendar date of an instant, ISO."""
-    n = (ms + 8 * HOUR) // 86_400_000
-    day = _DAYS.get(n)
-    if day is None:
-        day = _DAYS[n] = datetime.fromtimestamp(ms / 1000, LOCAL).date().isoformat()
-    return day
 
 
 def _target_of(op: Operation, grid: str, counter: str) -> int | None:
@@ -201,7 +189,7 @@ class OpFold:
                     t = self.tenures[key] = [0, ms, ms, 0, {}, *([0] * nc)]
                 t[0] += 1
                 t[2] = ms
-                today = local_day(ms)
+                today = local_date(ms)
                 day = t[4].get(today)
                 if day is None:
                     day = t[4][today] = [0, ms, *([0] * nc)]

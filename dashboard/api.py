@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import redis
@@ -20,7 +20,7 @@ from flask import Blueprint, Response, request
 
 from command import alerts as alert_commands
 from command import modes as modes_commands
-from command.access import Actor, Role, require_command, require_read
+from command.access import Actor, Role, overlaps_scope, require_command, require_read, within_scope
 from command.errors import (
     CommandRejected,
     InvalidRequest,
@@ -37,6 +37,7 @@ from command.events import ProgressReported
 from command.matters import UnknownMatter
 from command.modes import SwitchRequest
 from command.operations import ReportRequest, operation_of, over_target
+from dashboard import audit
 from dashboard.auth import Accounts, LoginThrottled, Session
 from streams.county import County
 from streams.log import Appended, LogUnavailable
@@ -320,19 +321,12 @@ def post_report(backend: Backend, actor: Actor, op: str, data: dict[str, Any]) -
     return report_answer(backend.county.append_report(event, actor).appended)
 
 
-EXTENSIONS = (
-    "dashboard.api_review",
-    "dashboard.api_alerts",
-    "dashboard.api_matters",
-    "dashboard.api_field",
-    "dashboard.api_board",
-    "dashboard.privacy",
-)
-"""Modules that add routes to the blueprint with `register(api, backend)`, if present."""
+Extension = Callable[[Blueprint, "Backend"], None]
+"""A route module's `register(api, backend)`: adds its routes to the blueprint."""
 
 
-def create_api(backend: Backend) -> Blueprint:
-    """The /api/v1 blueprint bound to a backend."""
+def create_api(backend: Backend, extensions: Iterable[Extension] = ()) -> Blueprint:
+    """The /api/v1 blueprint bound to a backend, with the routes of `extensions` (see dashboard.app.ROUTES)."""
     api = Blueprint("api", __name__, url_prefix="/api/v1")
 
     @api.post("/session")
@@ -494,12 +488,12 @@ def create_api(backend: Backend) -> Blueprint:
             tree = county.tree
             ops = [
                 o for o in st.operations.values()
-                if actor.scope == "" or tree.is_within(o.scope, actor.scope) or tree.is_within(actor.scope, o.scope)
+                if overlaps_scope(actor, tree, o.scope)
             ]
             out = []
             for o in ops:
                 # An operation wider than the caller's scope is shown at the caller's scope, never above it.
-                at = o.scope if actor.scope == "" or tree.is_within(o.scope, actor.scope) else actor.scope
+                at = o.scope if within_scope(actor, tree, o.scope) else actor.scope
                 totals = county.progress.totals(o.id, [at])[at]
                 out.append({**o.summary(), "at": at, "targets": o.target_of(at), "totals": totals})
         return {"operations": out}
@@ -560,7 +554,7 @@ def create_api(backend: Backend) -> Blueprint:
             tree = county.tree
             items = [
                 a.to_json() for a in st.alerts.values()
-                if (not only_open or a.open) and (actor.scope == "" or tree.is_within(a.grid, actor.scope))
+                if (not only_open or a.open) and within_scope(actor, tree, a.grid)
             ]
         items.sort(key=lambda a: (a["raised_at"], a["id"]))
         return {"alerts": items}
@@ -576,19 +570,8 @@ def create_api(backend: Backend) -> Blueprint:
             county.record(ev, actor)
             return county.state.alerts[alert].to_json()
 
-    import importlib
-
-    for name in EXTENSIONS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        module.register(api, backend)
-
-    from dashboard import audit
-
+    for register in extensions:
+        register(api, backend)
     audit.install(api, backend)
 
     @api.route("/", defaults={"unknown": ""}, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])

@@ -1,6 +1,6 @@
 """API routes of issue 7: one alert, its CAP export, daily briefings, contact rounds.
 
-Added to the /api/v1 blueprint by `register` (listed in `dashboard.api.EXTENSIONS`):
+Added to the /api/v1 blueprint by `register` (listed in `dashboard.app.ROUTES`):
 
 | method and path | answer |
 | --- | --- |
@@ -21,7 +21,7 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from command import contact
-from command.access import require_read
+from command.access import overlaps_scope, require_read
 from command.briefing import render_csv, render_html
 from command.cap import MIME, to_cap
 from command.errors import InvalidRequest, NotAuthorised, UnknownAlert
@@ -151,7 +151,7 @@ def register(api: Blueprint, backend: Any) -> None:
 
 def _visible(actor: Any, tree: Any, scope: str) -> bool:
     """An actor sees what overlaps its scope: inside it, or above it (a town sees a county briefing)."""
-    return bool(actor.scope == "" or tree.is_within(scope, actor.scope) or tree.is_within(actor.scope, scope))
+    return overlaps_scope(actor, tree, scope)
 
 
 def _filename(text: str) -> str:

@@ -1,6 +1,6 @@
 """API routes of the command board (issue 4): its snapshot and its static polygons.
 
-Added to the /api/v1 blueprint by `register` (listed in `dashboard.api.EXTENSIONS`):
+Added to the /api/v1 blueprint by `register` (listed in `dashboard.app.ROUTES`):
 
 | method and path | answer |
 | --- | --- |

@@ -33,7 +33,7 @@ from typing import Any
 import flask
 from flask import Blueprint, Response, request
 
-from command.access import Actor, Role, require_read
+from command.access import Actor, Role, overlaps, require_read, within_scope
 from command.fold import ControlState
 from command.grids import GRID_LEVELS, GridTree, Level
 from command.operations import Operation, OperationState
@@ -186,7 +186,7 @@ def tree_node(backend: Backend, actor: Actor, code: str) -> dict[str, Any]:
     tree = county.tree
     require_read(actor, tree, code)
     agg = _aggregate(tree, st, code)
-    path = [c for c in reversed(tree.path(code)) if actor.scope == "" or tree.is_within(c, actor.scope)]
+    path = [c for c in reversed(tree.path(code)) if within_scope(actor, tree, c)]
     return {
         "node": node_summary(tree, st, code, agg),
         "children": [node_summary(tree, st, k, agg) for k in tree.children[code]],
@@ -195,7 +195,7 @@ def tree_node(backend: Backend, actor: Actor, code: str) -> dict[str, Any]:
 
 
 def _overlaps(tree: GridTree, op: Operation, code: str) -> bool:
-    return tree.is_within(op.scope, code) or tree.is_within(code, op.scope)
+    return overlaps(tree, op.scope, code)
 
 
 def _rows(items: Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
@@ -245,7 +245,7 @@ def scope_view(backend: Backend, actor: Actor, code: str) -> dict[str, Any]:
         for a in sorted(st.alerts.values(), key=lambda a: (-a.raised_at, a.id))
         if a.open and a.grid in tree and tree.is_within(a.grid, code)
     )
-    can_command = actor.role == Role.COMMANDER and (actor.scope == "" or tree.is_within(code, actor.scope))
+    can_command = actor.role == Role.COMMANDER and within_scope(actor, tree, code)
     return {
         "grid": node_summary(tree, st, code, agg),
         "can_command": can_command,

@@ -1,6 +1,6 @@
 """API of residents' matters and quarterly grid evaluations (issue 10); docs in docs/api-matters.md.
 
-Added to the /api/v1 blueprint by `register` (listed in `dashboard.api.EXTENSIONS`):
+Added to the /api/v1 blueprint by `register` (listed in `dashboard.app.ROUTES`):
 
 | method and path | body → answer |
 | --- | --- |
@@ -41,7 +41,7 @@ from flask import Blueprint, Response, request
 
 from command import evaluation as ev_commands
 from command import matters as m_commands
-from command.access import Actor, require_command, require_read
+from command.access import Actor, overlaps_scope, require_command, require_read, within_scope
 from command.contact import quarter_of
 from command.errors import InvalidRequest, NotAuthorised
 from command.events import AlertCleared, AlertRaised
@@ -462,8 +462,7 @@ def register(api: Blueprint, backend: Any) -> None:
             tree = backend.county.tree
             items = [
                 r.to_json() for r in s.state.evaluations.values()
-                if r.scope in tree and (actor.scope == "" or tree.is_within(r.scope, actor.scope)
-                                        or tree.is_within(actor.scope, r.scope))
+                if r.scope in tree and overlaps_scope(actor, tree, r.scope)
                 and (quarter is None or r.quarter == quarter) and (scope is None or r.scope == scope)
             ]
             current = quarter_of(backend.county.clock()).id
@@ -477,12 +476,12 @@ def register(api: Blueprint, backend: Any) -> None:
             table = s.table(evaluation)
             tree = backend.county.tree
             rec = s.state.evaluations[evaluation]
-        if actor.scope and rec.scope in tree and not tree.is_within(rec.scope, actor.scope):
+        if rec.scope in tree and not within_scope(actor, tree, rec.scope):
             # A reader inside the evaluation's scope sees the grids of its own scope only.
-            if not tree.is_within(actor.scope, rec.scope):
+            if not overlaps_scope(actor, tree, rec.scope):
                 raise NotAuthorised(f"{rec.scope} is outside your scope {actor.scope}", field="evaluation")
             table = dict(table)
-            table["grids"] = [r for r in table["grids"] if tree.is_within(r["grid"], actor.scope)]
+            table["grids"] = [r for r in table["grids"] if within_scope(actor, tree, r["grid"])]
             mine = {r["grid"] for r in table["grids"]}
             table["leaders"] = [r for r in table["leaders"] if set(r["grids"]) & mine]
         return {"evaluation_id": evaluation, "digest": rec.digest, "computed_at": rec.at,

@@ -16,7 +16,8 @@ from typing import Any
 import dash
 from flask import Flask, Response, request
 
-from dashboard.api import Backend, create_api
+from dashboard import api_alerts, api_board, api_field, api_matters, api_review, privacy
+from dashboard.api import Backend, Extension, create_api
 from streams.server import connect
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -102,6 +103,17 @@ class SecurityHeaders:
         return resp
 
 
+ROUTES: tuple[Extension, ...] = (
+    api_review.register,
+    api_alerts.register,
+    api_matters.register,
+    api_field.register,
+    api_board.register,
+    privacy.register,
+)
+"""Route modules added to /api/v1; each imports dashboard.api, so the list lives here, above them."""
+
+
 def create_app(config: Config) -> dash.Dash:
     """The whole web app for one Redis."""
     server = Flask("wartime")
@@ -110,7 +122,7 @@ def create_app(config: Config) -> dash.Dash:
     backend = Backend(connect(config.redis_url))
     server.config["WARTIME_BACKEND"] = backend
     server.config["WARTIME_CONFIG"] = config
-    server.register_blueprint(create_api(backend))
+    server.register_blueprint(create_api(backend, ROUTES))
     app = dash.Dash(
         __name__,
         server=server,  # type: ignore[arg-type]

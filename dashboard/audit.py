@@ -56,6 +56,7 @@ from typing import Any
 import redis
 from redis.cluster import RedisCluster
 
+from command.localtime import local_datetime, parse_instant
 from streams.keys import CountyKeys
 
 log = logging.getLogger(__name__)
@@ -385,18 +386,18 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     """Print the audit trail, filtered."""
-    from dashboard.cli import _client, _parse_time
     from streams.readmodel import current_county
+    from streams.server import connect, resolve
 
-    client = _client(args)
+    client = connect(resolve(args.data, args.redis))
     county = current_county(client)
     if county is None:
         print("no county loaded: nothing audited yet", file=sys.stderr)
         return 1
     entries = read(
         client, county, actor=args.actor, kind=args.kind, source=args.source,
-        since=_parse_time(args.since) if args.since else None,
-        until=_parse_time(args.until) if args.until else None,
+        since=parse_instant(args.since) if args.since else None,
+        until=parse_instant(args.until) if args.until else None,
         limit=args.limit or None, newest_first=args.newest_first,
     )
     for e in entries:
@@ -408,9 +409,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 def format_entry(e: Entry) -> str:
     """One line for a person: time (Asia/Shanghai), kind, actor, source, what."""
-    from datetime import datetime, timedelta, timezone
-
-    when = datetime.fromtimestamp(e.at / 1000, timezone(timedelta(hours=8))).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    when = local_datetime(e.at).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
     f = e.fields
     what = " ".join(x for x in (f.get("method", ""), f.get("path", "")) if x)
     extra = " ".join(f"{k}={f[k]}" for k in ("status", "event", "code", "detail") if k in f)

@@ -12,32 +12,21 @@ import argparse
 import getpass
 import json
 import os
-import secrets
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from command.access import Actor, Role
 from command.errors import CommandRejected, RegistryError
-
-
-def _progress(total: int | None, desc: str) -> Any:
-    from tqdm import tqdm
-
-    quiet = bool(os.environ.get("WARTIME_NO_PROGRESS"))
-    return tqdm(total=total, desc=desc, unit=" rows", disable=quiet, leave=True, file=sys.stderr, mininterval=0.2)
+from command.localtime import parse_instant
+from dashboard.loading import cli_actor
 
 
 def _client(args: argparse.Namespace) -> Any:
     from streams.server import connect, resolve
 
     return connect(resolve(args.data, args.redis))
-
-
-def _cli_actor(county: str) -> Actor:
-    return Actor(f"cli:{getpass.getuser()}", Role.COMMANDER, county)
 
 
 def _county(args: argparse.Namespace) -> Any:
@@ -52,9 +41,10 @@ def _county(args: argparse.Namespace) -> Any:
 def cmd_generate(args: argparse.Namespace) -> int:
     from command.generate import generate, summary
     from command.registry import write_registry
+    from dashboard.loading import progress_bar
 
     t0 = time.monotonic()
-    bar = _progress(3, f"generate {args.profile}")
+    bar = progress_bar(3, f"generate {args.profile}")
     tree, geometry = generate(args.profile, seed=args.seed)
     bar.update(1)
     out = Path(args.out)
@@ -67,32 +57,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def import_registry(client: Any, path: Path, actor: Actor | None = None, quiet: bool = False) -> Any:
-    """Load a registry file into the county it describes (all or nothing), and project it."""
-    from command.registry import load_geometry, load_registry
-    from streams.county import County
-    from streams.projector import Projector
-
-    bar = None if quiet else _progress(None, f"import {path.name}")
-
-    def progress(done: int, total: int) -> None:
-        if bar is not None:
-            bar.total = total
-            bar.n = done
-            bar.refresh()
-
-    tree = load_registry(path, progress=progress)
-    if bar is not None:
-        bar.close()
-    geometry = load_geometry(path)
-    county = County(client, tree.root)
-    county.load_registry(tree, geometry, actor or _cli_actor(tree.root), source=path.name)
-    Projector(client, tree.root, consumer="import", publish=False).catch_up()
-    return county
-
-
 def cmd_import(args: argparse.Namespace) -> int:
     from command.generate import summary
+    from dashboard.loading import import_registry
 
     client = _client(args)
     county = import_registry(client, Path(args.file))
@@ -112,7 +79,7 @@ def cmd_switch(args: argparse.Namespace) -> int:
 
     county = _county(args)
     out = county.switch(
-        _cli_actor(county.code),
+        cli_actor(county.code),
         SwitchRequest(args.scope, args.to, args.incident, args.level, args.reason or ""),
     )
     from dashboard.audit import record_cli
@@ -130,6 +97,7 @@ def cmd_switch(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    from dashboard.loading import progress_bar
     from streams.readmodel import current_county
     from streams.replay import rebuild
 
@@ -138,9 +106,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if code is None:
         print("nothing to replay: no county loaded", file=sys.stderr)
         return 1
-    until = _parse_time(args.until) if args.until else None
+    until = parse_instant(args.until) if args.until else None
     total = sum(client.xlen(s) for s in _streams(client, code))
-    bar = _progress(total, "replay")
+    bar = progress_bar(total, "replay")
     t0 = time.monotonic()
     n = rebuild(client, code, until=until, progress=bar.update)
     bar.close()
@@ -156,18 +124,6 @@ def _streams(client: Any, county: str) -> list[str]:
     view.refresh()
     towns = view.tree.towns if view.tree else ()
     return EventLog(client, county, towns).streams()
-
-
-def _parse_time(text: str) -> int:
-    """Epoch ms from epoch ms or an ISO-8601 time (naive times are Asia/Shanghai)."""
-    from datetime import datetime, timedelta, timezone
-
-    if text.isdigit():
-        return int(text)
-    dt = datetime.fromisoformat(text)
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone(timedelta(hours=8)))
-    return int(dt.timestamp() * 1000)
 
 
 def cmd_users(args: argparse.Namespace) -> int:
@@ -196,7 +152,7 @@ def cmd_users(args: argparse.Namespace) -> int:
             return 2
     else:
         password = sys.stdin.readline().rstrip("\n")
-    accounts.add(args.name, password, args.role, args.scope, _cli_actor(county.code),
+    accounts.add(args.name, password, args.role, args.scope, cli_actor(county.code),
                  personal_data=args.personal_data)
     audit.record(county.client, county.code, "account", actor=source, source="local",
                  detail=f"add {args.name} role={args.role} scope={args.scope} personal_data={args.personal_data}")
@@ -341,11 +297,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-
-
-def demo_password() -> str:
-    """WARTIME_DEMO_PASSWORD, else a fresh one (printed once by the demo)."""
-    return os.environ.get("WARTIME_DEMO_PASSWORD") or secrets.token_urlsafe(9)
 
 
 if __name__ == "__main__":

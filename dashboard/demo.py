@@ -13,6 +13,7 @@ import argparse
 import logging
 import multiprocessing as mp
 import os
+import secrets
 import signal
 import threading
 import time
@@ -47,7 +48,7 @@ def prepare(client: Any, profile: str, data: Path, password: str, now_ms: int) -
     from command.generate import generate
     from command.registry import write_registry
     from dashboard.auth import Accounts
-    from dashboard.cli import import_registry
+    from dashboard.loading import import_registry
     from streams.readmodel import current_county
 
     code = current_county(client)
@@ -90,6 +91,11 @@ def prepare(client: Any, profile: str, data: Path, password: str, now_ms: int) -
     return county, {k: f"{v[0]} · {v[1]}" for k, v in scopes.items()}
 
 
+def demo_password() -> str:
+    """WARTIME_DEMO_PASSWORD, else a fresh one (printed once by the demo)."""
+    return os.environ.get("WARTIME_DEMO_PASSWORD") or secrets.token_urlsafe(9)
+
+
 def _wait_until_answering(url: str, timeout: float = 120.0) -> None:
     """Poll `url` until the server answers at all (any HTTP status), or `timeout` passes."""
     deadline = time.monotonic() + timeout
@@ -105,7 +111,6 @@ def _wait_until_answering(url: str, timeout: float = 120.0) -> None:
 
 def run_demo(args: argparse.Namespace) -> int:
     """Everything in one command; stops cleanly on Ctrl-C."""
-    from dashboard.cli import demo_password
     from dashboard.server import build
     from streams.county import now_ms
     from streams.server import connect, resolve

@@ -34,7 +34,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
@@ -42,6 +41,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from command.alerts import AlertConfig
+from command.localtime import LOCAL
 from streams.alerting import AlertEvaluator, issue_briefings, issue_contact_reminders
 from streams.county import County, now_ms
 from streams.keys import CountyKeys
@@ -50,7 +50,7 @@ from streams.server import Client
 
 log = logging.getLogger(__name__)
 
-TZ = ZoneInfo("Asia/Shanghai")
+TZ = LOCAL
 ALERT_EVERY_S = int(os.environ.get("WARTIME_ALERT_EVERY_S", "5"))
 RUNS_KEPT = 500
 

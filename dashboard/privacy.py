@@ -35,6 +35,8 @@ from flask import Blueprint, Response, request
 
 from command.access import require_read
 from command.errors import InvalidRequest, NotAuthorised
+from dashboard import audit
+from dashboard.api import handler
 
 COLUMNS = ("code", "name", "level", "parent", "leader", "first_leader", "phone", "households", "population")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -80,9 +82,6 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
 
 def register(api: Blueprint, backend: Any) -> None:
     """Add the export route to the /api/v1 blueprint."""
-    from dashboard import audit
-    from dashboard.api import handler
-
     @api.get("/registry/export")
     @handler
     def export_personal_data() -> Any:

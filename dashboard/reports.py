@@ -33,7 +33,8 @@ from typing import Any
 import pandas as pd
 
 from command.errors import InvalidRequest, UnknownOperation
-from command.report import LOCAL, Finding, Report, TimelineItem
+from command.localtime import LOCAL, local_second
+from command.report import Finding, Report, TimelineItem
 from dashboard.i18n import register, t
 
 FORMATS = {
@@ -248,22 +249,11 @@ register({
 # -- formatting -------------------------------------------------------------------------
 
 
-_TIMES: dict[int, str] = {}
-
-
 def fmt_time(ms: Any) -> str:
-    """Local (UTC+8) time of an epoch-ms value, '' for none (cached by second: tables repeat them)."""
+    """Local (UTC+8) time of an epoch-ms value, '' for none."""
     if ms is None or (isinstance(ms, float) and pd.isna(ms)):
         return ""
-    sec = int(ms) // 1000
-    text = _TIMES.get(sec)
-    if text is None:
-        if len(_TIMES) > 200_000:
-            _TIMES.clear()
-        d = datetime.fromtimestamp(sec, LOCAL)
-        text = _TIMES[sec] = (f"{d.year:04d}-{d.month:02d}-{d.day:02d} "
-                              f"{d.hour:02d}:{d.minute:02d}:{d.second:02d}")
-    return text
+    return local_second(int(ms))
 
 
 def fmt_duration(ms: Any, lang: str) -> str:

@@ -53,6 +53,7 @@ from urllib.parse import parse_qs, urlparse
 import redis.asyncio as aioredis
 from websockets.asyncio.server import ServerConnection, serve
 
+from command.access import overlaps
 from command.fold import ControlState
 from command.grids import GridTree
 from command.operations import COUNTERS, Operation, OperationState
@@ -122,10 +123,6 @@ class BoardView:
         return {c: i for i, c in enumerate(self.cells)}
 
 
-def _overlaps(tree: GridTree, a: str, b: str) -> bool:
-    return tree.is_within(a, b) or tree.is_within(b, a)
-
-
 def board_view(state: ControlState, scope: str, op: str | None = None) -> BoardView:
     """Which operations a board over `scope` shows, and which one colours its map.
 
@@ -140,12 +137,12 @@ def board_view(state: ControlState, scope: str, op: str | None = None) -> BoardV
     tree[scope]
     chosen = state.operations.get(op) if op else None
     ops: list[Operation]
-    if chosen is not None and _overlaps(tree, chosen.scope, scope):
+    if chosen is not None and overlaps(tree, chosen.scope, scope):
         ops = [chosen]
     else:
         ops = sorted(
             (o for o in state.operations.values()
-             if o.state == OperationState.OPEN and _overlaps(tree, o.scope, scope)),
+             if o.state == OperationState.OPEN and overlaps(tree, o.scope, scope)),
             key=lambda o: (o.launched_at, o.id),
         )
     kpi = {o.id: scope if tree.is_within(scope, o.scope) else o.scope for o in ops}

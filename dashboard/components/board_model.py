@@ -26,7 +26,7 @@ from typing import Any
 
 import msgspec
 
-from command.access import Actor, require_read
+from command.access import Actor, overlaps, require_read
 from command.events import (
     AlertAcknowledged,
     LevelChanged,
@@ -464,7 +464,7 @@ def _commands(county: County, st: ControlState, scope: str, lang: str) -> list[d
                                OperationClosed, AlertAcknowledged)}
 
     def inside(code: str) -> bool:
-        return code in tree and (tree.is_within(code, scope) or tree.is_within(scope, code))
+        return code in tree and overlaps(tree, code, scope)
 
     for eid, fields in page:
         wire = fields.get(b"t", fields.get("t"))
@@ -654,7 +654,7 @@ def snapshot(
         "choices": [
             {"id": o.id, "name": o.name, "kind": o.kind, "state": o.state.value}
             for o in sorted(st.operations.values(), key=lambda o: (o.state.value != "open", -o.launched_at))
-            if tree.is_within(o.scope, scope) or tree.is_within(scope, o.scope)
+            if overlaps(tree, o.scope, scope)
         ],
         "map": {
             "cells": len(view.cells),

@@ -22,13 +22,13 @@ import re
 import secrets
 import time
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 import dash
 import flask
 from dash import ALL, Input, Output, Patch, State, callback, clientside_callback, ctx, dcc, html, no_update
 
+from command.localtime import local_datetime
 from command.operations import COUNTERS, REGISTRY_TARGETS
 from dashboard.api_field import call_api
 from dashboard.components.session import login_form, register_login
@@ -243,7 +243,7 @@ def api(method: str, path: str, session: Any, payload: Any = None) -> tuple[int,
 def _clock(ms: int | None, with_date: bool = True) -> str:
     if not ms:
         return "—"
-    d = datetime.fromtimestamp(ms / 1000)
+    d = local_datetime(ms)
     return d.strftime("%m-%d %H:%M" if with_date else "%H:%M:%S")
 
 

@@ -24,14 +24,13 @@ Stable hooks for tests: ``[data-action=record-matter]``; each card
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
 from typing import Any
 
 import dash
 from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
 import dashboard.api_matters  # noqa: F401  (registers the category, list and tier strings)
-from command.contact import CST
+from command.localtime import local_datetime
 from dashboard.api_field import call_api
 from dashboard.components.session import login_form, register_login
 from dashboard.i18n import lang_of, register, t
@@ -118,7 +117,7 @@ def api(method: str, path: str, session: Any, payload: Any = None) -> tuple[int,
 def _time(ms: int | None) -> str:
     if not ms:
         return ""
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone(CST).strftime("%m-%d %H:%M")
+    return local_datetime(ms).strftime("%m-%d %H:%M")
 
 
 def _explain(status: int, data: dict[str, Any], lang: str) -> str:

@@ -30,7 +30,6 @@ with ``data-value``; ``[data-mode]``.
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
 from typing import Any
 
 import dash
@@ -38,7 +37,7 @@ import plotly.graph_objects as go
 from dash import Input, Output, Patch, State, callback, dcc, html, no_update
 
 import dashboard.api_matters  # noqa: F401  (registers the category, list and tier strings)
-from command.contact import CST
+from command.localtime import local_datetime
 from dashboard.api_field import call_api
 from dashboard.components.map import MAP_STYLE
 from dashboard.components.session import login_form, register_login
@@ -116,7 +115,7 @@ def _pct(x: float | None) -> str:
 def _clock(ms: int | None) -> str:
     if not ms:
         return ""
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone(CST).strftime("%Y-%m-%d %H:%M:%S")
+    return local_datetime(ms).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def layout(scope: str | None = None, lang: str | None = None, token: str | None = None, **_: Any) -> html.Div:

@@ -22,7 +22,7 @@ import dash
 import plotly.graph_objects as go
 from dash import ALL, Input, Output, Patch, State, callback, clientside_callback, dcc, html, no_update
 
-from command.access import Actor, require_read
+from command.access import Actor, require_read, within_scope
 from command.errors import CommandRejected
 from command.operations import COUNTERS
 from command.timetravel import leaf_completion, operation_view
@@ -175,7 +175,7 @@ def _show(session: Any, want: str | None, lang: str) -> Any:
     st = county.refresh()
     tree = county.tree
     ops = [o for o in sorted(st.operations.values(), key=lambda o: (-o.launched_at, o.id))
-           if actor.scope == "" or tree.is_within(o.scope, actor.scope)]
+           if within_scope(actor, tree, o.scope)]
     options = [{"label": f"{o.name} · {t(o.kind, lang)} · {fmt_time(o.launched_at)}", "value": o.id} for o in ops]
     value = want if want in {o.id for o in ops} else (ops[0].id if ops else None)
     return _HIDE, _SHOW, options, value

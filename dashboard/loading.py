@@ -1,0 +1,53 @@
+"""Loading a registry file into the county it describes: what `wartime import` and the demo share.
+
+Kept out of the CLI so that the demo (and tests) can load a county without
+importing the command line, which sits on top of everything.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from command.access import Actor, Role
+from command.registry import load_geometry, load_registry
+from streams.county import County
+from streams.projector import Projector
+
+__all__ = ["cli_actor", "import_registry", "progress_bar"]
+
+
+def progress_bar(total: int | None, desc: str) -> Any:
+    """A progress bar on stderr for long work (silenced by WARTIME_NO_PROGRESS)."""
+    from tqdm import tqdm  # only commands that show progress pay for it
+
+    quiet = bool(os.environ.get("WARTIME_NO_PROGRESS"))
+    return tqdm(total=total, desc=desc, unit=" rows", disable=quiet, leave=True, file=sys.stderr, mininterval=0.2)
+
+
+def cli_actor(county: str) -> Actor:
+    """Whoever runs the program on the server: ``cli:<login name>``, a county commander."""
+    return Actor(f"cli:{getpass.getuser()}", Role.COMMANDER, county)
+
+
+def import_registry(client: Any, path: Path, actor: Actor | None = None, quiet: bool = False) -> County:
+    """Load a registry file into the county it describes (all or nothing), and project it."""
+    bar = None if quiet else progress_bar(None, f"import {path.name}")
+
+    def progress(done: int, total: int) -> None:
+        if bar is not None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+    tree = load_registry(path, progress=progress)
+    if bar is not None:
+        bar.close()
+    geometry = load_geometry(path)
+    county = County(client, tree.root)
+    county.load_registry(tree, geometry, actor or cli_actor(tree.root), source=path.name)
+    Projector(client, tree.root, consumer="import", publish=False).catch_up()
+    return county

@@ -1,20 +1,32 @@
-"""Domain errors: why a command was refused. Nothing is written when one is raised.
+"""Every error this program raises on purpose, in one tree. Nothing is written when one is raised.
 
-    CommandRejected                 any refusal; `field` names the offending input
-    ├── InvalidRequest              malformed or invalid values          → 422
-    │   ├── InvalidReport           a progress report that cannot count  → 422
-    │   ├── TooLarge                a body or field over its size limit  → 413
-    │   └── RegistryError           a registry file with bad rows        → 422
-    ├── NotAuthenticated            no, bad or expired credentials       → 401
-    ├── NotAuthorised               outside the actor's role or scope    → 403
-    ├── UnknownGrid                 no such grid code                    → 404
-    ├── UnknownOperation            no such operation                    → 404
-    ├── UnknownAlert                no such alert                        → 404
-    └── StateConflict               right request, wrong moment          → 409
-        ├── ModeConflict            e.g. launch outside wartime
-        └── OperationClosed         reports after close
+    WartimeError                    base; `code` is the stable machine name, `field` the input at fault
+    ├── CommandRejected             a refusal of what the caller asked
+    │   ├── Malformed               the body is not the JSON object the endpoint takes → 400
+    │   ├── InvalidRequest          invalid values                                   → 422
+    │   │   ├── InvalidReport       a progress report that cannot count              → 422
+    │   │   ├── TooLarge            a body or field over its size limit              → 413
+    │   │   └── RegistryError       a registry file with bad rows                    → 422
+    │   ├── NotAuthenticated        no, bad or expired credentials                   → 401
+    │   │   └── LoginThrottled      too many failed logins: wait                     → 429
+    │   ├── NotAuthorised           outside the actor's role or scope                → 403
+    │   ├── NotFound                no such thing                                    → 404
+    │   │   ├── UnknownGrid         no such grid code
+    │   │   ├── UnknownOperation    no such operation
+    │   │   ├── UnknownAlert        no such alert
+    │   │   ├── UnknownMatter       no such residents' matter
+    │   │   ├── UnknownEvaluation   no such quarterly evaluation
+    │   │   └── UnknownEndpoint     no such path under /api/v1
+    │   └── StateConflict           right request, wrong moment                      → 409
+    │       ├── ModeConflict        e.g. launch outside wartime
+    │       └── OperationClosed     reports after close
+    └── Unavailable                 the infrastructure cannot serve now (retry)      → 503
+        ├── RedisUnavailable        the embedded server did not start, or a URL did not answer
+        ├── LogUnavailable          Redis refused or lost a write: nothing acknowledged
+        └── LeaseLost               a projector lost its stream to another (never reaches a client)
 
-The HTTP layer maps these to status codes in one table (`dashboard/api.py`).
+The HTTP layer maps these to status codes in one table (`dashboard.api.STATUS`);
+the CLI prints a refusal's message and exits 1.
 """
 
 from __future__ import annotations
@@ -22,16 +34,56 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+__all__ = [
+    "CommandRejected",
+    "InvalidReport",
+    "InvalidRequest",
+    "LeaseLost",
+    "LogUnavailable",
+    "LoginThrottled",
+    "Malformed",
+    "ModeConflict",
+    "NotAuthenticated",
+    "NotAuthorised",
+    "NotFound",
+    "OperationClosed",
+    "RedisUnavailable",
+    "RegistryError",
+    "RowError",
+    "StateConflict",
+    "TooLarge",
+    "Unavailable",
+    "UnknownAlert",
+    "UnknownEndpoint",
+    "UnknownEvaluation",
+    "UnknownGrid",
+    "UnknownMatter",
+    "UnknownOperation",
+    "WartimeError",
+]
 
-class CommandRejected(Exception):
-    """Base of every refusal; `code` is the stable machine name sent to clients."""
 
-    code = "rejected"
+class WartimeError(Exception):
+    """Base of the tree; `code` is the stable machine name sent to clients."""
+
+    code = "error"
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+
+
+class CommandRejected(WartimeError):
+    """Base of every refusal of what the caller asked."""
+
+    code = "rejected"
+
+
+class Malformed(CommandRejected):
+    """The body is not the JSON object the endpoint takes."""
+
+    code = "malformed"
 
 
 class InvalidRequest(CommandRejected):
@@ -84,13 +136,29 @@ class NotAuthenticated(CommandRejected):
     code = "not_authenticated"
 
 
+class LoginThrottled(NotAuthenticated):
+    """Too many failed logins from this address (for this name): refused for a while."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after_s: int, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after_s = retry_after_s
+
+
 class NotAuthorised(CommandRejected):
     """The actor's role or scope does not cover this action."""
 
     code = "not_authorised"
 
 
-class UnknownGrid(CommandRejected):
+class NotFound(CommandRejected):
+    """Something named that does not exist."""
+
+    code = "not_found"
+
+
+class UnknownGrid(NotFound):
     """A grid code that the registry does not hold."""
 
     code = "unknown_grid"
@@ -100,16 +168,34 @@ class UnknownGrid(CommandRejected):
         self.grid = grid
 
 
-class UnknownOperation(CommandRejected):
+class UnknownOperation(NotFound):
     """An operation id never launched."""
 
     code = "unknown_operation"
 
 
-class UnknownAlert(CommandRejected):
+class UnknownAlert(NotFound):
     """An alert id never raised."""
 
     code = "unknown_alert"
+
+
+class UnknownMatter(NotFound):
+    """A matter id never recorded."""
+
+    code = "unknown_matter"
+
+
+class UnknownEvaluation(NotFound):
+    """An evaluation id never published."""
+
+    code = "unknown_evaluation"
+
+
+class UnknownEndpoint(NotFound):
+    """No such path under /api/v1."""
+
+    code = "unknown_endpoint"
 
 
 class StateConflict(CommandRejected):
@@ -128,3 +214,21 @@ class OperationClosed(StateConflict):
     """The operation is closed; its totals are frozen."""
 
     code = "operation_closed"
+
+
+class Unavailable(WartimeError):
+    """The infrastructure cannot serve now; the caller may retry."""
+
+    code = "unavailable"
+
+
+class RedisUnavailable(Unavailable):
+    """The embedded server could not start, or a given URL did not answer."""
+
+
+class LogUnavailable(Unavailable):
+    """Redis refused or lost the write: nothing was acknowledged."""
+
+
+class LeaseLost(Unavailable):
+    """This worker no longer owns the stream it was applying (another took it over)."""

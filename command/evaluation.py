@@ -54,7 +54,7 @@ import msgspec
 
 from command.access import Actor, require_command, require_read
 from command.contact import Quarter
-from command.errors import CommandRejected, InvalidRequest, TooLarge
+from command.errors import InvalidRequest, TooLarge
 from command.events import EvaluationWeightsSet
 from command.grids import GridTree, Level
 from command.matters import MattersState, Tier
@@ -110,12 +110,6 @@ CHECKLIST: tuple[Item, ...] = (
     Item("team.attendance", "team", 2, False),
 )
 ITEMS: dict[str, Item] = {i.code: i for i in CHECKLIST}
-
-
-class UnknownEvaluation(CommandRejected):
-    """An evaluation id never published (HTTP 404)."""
-
-    code = "unknown_evaluation"
 
 
 def default_weights() -> dict[str, float]:

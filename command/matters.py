@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from command.access import Actor, require_report
-from command.errors import CommandRejected, InvalidRequest, StateConflict, TooLarge
+from command.errors import CommandRejected, InvalidRequest, StateConflict, TooLarge, UnknownMatter
 from command.events import (
     AlertCleared,
     AlertRaised,
@@ -83,12 +83,6 @@ ALERT_KIND = "matter_overdue"
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 RESERVED_IDS = frozenset({"summary", "map", "grids", "categories", "overdue"})
 """Names of the API's own routes under /matters/, never matter ids."""
-
-
-class UnknownMatter(CommandRejected):
-    """A matter id never recorded (HTTP 404)."""
-
-    code = "unknown_matter"
 
 
 # --------------------------------------------------------------------------- vocabulary

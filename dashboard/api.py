@@ -24,23 +24,24 @@ from command.access import Actor, Role, overlaps_scope, require_command, require
 from command.errors import (
     CommandRejected,
     InvalidRequest,
+    LoginThrottled,
+    Malformed,
     NotAuthenticated,
     NotAuthorised,
+    NotFound,
     StateConflict,
     TooLarge,
-    UnknownAlert,
-    UnknownGrid,
-    UnknownOperation,
+    Unavailable,
+    UnknownEndpoint,
+    WartimeError,
 )
-from command.evaluation import UnknownEvaluation
 from command.events import ProgressReported
-from command.matters import UnknownMatter
 from command.modes import SwitchRequest
 from command.operations import ReportRequest, operation_of, over_target
 from dashboard import audit
-from dashboard.auth import Accounts, LoginThrottled, Session
+from dashboard.auth import Accounts, Session
 from streams.county import County
-from streams.log import Appended, LogUnavailable
+from streams.log import Appended
 from streams.projector import projector_lag_ms
 from streams.server import Client
 
@@ -50,44 +51,27 @@ MAX_BODY = 64 * 1024
 REPORT_STATE_MAX_AGE_MS = 250
 """How stale the control state may be when validating a report (see County.plan_report)."""
 
-STATUS: list[tuple[type[Exception], int]] = [
+STATUS: list[tuple[type[WartimeError], int]] = [
     (LoginThrottled, 429),
     (NotAuthenticated, 401),
     (NotAuthorised, 403),
-    (UnknownGrid, 404),
-    (UnknownOperation, 404),
-    (UnknownAlert, 404),
-    (UnknownMatter, 404),
-    (UnknownEvaluation, 404),
+    (NotFound, 404),
     (StateConflict, 409),
     (TooLarge, 413),
     (InvalidRequest, 422),
+    (Malformed, 400),
     (CommandRejected, 400),
+    (Unavailable, 503),
 ]
-"""Domain error → HTTP status; first match wins (subclasses before bases)."""
+"""The one map of the error tree (command.errors) to HTTP; first match wins (subclasses before bases)."""
 
 
-class Malformed(CommandRejected):
-    """The body is not the JSON object the endpoint takes."""
-
-    code = "malformed"
-
-
-class UnknownEndpoint(CommandRejected):
-    """No such path under /api/v1 (404)."""
-
-    code = "unknown_endpoint"
-
-
-STATUS.insert(0, (UnknownEndpoint, 404))
-
-
-def status_of(exc: CommandRejected) -> int:
-    """HTTP status of a domain error."""
+def status_of(exc: WartimeError) -> int:
+    """HTTP status of an error of the tree."""
     for cls, status in STATUS:
         if isinstance(exc, cls):
             return status
-    return 400
+    return 500
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -98,7 +82,7 @@ def _json(data: Any, status: int = 200) -> Response:
     )
 
 
-def error_body(exc: CommandRejected) -> dict[str, Any]:
+def error_body(exc: WartimeError) -> dict[str, Any]:
     """The error body of DESIGN.md §5."""
     body: dict[str, Any] = {"code": exc.code, "message": exc.message, "field": exc.field}
     if hasattr(exc, "errors"):
@@ -256,9 +240,9 @@ def refusal(exc: BaseException) -> tuple[dict[str, Any], int, CommandRejected | 
     """The answer to what a handler raised: (body, status, domain error), or None for a bug (500)."""
     if isinstance(exc, CommandRejected):
         return error_body(exc), status_of(exc), exc
-    if isinstance(exc, LogUnavailable):
+    if isinstance(exc, Unavailable):
         log.warning("write refused: %s", exc)
-        return {"error": {"code": "unavailable", "message": str(exc), "field": None}}, 503, None
+        return error_body(exc), 503, None
     if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
         return {"error": {"code": "unavailable", "message": f"redis: {exc}", "field": None}}, 503, None
     if isinstance(exc, redis.ResponseError) and refused_write(exc):

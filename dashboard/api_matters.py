@@ -43,7 +43,7 @@ from command import evaluation as ev_commands
 from command import matters as m_commands
 from command.access import Actor, overlaps_scope, require_command, require_read, within_scope
 from command.contact import quarter_of
-from command.errors import InvalidRequest, NotAuthorised
+from command.errors import InvalidRequest, NotAuthorised, UnknownEvaluation
 from command.events import AlertCleared, AlertRaised
 from command.grids import GridTree, Level
 from command.matters import CATEGORIES, STAGES, TIERS, Matter, MatterRequest, Step
@@ -501,7 +501,7 @@ def register(api: Blueprint, backend: Any) -> None:
             s.refresh()
             rec = s.state.evaluations.get(evaluation)
             if rec is None:
-                raise ev_commands.UnknownEvaluation(f"unknown evaluation {evaluation!r}", field="evaluation")
+                raise UnknownEvaluation(f"unknown evaluation {evaluation!r}", field="evaluation")
             tree = backend.county.tree
             require_read(actor, tree, rec.scope, field="evaluation")
             stored = s.table(evaluation)

@@ -38,7 +38,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from command.access import Actor, Role, check_scope_level
-from command.errors import InvalidRequest, NotAuthenticated
+from command.errors import InvalidRequest, LoginThrottled, NotAuthenticated
 from command.events import UserAdded, UserLoggedIn
 from command.modes import parse_enum
 from streams.county import County
@@ -67,16 +67,6 @@ def _b64(raw: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-class LoginThrottled(NotAuthenticated):
-    """Too many failed logins from this address (for this name): refused for a while (HTTP 429)."""
-
-    code = "rate_limited"
-
-    def __init__(self, message: str, retry_after_s: int, field: str | None = None) -> None:
-        super().__init__(message, field=field)
-        self.retry_after_s = retry_after_s
 
 
 @dataclass(frozen=True, slots=True)

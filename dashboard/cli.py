@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from command.errors import CommandRejected, RegistryError
+from command.errors import CommandRejected, RegistryError, Unavailable
 from command.localtime import parse_instant
 from dashboard.loading import cli_actor
 
@@ -291,6 +291,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandRejected as exc:
         where = f" [{exc.field}]" if exc.field else ""
         print(f"refused{where}: {exc.message}", file=sys.stderr)
+        return 1
+    except Unavailable as exc:
+        print(f"unavailable: {exc.message}", file=sys.stderr)
         return 1
     except LookupError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -22,7 +22,7 @@ from typing import Any
 import redis
 import redis.cluster
 
-from command.errors import OperationClosed
+from command.errors import LogUnavailable, OperationClosed
 from command.events import Event, ProgressReported, Recorded, decode, encode
 from streams.keys import CountyKeys, TownKeys
 from streams.server import Client
@@ -74,10 +74,6 @@ end
 return out
 """
 """Per event: the closed-operation guard, then the values of FIELDS; `k` is the idempotency key."""
-
-
-class LogUnavailable(RuntimeError):
-    """Redis refused or lost the write: nothing was acknowledged (HTTP 503)."""
 
 
 @dataclass(frozen=True, slots=True)

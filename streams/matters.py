@@ -33,7 +33,7 @@ from command import evaluation as ev_commands
 from command import matters as m_commands
 from command.access import Actor, require_report
 from command.contact import Quarter, parse_round, quarter_of
-from command.evaluation import UnknownEvaluation
+from command.errors import UnknownEvaluation
 from command.events import EvaluationPublished, Event, ProgressReported, Recorded, decode
 from command.fold import ControlState, Counts, fold_control
 from command.grids import GridTree

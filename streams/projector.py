@@ -55,6 +55,7 @@ from typing import Any
 import msgspec
 import redis
 
+from command.errors import LeaseLost
 from command.fold import aggregate_reports
 from streams.keys import GROUP, CountyKeys, TownKeys, field
 from streams.log import EventLog, id_tuple
@@ -80,10 +81,6 @@ RELEASE_LUA = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
-
-class LeaseLost(RuntimeError):
-    """This worker no longer owns the stream it was applying (another took it over)."""
-
 
 APPLY_LUA = """
 if redis.call('GET', KEYS[2]) ~= ARGV[3] then return {-1} end

@@ -28,11 +28,9 @@ from urllib.parse import parse_qs, urlencode, urlparse, urlunparse
 import redis
 from redis.cluster import RedisCluster
 
+from command.errors import RedisUnavailable
+
 Client = Any  # redis.Redis | RedisCluster: both speak the commands we use
-
-
-class RedisUnavailable(RuntimeError):
-    """The embedded server could not start, or a given URL did not answer."""
 
 
 def redis_binary() -> Path:

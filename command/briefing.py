@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from command.alerts import Progress
+from command.cells import inert_cell
 from command.events import BriefingIssued
 from command.localtime import local_date, local_minute
 from command.operations import Operation
@@ -207,11 +208,6 @@ td,th{{border:1px solid #999;padding:4px 8px;text-align:left}}</style></head><bo
 """
 
 
-def _inert(name: str) -> str:
-    """A grid name no spreadsheet runs as a formula (names come from registry files)."""
-    return "'" + name if name.startswith(("=", "+", "-", "@", "\t", "\r")) else name
-
-
 def render_csv(content: Mapping[str, Any]) -> str:
     """The per-grid table of a briefing as CSV (UTF-8, one header row)."""
     counters = list(content["counters"])
@@ -223,7 +219,7 @@ def render_csv(content: Mapping[str, Any]) -> str:
                "targets": content["targets"], "percent": content["percent"], "last_report": None},
               *content["rows"]]:
         w.writerow([
-            r["grid"], _inert(r["name"]),
+            r["grid"], inert_cell(r["name"]),
             *(r["totals"].get(c, 0) for c in counters),
             *(r["targets"].get(c, "") for c in counters),
             "" if r["percent"] is None else r["percent"],

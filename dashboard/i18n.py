@@ -47,6 +47,8 @@ register({
     "medium": ("中网格", "Medium grid"),
     "small": ("小网格", "Small grid"),
     "micro": ("微网格", "Micro grid"),
+    "comprehensive": ("综合网格", "Comprehensive grid"),
+    "dedicated": ("专属网格", "Dedicated grid"),
     "peacetime": ("平时", "Peacetime"),
     "wartime": ("战时", "Wartime"),
     "stand_down": ("解除战时状态", "Stand down"),

@@ -28,28 +28,17 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from typing import Any
 
 from flask import Blueprint, Response, request
 
 from command.access import require_read
+from command.cells import inert_cell
 from command.errors import InvalidRequest, NotAuthorised
 from dashboard import audit
 from dashboard.api import handler
 
 COLUMNS = ("code", "name", "level", "parent", "leader", "first_leader", "phone", "households", "population")
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-_NUMBER = re.compile(r"-?\d[\d,]*(\.\d+)?%?")
-
-
-def inert_cell(value: Any) -> Any:
-    """A CSV cell no spreadsheet will evaluate: text starting like a formula gets an apostrophe (numbers stay)."""
-    if isinstance(value, str) and value.startswith(FORMULA_START) and not _NUMBER.fullmatch(value):
-        return "'" + value
-    return value
 
 
 def personal_rows(backend: Any, scope: str) -> list[dict[str, Any]]:

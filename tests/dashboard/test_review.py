@@ -67,11 +67,59 @@ def test_csv_is_the_per_grid_table_with_read_model_totals(scenario: Scenario) ->
     tree = scenario.county.tree
     assert len(lines) == 1 + len(tree.grids)
     head = lines[0].split(",")
-    col = head.index("People sampled")
+    col = head.index("sampled")
     totals = scenario.county.progress.totals(OP, list(tree.grids))
     for line in lines[1:]:
         cells = next(iter(__import__("csv").reader([line])))
-        assert int(cells[col].replace(",", "") or 0) == totals[cells[0]]["sampled"]
+        assert int(cells[col] or 0) == totals[cells[0]]["sampled"]
+
+
+def test_csv_is_for_machines(scenario: Scenario) -> None:
+    """pandas reads numbers as numbers (no "5,960"), English headers are the codes, zh-CN terms are Chinese."""
+    import pandas as pd
+
+    en = pd.read_csv(io.BytesIO(render_report(scenario.county, OP, "csv", "en")), encoding="utf-8-sig")
+    assert list(en.columns[:8]) == ["grid", "name", "level", "kind", "parent", "town", "sampled_target", "sampled"]
+    for col in ("sampled", "sampled_target", "reports"):
+        assert pd.api.types.is_integer_dtype(en[col]), (col, en[col].dtype)
+    assert pd.api.types.is_float_dtype(en["completion"])
+    root = en[en["grid"] == scenario.county.tree.root].iloc[0]
+    assert root["sampled"] == scenario.county.progress.totals(OP, [root["grid"]])[root["grid"]]["sampled"]
+    assert set(en["kind"]) <= {"comprehensive", "dedicated"} and "county" in set(en["level"])
+    assert str(root["first_report"]).endswith("+08:00")
+    zh = pd.read_csv(io.BytesIO(render_report(scenario.county, OP, "csv", "zh-CN")), encoding="utf-8-sig")
+    assert "类别" in zh.columns and set(zh["类别"]) <= {"综合网格", "专属网格"}
+    assert pd.api.types.is_integer_dtype(zh["已采样人数"])
+
+
+def test_xlsx_translates_the_kind_column(scenario: Scenario) -> None:
+    from openpyxl import load_workbook
+
+    wb = load_workbook(io.BytesIO(render_report(scenario.county, OP, "xlsx", "zh-CN")), read_only=True)
+    rows = list(wb["网格明细"].iter_rows(values_only=True))
+    kind = rows[0].index("类别")
+    assert {r[kind] for r in rows[1:]} <= {"综合网格", "专属网格"}
+    sampled = rows[0].index("已采样人数")
+    assert all(isinstance(r[sampled], int) for r in rows[1:])
+
+
+def test_xlsx_is_written_by_openpyxl_stamped_with_the_log_time(scenario: Scenario) -> None:
+    from openpyxl import load_workbook
+
+    from command.localtime import local_datetime
+    from streams.history import history_for
+
+    data = render_report(scenario.county, OP, "xlsx", "en")
+    wb = load_workbook(io.BytesIO(data))
+    as_of = history_for(scenario.county.client, scenario.county.code).report(OP).as_of
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        assert "docProps/app.xml" in z.namelist()  # openpyxl's package, not a hand-made one
+        stamp = z.infolist()[0].date_time
+    assert wb.properties.created == wb.properties.modified
+    created = wb.properties.created
+    assert created is not None
+    assert (*created.timetuple()[:5], created.second // 2 * 2) == stamp  # zip times count in 2 s steps
+    assert wb.properties.created == local_datetime(as_of).replace(tzinfo=None, microsecond=0)
 
 
 def test_pdf_renders_chinese(scenario: Scenario, artifacts: Path, tmp_path: Path) -> None:

@@ -30,6 +30,10 @@ gunicorn's thread-per-request worker instead of the default asyncio one
 breakdowns of the workers and the projector. Every run ends by checking
 that the county total served by the API equals the sum of the counts the
 server acknowledged with 201.
+
+Why one module: the server under test, the asyncio load generator and the
+lag probe are started, timed and stopped together for each worker count; the
+figures only mean something as one run.
 """
 
 from __future__ import annotations

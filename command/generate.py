@@ -23,6 +23,11 @@ How a county is made:
 A *province* (`generate_province`, `province_county`) is many counties of one profile,
 each with its own seed, a code of its own (``P001``, ``P002``… in place of ``PN``, so
 every town keeps a distinct Redis hash tag) and a place of its own on a lattice.
+
+Why one module: the skeletons, numbers, people and polygons are one
+deterministic draw from one `random.Random(seed)`; the order of draws is the
+output (same seed, same bytes), and a split across modules would hide that
+order behind imports. The profiles (one function each) are the bulk.
 """
 
 from __future__ import annotations

@@ -42,6 +42,11 @@ Matters live in the county's control stream (they are few), but are folded
 here, in `MattersState`, beside — not inside — the `ControlState`: the same
 records, a second fold. A wartime switch does not touch them: open matters stay
 open, and are counted again after stand-down. Pure: `now` comes in.
+
+Why one module: the five lists' vocabulary, the fold (`MattersState`),
+the commands and the queries share one set of invariants (stages in order,
+tiers, due times fixed in the event); the commands and queries read the fold's
+fields directly and are short. Evaluations live apart (`command.evaluation`).
 """
 
 from __future__ import annotations

@@ -20,6 +20,10 @@ Design:
 
 Registry files: ``grids.csv`` / ``grids.xlsx`` (first sheet) / ``grids.geojson`` (columns
 in ``properties``), and an optional ``central_households.csv`` beside them.
+
+Why one module: CSV, XLSX and GeoJSON go through one row checker and
+one tree check, so that "all or nothing" and "lines as a person sees them"
+hold the same way for every format; the per-format readers are short.
 """
 
 from __future__ import annotations

@@ -26,6 +26,10 @@ Handlers parse, call `streams.matters.Matters` (which runs the pure commands
 of `command.matters` / `command.evaluation`) and answer; refusals map to the
 status codes of `dashboard.api.STATUS`. The strings the pages and exports use
 (categories, lists, steps, tiers, checklist items) are registered here.
+
+Why one module: the routes of matters and of the evaluations that score
+them share the scope checks, the masking of residents and the stage labels;
+each route is a few lines of parsing around a `command.matters` call.
 """
 
 from __future__ import annotations

@@ -33,6 +33,10 @@ carries ``ts``, the server's clock, for the freshness marks.
 Authentication: ``?token=`` (session or kiosk), checked by the `verify` callable
 the dashboard passes in (streams/ does not know accounts); the requested
 ``scope`` must lie inside the token's scope.
+
+Why one module: the mirror of totals, the per-client pending sets and the
+flush timing are the state of one event loop; the socket handler, the feed
+reader and the flusher share it without locks because they run on that loop.
 """
 
 from __future__ import annotations

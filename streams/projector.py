@@ -38,6 +38,10 @@ over all its streams) until something arrives.
 The control stream is folded whole in memory (`ControlView`); its read model is
 a JSON snapshot written the same way. After each applied page the new totals
 of the touched grids are published on the county's change channel.
+
+Why one module: the lease, the fenced compare-and-set write and the
+checkpoint are one protocol; each step's safety rests on the others, so they
+are read together.
 """
 
 from __future__ import annotations

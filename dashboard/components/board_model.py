@@ -13,6 +13,10 @@ view through `streams.live.board_view`.
 The curve is a fold of the report streams: `Series` keeps, per process, the
 per-minute increments of one counter at one grid and reads only what was
 appended since its last call.
+
+Why one module: every panel of the snapshot reads the same view, control
+state and log position (DESIGN §7.6); one builder per panel, kept together so
+that no panel reads another instant.
 """
 
 from __future__ import annotations

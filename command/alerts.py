@@ -49,6 +49,27 @@ if TYPE_CHECKING:
     from command.fold import Alert, ControlState
 
 
+__all__ = [
+    "DEFAULT_STALL_MINUTES",
+    "MINUTE",
+    "RULE_KINDS",
+    "AlertConfig",
+    "AlertKind",
+    "AlertRules",
+    "Condition",
+    "OperationPlan",
+    "Progress",
+    "acknowledge",
+    "base_id",
+    "base_of",
+    "evaluate",
+    "event_key",
+    "open_alerts",
+    "plan_operation",
+    "signature",
+]
+
+
 class AlertKind:
     """Names of the alert kinds (DESIGN.md §2, issue 7)."""
 

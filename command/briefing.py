@@ -27,6 +27,9 @@ from command.operations import Operation
 if TYPE_CHECKING:
     from command.fold import Briefing, ControlState
 
+__all__ = ["LABELS", "SLOWEST", "briefing_id", "compose", "local_time", "render_csv", "render_html"]
+
+
 SLOWEST = 5
 
 

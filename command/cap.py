@@ -21,6 +21,19 @@ from command.localtime import local_datetime
 if TYPE_CHECKING:
     from command.fold import Alert, ControlState
 
+__all__ = [
+    "CAP_NS",
+    "CATEGORY",
+    "GEOCODE",
+    "KIND_LABELS",
+    "MIME",
+    "RESPONSE",
+    "SEVERITY",
+    "cap_time",
+    "to_cap",
+]
+
+
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 MIME = "application/cap+xml"
 GEOCODE = "wartime:grid"

@@ -25,6 +25,19 @@ from command.localtime import LOCAL, local_datetime
 if TYPE_CHECKING:
     from command.fold import ControlState
 
+__all__ = [
+    "MAX_CONCERNS",
+    "MAX_NOTE",
+    "Quarter",
+    "complete",
+    "due_reminders",
+    "event_key",
+    "parse_round",
+    "quarter_of",
+    "status",
+]
+
+
 MAX_NOTE = 2000
 MAX_CONCERNS = 100_000
 

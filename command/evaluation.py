@@ -63,6 +63,28 @@ from command.operations import Operation
 if TYPE_CHECKING:
     from command.fold import ControlState
 
+__all__ = [
+    "CHECKLIST",
+    "CHECKLIST_CATEGORIES",
+    "CONCERNS_FULL",
+    "ITEMS",
+    "MAX_ADJUSTMENTS",
+    "MAX_WEIGHT",
+    "NEUTRAL",
+    "Item",
+    "check_adjustments",
+    "check_scope",
+    "compute",
+    "default_weights",
+    "digest",
+    "effective_weights",
+    "metrics",
+    "operations_of",
+    "set_weights",
+    "stars",
+]
+
+
 NEUTRAL = 1.0
 MAX_WEIGHT = 1000.0
 MAX_ADJUSTMENTS = 20_000

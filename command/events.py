@@ -23,6 +23,36 @@ import msgspec
 
 from command.errors import InvalidRequest
 
+__all__ = [
+    "EVENT_TYPES",
+    "AlertAcknowledged",
+    "AlertCleared",
+    "AlertRaised",
+    "AlertUpdated",
+    "BriefingIssued",
+    "ContactRoundCompleted",
+    "ContactRoundDue",
+    "EvaluationPublished",
+    "EvaluationWeightsSet",
+    "Event",
+    "LevelChanged",
+    "MatterAdvanced",
+    "MatterHandedOver",
+    "MatterRecorded",
+    "ModeSwitched",
+    "OperationClosed",
+    "OperationLaunched",
+    "ProgressReported",
+    "Recorded",
+    "RegistryLoaded",
+    "SecretaryAppointed",
+    "UserAdded",
+    "UserLoggedIn",
+    "decode",
+    "encode",
+]
+
+
 _json_encode = msgspec.json.Encoder(order="deterministic").encode
 _json_decode = msgspec.json.Decoder().decode
 

@@ -57,6 +57,22 @@ from command.events import (
 from command.grids import CentralHousehold, Grid, GridTree
 from command.vocabulary import Mode, Operation, OperationState, Wartime, default_targets
 
+__all__ = [
+    "TREE_CACHE_SIZE",
+    "Alert",
+    "Briefing",
+    "ContactEntry",
+    "ControlState",
+    "Counts",
+    "Secretary",
+    "aggregate_reports",
+    "fold_control",
+    "forget_trees",
+    "registry_digest",
+    "tree_from_json",
+    "tree_from_rows",
+]
+
 
 @dataclass(slots=True)
 class Secretary:

@@ -46,6 +46,20 @@ from shapely.ops import split
 from command.errors import InvalidRequest
 from command.grids import GRID_LEVELS, CentralHousehold, Grid, GridKind, GridTree, Level
 
+__all__ = [
+    "PINGNAN_FIGURES",
+    "PROFILES",
+    "PROVINCE_COLUMNS",
+    "Geometry",
+    "Profile",
+    "Ring",
+    "generate",
+    "generate_province",
+    "province_county",
+    "summary",
+]
+
+
 Geometry = dict[str, Any]
 
 # ---------------------------------------------------------------------------- names

@@ -19,6 +19,8 @@ import msgspec
 
 from command.errors import UnknownGrid
 
+__all__ = ["GRID_LEVELS", "REPORTABLE_LEVELS", "CentralHousehold", "Grid", "GridKind", "GridTree", "Level"]
+
 
 class Level(enum.StrEnum):
     """Tier of a node in the tree; the county and towns sit above the four grid levels."""

@@ -75,6 +75,52 @@ from command.events import (
 from command.grids import GridTree, Level
 from command.localtime import day_bounds as local_day
 
+__all__ = [
+    "ALERT_KIND",
+    "CATEGORIES",
+    "CLOCK_SKEW",
+    "DAY",
+    "HANDOVER_STEPS",
+    "HOUR",
+    "ID_RE",
+    "MAX_BACKDATE",
+    "MAX_DESCRIPTION",
+    "MAX_NAME",
+    "MAX_NOTE",
+    "MAX_PHOTO",
+    "MAX_REASON",
+    "RANK",
+    "RESERVED_IDS",
+    "STAGES",
+    "TIERS",
+    "Category",
+    "Duty",
+    "Entry",
+    "EvaluationRecord",
+    "Matter",
+    "MatterRequest",
+    "MattersState",
+    "Stage",
+    "Step",
+    "Tier",
+    "advance",
+    "alert_id",
+    "by_area",
+    "check_id",
+    "concerns",
+    "event_key",
+    "fold_matters",
+    "handover",
+    "matter_id_for",
+    "next_actions",
+    "overdue_alerts",
+    "record",
+    "select",
+    "summary",
+    "tier_of",
+]
+
+
 HOUR = 3_600_000
 DAY = 24 * HOUR
 MAX_DESCRIPTION = 2000

@@ -46,6 +46,28 @@ from typing import Any, TypeVar
 from command.errors import RegistryError, RowError
 from command.grids import CentralHousehold, Grid, GridKind, GridTree, Level
 
+__all__ = [
+    "CENTRAL_HOUSEHOLDS_CSV",
+    "CENTRAL_HOUSEHOLD_COLUMNS",
+    "COLUMNS",
+    "COORD_DECIMALS",
+    "GRIDS_CSV",
+    "GRIDS_GEOJSON",
+    "GRIDS_XLSX",
+    "MAX_COUNT",
+    "MAX_FIELD_CHARS",
+    "MAX_FILE_BYTES",
+    "MAX_XLSX_INFLATED_BYTES",
+    "OPTIONAL_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "WHOLE_FILE",
+    "Progress",
+    "load_geometry",
+    "load_registry",
+    "write_registry",
+]
+
+
 Progress = Callable[[int, int], None]
 _E = TypeVar("_E", Level, GridKind)
 

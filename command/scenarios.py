@@ -26,6 +26,8 @@ from command.events import Event
 from command.grids import GridTree, Level
 from command.matters import MatterRequest, MattersState, advance, handover, record
 
+__all__ = ["ScriptStep", "apply_step", "qingcao_matters"]
+
 
 @dataclass(frozen=True, slots=True)
 class ScriptStep:

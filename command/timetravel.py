@@ -24,6 +24,16 @@ from command.events import ProgressReported, Recorded
 from command.fold import ControlState, Counts
 from command.grids import GridTree
 
+__all__ = [
+    "Instant",
+    "fold_until",
+    "leaf_completion",
+    "normal_form",
+    "operation_view",
+    "restore_counts",
+    "town_part",
+]
+
 
 @dataclass
 class Instant:

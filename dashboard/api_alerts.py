@@ -26,6 +26,8 @@ from command.briefing import render_csv, render_html
 from command.cap import MIME, to_cap
 from command.errors import InvalidRequest, NotAuthorised, UnknownAlert
 
+__all__ = ["UnknownBriefing", "register"]
+
 
 class UnknownBriefing(UnknownAlert):
     """A briefing id never issued (404 like an unknown alert)."""

@@ -27,6 +27,9 @@ from command.access import require_read
 from command.errors import UnknownGrid
 from dashboard.i18n import lang_of
 
+__all__ = ["MINE", "register"]
+
+
 MINE = "~"
 """Scope segment meaning "the caller's own scope" (a page that opens without ?scope=)."""
 

@@ -39,6 +39,21 @@ from command.grids import GRID_LEVELS, GridTree, Level
 from command.operations import Operation, OperationState
 from dashboard.api import Backend, handler
 
+__all__ = [
+    "MAX_LEAVES",
+    "MAX_ROWS",
+    "SW_FILE",
+    "SW_SCOPE",
+    "call_api",
+    "mine",
+    "node_summary",
+    "register",
+    "reportable",
+    "scope_view",
+    "tree_node",
+]
+
+
 SW_FILE = Path(__file__).resolve().parent.parent / "assets" / "field-sw.js"
 SW_SCOPE = "/field"
 MAX_LEAVES = 300

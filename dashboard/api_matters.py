@@ -56,6 +56,19 @@ from dashboard.i18n import lang_of, t
 from dashboard.i18n import register as register_strings
 from streams.matters import Matters, matters_for, recompute
 
+__all__ = [
+    "MAP_MAX_POLYGONS",
+    "MAX_GRIDS",
+    "MAX_LIMIT",
+    "map_level",
+    "matter_json",
+    "register",
+    "render_csv",
+    "render_html",
+    "render_xlsx",
+]
+
+
 MAX_LIMIT = 1000
 MAX_GRIDS = 300
 """A phone lists at most this many grids to record matters on."""

@@ -31,6 +31,9 @@ from dashboard.reports import FORMATS, filename, render_report, timeline_text
 from streams.history import history_for
 from streams.keys import CountyKeys
 
+__all__ = ["KEEP_EVERY_S", "register", "start_keeper"]
+
+
 log = logging.getLogger(__name__)
 KEEP_EVERY_S = 20.0
 _keeper_started = threading.Event()

@@ -20,6 +20,9 @@ from dashboard import api_alerts, api_board, api_field, api_matters, api_review,
 from dashboard.api import Backend, Extension, create_api
 from streams.server import connect
 
+__all__ = ["ASSETS", "CSP", "PAGES", "ROUTES", "Config", "SecurityHeaders", "backend_of", "create_app"]
+
+
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 PAGES = Path(__file__).resolve().parent / "pages"
 

@@ -59,6 +59,28 @@ from redis.cluster import RedisCluster
 from command.localtime import local_datetime, parse_instant
 from streams.keys import CountyKeys
 
+__all__ = [
+    "AUDIT_MAX",
+    "BATCH_MAX",
+    "FIELDS",
+    "KINDS",
+    "Entry",
+    "Writer",
+    "add_parser",
+    "cmd_audit",
+    "flush",
+    "format_entry",
+    "install",
+    "read",
+    "record",
+    "record_cli",
+    "record_soon",
+    "source_address",
+    "source_of",
+    "writer_for",
+]
+
+
 log = logging.getLogger(__name__)
 
 AUDIT_MAX = 2_000_000

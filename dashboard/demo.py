@@ -27,6 +27,9 @@ from command.modes import SwitchRequest
 from command.operations import OperationState
 from streams.county import County
 
+__all__ = ["DEMO_USERS", "demo_password", "prepare", "run_demo"]
+
+
 DEMO_USERS = ("demo-commander", "demo-leader", "demo-viewer")
 
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+__all__ = ["DEFAULT", "LANGUAGES", "lang_of", "register", "t", "table"]
+
+
 LANGUAGES = ("zh-CN", "en")
 DEFAULT = "zh-CN"
 

@@ -48,6 +48,22 @@ from streams.keys import CountyKeys
 from streams.readmodel import current_county
 from streams.server import Client
 
+__all__ = [
+    "ALERT_EVERY_S",
+    "RELEASE_LUA",
+    "RUNS_KEPT",
+    "TZ",
+    "JobSpec",
+    "Jobs",
+    "RedisLock",
+    "background",
+    "jobs_key",
+    "previous_fire",
+    "run_scheduler",
+    "runs_key",
+]
+
+
 log = logging.getLogger(__name__)
 
 TZ = LOCAL

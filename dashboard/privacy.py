@@ -38,6 +38,9 @@ from command.errors import InvalidRequest, NotAuthorised
 from dashboard import audit
 from dashboard.api import handler
 
+__all__ = ["COLUMNS", "personal_rows", "register", "to_csv"]
+
+
 COLUMNS = ("code", "name", "level", "parent", "leader", "first_leader", "phone", "households", "population")
 
 

@@ -25,6 +25,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+__all__ = ["THREADS", "WORKER_CLASS", "Supervisor", "build", "port_free"]
+
+
 log = logging.getLogger(__name__)
 
 

@@ -24,6 +24,9 @@ from command.access import Actor
 from command.operations import COUNTERS, Operation, OperationState, ReportRequest
 from streams.county import County
 
+__all__ = ["TESTS_PER_3_DAYS", "FieldSimulator", "rhythm"]
+
+
 TESTS_PER_3_DAYS = 450_000
 
 

@@ -31,6 +31,17 @@ from streams.county import County
 from streams.keys import TownKeys
 from streams.log import Appended, Pending
 
+__all__ = [
+    "ACTOR",
+    "AlertEvaluator",
+    "Round",
+    "append_decided",
+    "issue_briefings",
+    "issue_contact_reminders",
+    "read_progress",
+]
+
+
 ACTOR = "scheduler"
 """Who the envelope names for events the scheduler decides."""
 

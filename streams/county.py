@@ -33,6 +33,17 @@ from streams.log import Appended, EventLog, LogUnavailable, Pending
 from streams.readmodel import ControlView, ProgressView, current_county, geometry_digest
 from streams.server import Client
 
+__all__ = [
+    "GROUP_MAX",
+    "SPREAD_IN_PARALLEL",
+    "County",
+    "GroupCommit",
+    "Outcome",
+    "now_ms",
+    "send_batch",
+    "send_batch_spread",
+]
+
 
 def now_ms() -> int:
     """Wall clock in epoch milliseconds; the one clock read of the write path."""

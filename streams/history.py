@@ -43,6 +43,17 @@ from command.timetravel import Instant, restore_counts, town_part
 from streams.keys import CountyKeys, TownKeys
 from streams.server import Client
 
+__all__ = [
+    "PAGE",
+    "ControlEntry",
+    "History",
+    "apply_control",
+    "decode_control",
+    "history_for",
+    "is_report",
+]
+
+
 PAGE = 10_000
 _REPORT = b"progress_reported"
 

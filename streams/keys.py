@@ -16,6 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+__all__ = ["CURRENT_COUNTY", "GROUP", "CountyKeys", "TownKeys", "field"]
+
+
 CURRENT_COUNTY = "wt:county"
 """The county this Redis serves by default (set by the first registry load)."""
 

@@ -27,6 +27,9 @@ from command.events import Event, ProgressReported, Recorded, decode, encode
 from streams.keys import CountyKeys, TownKeys
 from streams.server import Client
 
+__all__ = ["APPEND_LUA", "FIELDS", "Appended", "EventLog", "Pending", "id_tuple"]
+
+
 FIELDS = ("t", "v", "a", "at", "k", "d")
 """The fields of every entry, in the order `command.events.encode` gives them and APPEND_LUA writes them."""
 

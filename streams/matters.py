@@ -44,6 +44,20 @@ from streams.keys import CountyKeys, TownKeys
 from streams.log import Pending
 from streams.server import Client
 
+__all__ = [
+    "SCHEDULER",
+    "Done",
+    "Matters",
+    "MattersView",
+    "eval_key",
+    "fold_progress",
+    "issue_overdue_alerts",
+    "matters_for",
+    "recompute",
+    "run_script",
+]
+
+
 SCHEDULER = "scheduler"
 
 

@@ -66,6 +66,18 @@ from streams.log import EventLog, id_tuple
 from streams.readmodel import ControlView
 from streams.server import Client
 
+__all__ = [
+    "APPLY_LUA",
+    "LEASE_LUA",
+    "RELEASE_LUA",
+    "Page",
+    "Projector",
+    "lag_of",
+    "projector_lag_ms",
+    "wait_applied",
+]
+
+
 log = logging.getLogger(__name__)
 
 LEASE_LUA = """

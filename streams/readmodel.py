@@ -25,6 +25,8 @@ from command.grids import GridTree
 from streams.keys import CURRENT_COUNTY, CountyKeys, TownKeys, field
 from streams.server import Client
 
+__all__ = ["COUNTY_ENV", "ControlView", "ProgressView", "current_county", "geometry_digest"]
+
 
 def _s(v: Any) -> str:
     return v.decode() if isinstance(v, bytes) else str(v)

@@ -20,6 +20,8 @@ from streams.projector import Projector, _ckpt_key, _gc_paused, _lease_key
 from streams.readmodel import ControlView
 from streams.server import Client
 
+__all__ = ["drop_read_models", "rebuild"]
+
 
 def _s(v: object) -> str:
     return v.decode() if isinstance(v, bytes) else str(v)

@@ -30,6 +30,9 @@ from redis.cluster import RedisCluster
 
 from command.errors import RedisUnavailable
 
+__all__ = ["Client", "EmbeddedRedis", "connect", "have_binary", "redis_binary", "resolve", "with_cluster"]
+
+
 Client = Any  # redis.Redis | RedisCluster: both speak the commands we use
 
 

@@ -74,7 +74,7 @@ def attempt(path: Path, env: Env | None = None) -> Any:
         for e in exc.errors:
             assert isinstance(e.line, int) and e.line >= 0 and e.reason
         if env is not None:
-            from dashboard.cli import import_registry
+            from dashboard.loading import import_registry
 
             before = env.fingerprint()
             with pytest.raises(RegistryError):

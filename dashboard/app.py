@@ -18,6 +18,7 @@ from flask import Flask, Response, request
 
 from dashboard import api_alerts, api_board, api_field, api_matters, api_review, privacy
 from dashboard.api import Backend, Extension, create_api
+from dashboard.fastpath import ReportsFastPath
 from streams.server import connect
 
 __all__ = ["ASSETS", "CSP", "PAGES", "ROUTES", "Config", "SecurityHeaders", "backend_of", "create_app"]
@@ -143,8 +144,6 @@ def create_app(config: Config) -> dash.Dash:
     headers = SecurityHeaders(app)
     server.config["WARTIME_HEADERS"] = headers
     server.after_request(headers)
-    from dashboard.fastpath import ReportsFastPath
-
     server.wsgi_app = ReportsFastPath(server.wsgi_app, backend, headers.api)  # type: ignore[method-assign]
     # Dash finishes its setup in before-request hooks of the first request; two first requests at once
     # (a gthread worker just started, field clients retrying) race inside them and one gets a 500.

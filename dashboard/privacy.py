@@ -34,9 +34,9 @@ from flask import Blueprint, Response, request
 
 from command.access import require_read
 from command.cells import inert_cell
-from command.errors import InvalidRequest, NotAuthorised
+from command.errors import CommandRejected, InvalidRequest, NotAuthorised
 from dashboard import audit
-from dashboard.api import handler
+from dashboard.api import handler, status_of
 
 __all__ = ["COLUMNS", "personal_rows", "register", "to_csv"]
 
@@ -82,18 +82,17 @@ def register(api: Blueprint, backend: Any) -> None:
         fmt = request.args.get("format", "csv")
         county = backend.county
 
-        def refuse(exc: Exception, code: str) -> Exception:
+        def refuse(exc: CommandRejected) -> CommandRejected:
             audit.record(backend.client, county.code, "refused", actor=actor.username,
                          source=audit.source_address(), method="GET", path=request.path,
-                         status=403 if code == "not_authorised" else 422, code=code, detail="personal data export")
+                         status=status_of(exc), code=exc.code, detail="personal data export")
             return exc
 
         if fmt not in ("csv", "json"):
-            raise refuse(InvalidRequest("format must be csv or json", field="format"), "invalid")
+            raise refuse(InvalidRequest("format must be csv or json", field="format"))
         if not backend.accounts.may_export_personal_data(session):
             raise refuse(NotAuthorised("exporting personal data needs its own grant "
-                                       "(wartime users add … --personal-data)", field="authorization"),
-                         "not_authorised")
+                                       "(wartime users add … --personal-data)", field="authorization"))
         with backend.lock:
             county.refresh()
             tree = county.tree
@@ -101,7 +100,7 @@ def register(api: Blueprint, backend: Any) -> None:
             try:
                 require_read(actor, tree, scope, field="scope")
             except NotAuthorised as exc:
-                raise refuse(exc, "not_authorised") from None
+                raise refuse(exc) from None
             rows = personal_rows(backend, scope)
         audit.record(backend.client, county.code, "export", actor=actor.username, source=audit.source_address(),
                      method="GET", path=request.path, status=200,

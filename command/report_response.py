@@ -32,6 +32,8 @@ Holder = tuple[str, str, bool, int, int | None]
 
 @dataclass(frozen=True)
 class Secretaries:
+    """The secretaries section, and what the analysis and activity log read from it."""
+
     installed: list[tuple[str, str, int]]
     appointed: dict[str, tuple[str, int, str]]
     vacancy_rows: list[dict[str, Any]]
@@ -123,6 +125,8 @@ def secretaries(s: Scope, switch_at: int | None) -> Secretaries:
 
 @dataclass(frozen=True)
 class Alerts:
+    """The alerts section, and the alerts themselves for the activity log and the analysis."""
+
     raised: list[Alert]
     alerts: pd.DataFrame
     by_kind: pd.DataFrame
@@ -176,6 +180,8 @@ def alerts(s: Scope, start: int) -> Alerts:
 
 @dataclass(frozen=True)
 class Corrections:
+    """The corrections section, and its rows for the analysis."""
+
     corrections: pd.DataFrame
     reasons: pd.DataFrame
     rows: list[dict[str, Any]]

@@ -59,14 +59,17 @@ TOP = 10
 
 
 def within(tree: GridTree, grid: str, scope: str) -> bool:
+    """A grid of the tree inside the scope (grids of an older registry are not)."""
     return grid in tree and tree.is_within(grid, scope)
 
 
 def related(tree: GridTree, a: str, b: str) -> bool:
+    """Two grids of the tree, one holding the other."""
     return a in tree and b in tree and overlaps(tree, a, b)
 
 
 def pct(total: int, target: int | None) -> float | None:
+    """Completion in percent, one decimal; None without a target."""
     return round(100.0 * total / target, 1) if target else None
 
 
@@ -100,24 +103,30 @@ class Scope:
 
     @property
     def scope(self) -> str:
+        """The operation's scope."""
         return self.op.scope
 
     @property
     def counters(self) -> tuple[str, ...]:
+        """The operation's counters, headline first."""
         return self.op.counters
 
     @property
     def head(self) -> str:
+        """The headline counter."""
         return self.op.counters[0]
 
     def unit(self, g: str) -> list[Any] | None:
+        """The folded aggregates of one grid, None where no report touched it."""
         return self.of.units.get(g)
 
     def total(self, g: str, c: str) -> int:
+        """One counter's total on one grid."""
         u = self.of.units.get(g)
         return int(u[TOTALS + self.counters.index(c)]) if u is not None else 0
 
     def target(self, g: str, c: str) -> int | None:
+        """One counter's target on one grid, None where none is set."""
         return target_of(self.op, g, c)
 
 
@@ -127,6 +136,8 @@ class Scope:
 
 @dataclass(frozen=True)
 class Overview:
+    """What the overview section shows beside the totals."""
+
     incident: str | None
     level_at_launch: str | None
     level_at_end: str | None
@@ -173,6 +184,8 @@ def overview(s: Scope) -> Overview:
 
 @dataclass(frozen=True)
 class Pace:
+    """The pace section: the series, its peak hour and the milestones."""
+
     pace: pd.DataFrame
     peak_hourly: dict[str, tuple[int, int | None]]
     reached: dict[int, int | None]
@@ -233,6 +246,8 @@ def pace(s: Scope) -> Pace:
 
 @dataclass(frozen=True)
 class Units:
+    """The by-unit table, and its rows for the analysis."""
+
     towns: pd.DataFrame
     unit_label: str
     rows: list[dict[str, Any]]
@@ -277,6 +292,8 @@ def units(s: Scope) -> Units:
 
 @dataclass(frozen=True)
 class Slow:
+    """The slowest grids and longest silences, and every silence for the analysis."""
+
     slowest: pd.DataFrame
     silences: pd.DataFrame
     silence_rows: list[dict[str, Any]]

@@ -52,7 +52,6 @@ __all__ = [
     "ALERT_EVERY_S",
     "RELEASE_LUA",
     "RUNS_KEPT",
-    "TZ",
     "JobSpec",
     "Jobs",
     "RedisLock",
@@ -66,7 +65,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-TZ = LOCAL
 ALERT_EVERY_S = int(os.environ.get("WARTIME_ALERT_EVERY_S", "5"))
 RUNS_KEPT = 500
 
@@ -162,9 +160,9 @@ class Jobs:
             # A lease a few slots long: a worker that dies mid-round holds the cluster up briefly.
             "alerts": JobSpec("alerts", None, alert_every_s, max(10_000, 3000 * alert_every_s), self._alerts),
             "briefing": JobSpec(
-                "briefing", CronTrigger(hour=8, minute=0, timezone=TZ), 0, 300_000, _briefing
+                "briefing", CronTrigger(hour=8, minute=0, timezone=LOCAL), 0, 300_000, _briefing
             ),
-            "contact": JobSpec("contact", CronTrigger(hour=8, minute=5, timezone=TZ), 0, 300_000, _contact),
+            "contact": JobSpec("contact", CronTrigger(hour=8, minute=5, timezone=LOCAL), 0, 300_000, _contact),
             # Overdue residents' matters (peacetime): one alert per matter, cleared when handled.
             "matters": JobSpec("matters", None, 60, 60_000, _matters),
         }
@@ -191,7 +189,7 @@ class Jobs:
         if spec.trigger is None:
             step = spec.every_s * 1000
             return now - now % step
-        fired = previous_fire(spec.trigger, datetime.fromtimestamp(now / 1000, tz=TZ))
+        fired = previous_fire(spec.trigger, datetime.fromtimestamp(now / 1000, tz=LOCAL))
         return None if fired is None else int(fired.timestamp() * 1000)
 
     def last_done(self, name: str) -> int | None:
@@ -276,7 +274,7 @@ class Jobs:
 
 def background(jobs: Jobs) -> BackgroundScheduler:
     """A started background scheduler running `jobs` (tests, embedding)."""
-    sched = BackgroundScheduler(timezone=TZ)
+    sched = BackgroundScheduler(timezone=LOCAL)
     jobs.schedule(sched)
     sched.start()
     return sched
@@ -294,7 +292,7 @@ def run_scheduler(redis_url: str) -> None:
             log.info("caught up missed runs: %s", ", ".join(ran))
     except Exception:
         log.exception("catch-up failed; the jobs will run at their next slots")
-    sched = BlockingScheduler(timezone=TZ)
+    sched = BlockingScheduler(timezone=LOCAL)
     jobs.schedule(sched)
     log.info("scheduler %s: alerts every %d s, briefing 08:00, contact rounds 08:05 (Asia/Shanghai)",
              jobs.worker, jobs.specs["alerts"].every_s)

@@ -19,8 +19,9 @@ from command.alerts import MINUTE
 from command.briefing import briefing_id, local_date
 from command.cap import CAP_NS
 from command.events import AlertRaised, BriefingIssued, UserLoggedIn
+from command.localtime import LOCAL as TZ
 from command.modes import SwitchRequest
-from dashboard.jobs import TZ, Jobs, RedisLock, previous_fire, runs_key
+from dashboard.jobs import Jobs, RedisLock, previous_fire, runs_key
 from streams.county import County
 from streams.server import connect
 from tests.conftest import Served, make_tree, start_server

@@ -33,6 +33,7 @@ from typing import Any
 
 import msgspec
 
+from command import bounds
 from command.events import (
     AlertAcknowledged,
     AlertCleared,
@@ -56,6 +57,20 @@ from command.events import (
 from command.grids import CentralHousehold, Grid, GridTree
 from command.modes import Mode, Wartime
 from command.operations import Operation, OperationState, default_targets
+
+
+def _damaged_launch(ev: OperationLaunched, deadline: int | None) -> tuple[str, ...]:
+    """Fields of an old launch that a reader cannot take as logged (clamped or dropped by the fold)."""
+    out = []
+    if deadline != ev.deadline:
+        out.append("deadline")
+    if not isinstance(ev.targets, Mapping) or any(
+        bounds.readable_count(n) != n
+        for v in ev.targets.values()
+        for n in (v.values() if isinstance(v, Mapping) else (v,))
+    ):
+        out.append("targets")
+    return tuple(out)
 
 
 @dataclass(slots=True)
@@ -330,16 +345,19 @@ class ControlState:
             self.vacancies.pop(ev.grid, None)
         elif isinstance(ev, OperationLaunched):
             assert self.tree is not None
-            targets = default_targets(self.tree, ev.kind, ev.scope, ev.targets)
+            overrides = ev.targets if isinstance(ev.targets, Mapping) else {}
+            targets = default_targets(self.tree, ev.kind, ev.scope, overrides)
+            deadline = bounds.readable_time(ev.deadline)
             self.operations[ev.operation] = Operation(
                 id=ev.operation,
                 kind=ev.kind,
                 scope=ev.scope,
-                name=ev.name,
-                deadline=ev.deadline,
+                name=ev.name if isinstance(ev.name, str) else str(ev.name),
+                deadline=deadline,
                 targets=targets,
                 launched_at=at,
                 launched_by=rec.actor,
+                damaged=_damaged_launch(ev, deadline),
             )
         elif isinstance(ev, OperationClosed):
             op = self.operations.get(ev.operation)

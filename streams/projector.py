@@ -56,8 +56,9 @@ import msgspec
 import redis
 
 from command.fold import aggregate_reports
+from command.operations import OperationState
 from streams.keys import GROUP, CountyKeys, TownKeys, field
-from streams.log import EventLog, id_tuple
+from streams.log import EventLog, close_for_reports, id_tuple
 from streams.readmodel import ControlView
 from streams.server import Client
 
@@ -463,10 +464,12 @@ class Projector:
 
     def _apply_control(self, stream: str, ckpt: str, page: Page) -> str | None:
         last = page.last_id
+        closed = self._closed()
         if id_tuple(self.view.state.last_id) < id_tuple(last):
             self.view.refresh(until_id=last)
         if ckpt and id_tuple(ckpt) >= id_tuple(self.view.state.last_id):
             return ckpt
+        self._mark_closed(self._closed() - closed)
         snapshot = json.dumps(self.view.snapshot(), ensure_ascii=False, sort_keys=True)
         res = self._apply(
             keys=[self.keys.checkpoint, _lease_key(self.keys.log), self.keys.control, self.keys.log],
@@ -479,6 +482,16 @@ class Projector:
         if self.publish:
             self.client.publish(self.keys.changes, json.dumps({"control": self.view.state.last_id}))
         return self.view.state.last_id
+
+    def _closed(self) -> set[str]:
+        return {o.id for o in self.view.state.operations.values() if o.state == OperationState.CLOSED}
+
+    def _mark_closed(self, operations: set[str]) -> None:
+        """Towns refuse reports on operations the log says are closed (County.close does it first;
+        this catches a close whose process died after appending). Before the checkpoint moves."""
+        tree = self.view.tree
+        if operations and tree is not None:
+            close_for_reports(self.client, tree.towns, operations)
 
     def _apply_town(self, stream: str, ckpt: str, page: Page) -> str | None:
         return self._write_town(self._plan_town(stream, ckpt, page))

@@ -111,3 +111,23 @@ def readable_count(value: object) -> int | None:
     if not isinstance(value, int):
         return None
     return min(max(value, 0), MAX_TARGET)
+
+
+def _is_unshowable(ch: str) -> bool:
+    return ch in _CONTROL or "\ud800" <= ch <= "\udfff"
+
+
+def escape_controls(value: str) -> str:
+    """`value` for a terminal line: control characters and lone surrogates written as visible escapes
+    (``\\n``, ``\\x1b``, ``\\ud800``), so stored text can never forge a line or a terminal sequence."""
+    if value.isprintable():
+        return value
+    return "".join(ch.encode("unicode_escape").decode("ascii") if _is_unshowable(ch) else ch for ch in value)
+
+
+def strip_controls(value: str) -> str:
+    """`value` for an HTML or XML document: control characters (but tab and line breaks) and lone
+    surrogates dropped — XML forbids them and browsers show them as garbage."""
+    if value.isprintable():
+        return value
+    return "".join(ch for ch in value if ch in _MULTILINE_OK or not _is_unshowable(ch))

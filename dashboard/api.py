@@ -17,7 +17,9 @@ from collections.abc import Callable
 from typing import Any
 
 import redis
-from flask import Blueprint, Response, request
+from dash.exceptions import DependencyException
+from flask import Blueprint, Flask, Response, request
+from werkzeug.exceptions import HTTPException, RequestURITooLarge
 
 from command import alerts as alert_commands
 from command import bounds
@@ -355,6 +357,55 @@ EXTENSIONS = (
     "dashboard.privacy",
 )
 """Modules that add routes to the blueprint with `register(api, backend)`, if present."""
+
+
+class NotFound(CommandRejected):
+    """A path the app does not serve (an unknown component-suite file, …): 404."""
+
+    code = "not_found"
+
+
+class HttpRefusal(CommandRejected):
+    """A refusal Werkzeug raised before any handler ran (413, 414, 405 …), with its status."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message, field="body" if status == 413 else "path" if status == 414 else None)
+        self.status = status
+        self.code = code
+
+
+STATUS.insert(0, (NotFound, 404))
+
+
+MAX_URL = 8 * 1024
+"""Longest path plus query string served (414 past it). gunicorn's own limit is lifted to its 1 MiB
+ceiling (dashboard.server), so that this refusal, not its plain-text one, is what a client gets."""
+
+
+def install_errors(server: Flask) -> None:
+    """App-wide refusals as the JSON error body of DESIGN.md §5 (never a 500 or an HTML page for /api/)."""
+
+    @server.before_request
+    def _url_length() -> None:
+        env = request.environ
+        if len(env.get("PATH_INFO", "")) + len(env.get("QUERY_STRING", "")) > MAX_URL:
+            raise RequestURITooLarge(f"the URL is longer than {MAX_URL} bytes")
+
+    @server.errorhandler(DependencyException)
+    def _no_such_suite(_: Exception) -> Response:
+        """Dash raises (a 500) for a component-suite path it does not ship: it is a 404."""
+        return error_response(NotFound("no such component-suite file", field="path"))
+
+    @server.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Any:
+        if not request.path.startswith("/api/") or exc.code is None or exc.code < 400:
+            return exc
+        code = (exc.name or "refused").lower().replace(" ", "_")
+        refusal = HttpRefusal(exc.code, "too_large" if exc.code == 413 else code, exc.description or exc.name)
+        resp = _json(error_body(refusal), exc.code)
+        if exc.code == 405 and exc.response is None:
+            resp.headers["Allow"] = ", ".join(getattr(exc, "valid_methods", None) or ())
+        return resp
 
 
 def create_api(backend: Backend) -> Blueprint:

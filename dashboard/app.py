@@ -16,7 +16,7 @@ from typing import Any
 import dash
 from flask import Flask, Response, request
 
-from dashboard.api import Backend, create_api
+from dashboard.api import Backend, create_api, install_errors
 from streams.server import connect
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -111,6 +111,7 @@ def create_app(config: Config) -> dash.Dash:
     server.config["WARTIME_BACKEND"] = backend
     server.config["WARTIME_CONFIG"] = config
     server.register_blueprint(create_api(backend))
+    install_errors(server)
     app = dash.Dash(
         __name__,
         server=server,  # type: ignore[arg-type]

@@ -56,6 +56,7 @@ from typing import Any
 import redis
 from redis.cluster import RedisCluster
 
+from command.bounds import escape_controls
 from streams.keys import CountyKeys
 
 log = logging.getLogger(__name__)
@@ -411,7 +412,7 @@ def format_entry(e: Entry) -> str:
     from datetime import datetime, timedelta, timezone
 
     when = datetime.fromtimestamp(e.at / 1000, timezone(timedelta(hours=8))).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-    f = e.fields
+    f = {k: escape_controls(str(v)) for k, v in e.fields.items()}  # a login name cannot forge a line
     what = " ".join(x for x in (f.get("method", ""), f.get("path", "")) if x)
     extra = " ".join(f"{k}={f[k]}" for k in ("status", "event", "code", "detail") if k in f)
     return "\t".join((when, f.get("kind", "?"), f.get("actor", "-") or "-", f.get("source", "-") or "-",

@@ -32,6 +32,7 @@ from typing import Any
 
 import pandas as pd
 
+from command.bounds import strip_controls
 from command.errors import InvalidRequest, UnknownOperation
 from command.report import LOCAL, Finding, Report, TimelineItem
 from dashboard.i18n import register, t
@@ -764,7 +765,7 @@ def render_html(r: Report, lang: str) -> bytes:
             out.append(f'<p class="note">{e(n)}</p>')
         out.append("</section>")
     out.append("</body></html>")
-    return "\n".join(out).encode("utf-8")
+    return strip_controls("\n".join(out)).encode("utf-8")  # no raw NUL or control character in the file
 
 
 def _html_table(tb: Table) -> str:

@@ -396,6 +396,13 @@ def install_errors(server: Flask) -> None:
         """Dash raises (a 500) for a component-suite path it does not ship: it is a 404."""
         return error_response(NotFound("no such component-suite file", field="path"))
 
+    @server.errorhandler(KeyError)
+    def _no_such_callback(exc: KeyError) -> Any:
+        """Dash raises KeyError (a 500) for a forged callback request naming no callback: it is a 404."""
+        if request.path.endswith("/_dash-update-component") and "Callback function not found" in str(exc):
+            return error_response(NotFound("no such callback", field="output"))
+        raise exc
+
     @server.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Any:
         if not request.path.startswith("/api/") or exc.code is None or exc.code < 400:

@@ -345,6 +345,7 @@ def register(api: Blueprint, backend: Any) -> None:
     @handler
     def matters_overdue() -> Any:
         actor = backend.actor()
+        body(optional=True)  # takes no fields, but a body sent must be a JSON object (else 400, nothing done)
         with backend.lock:
             county = backend.county
             county.refresh()
@@ -497,6 +498,7 @@ def register(api: Blueprint, backend: Any) -> None:
     @handler
     def verify_evaluation(evaluation: str) -> Any:
         actor = backend.actor()
+        body(optional=True)
         with backend.lock:
             s = svc()
             s.refresh()

@@ -237,6 +237,7 @@ class Projector:
         self._next_claim = 0.0
         self._claimed_for: tuple[str, ...] = ()
         self._ckpt: dict[str, str] = {}  # checkpoint of each owned stream, as last read or written
+        self._marked: set[str] = set()  # closed operations whose towns this projector has marked
         self._ready: set[str] = set()  # owned streams that may hold entries past their checkpoint
         self.applied = 0
         self.drain_pages = 20
@@ -464,12 +465,11 @@ class Projector:
 
     def _apply_control(self, stream: str, ckpt: str, page: Page) -> str | None:
         last = page.last_id
-        closed = self._closed()
         if id_tuple(self.view.state.last_id) < id_tuple(last):
             self.view.refresh(until_id=last)
         if ckpt and id_tuple(ckpt) >= id_tuple(self.view.state.last_id):
             return ckpt
-        self._mark_closed(self._closed() - closed)
+        self._mark_closed()
         snapshot = json.dumps(self.view.snapshot(), ensure_ascii=False, sort_keys=True)
         res = self._apply(
             keys=[self.keys.checkpoint, _lease_key(self.keys.log), self.keys.control, self.keys.log],
@@ -483,15 +483,16 @@ class Projector:
             self.client.publish(self.keys.changes, json.dumps({"control": self.view.state.last_id}))
         return self.view.state.last_id
 
-    def _closed(self) -> set[str]:
-        return {o.id for o in self.view.state.operations.values() if o.state == OperationState.CLOSED}
-
-    def _mark_closed(self, operations: set[str]) -> None:
-        """Towns refuse reports on operations the log says are closed (County.close does it first;
-        this catches a close whose process died after appending). Before the checkpoint moves."""
+    def _mark_closed(self) -> None:
+        """Towns refuse reports on operations the log says are closed (County.close does it right after
+        its event; this completes a close whose process died in between). Before the checkpoint moves;
+        each projector marks every closure once (idempotent)."""
         tree = self.view.tree
-        if operations and tree is not None:
-            close_for_reports(self.client, tree.towns, operations)
+        todo = {o.id for o in self.view.state.operations.values() if o.state == OperationState.CLOSED}
+        todo -= self._marked
+        if todo and tree is not None:
+            close_for_reports(self.client, tree.towns, todo)
+            self._marked |= todo
 
     def _apply_town(self, stream: str, ckpt: str, page: Page) -> str | None:
         return self._write_town(self._plan_town(stream, ckpt, page))

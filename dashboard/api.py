@@ -377,6 +377,34 @@ class HttpRefusal(CommandRejected):
 STATUS.insert(0, (NotFound, 404))
 
 
+CALLBACK_BODY = 4 * 1024 * 1024
+"""Largest Dash callback request (a page's stores and figure state ride along)."""
+
+
+def check_callback(data: dict[str, Any]) -> None:
+    """The shape Dash's dispatcher takes for granted: names as text, lists of {id, property[, value]}."""
+    if not isinstance(data.get("output"), str):
+        raise Malformed("output must be text", field="output")
+    outputs = data.get("outputs")
+    for name in ("inputs", "state"):
+        if not isinstance(data.get(name, []), list):
+            raise Malformed(f"{name} must be a list", field=name)
+    deps = [*data.get("inputs", []), *data.get("state", [])]
+    if outputs is not None:
+        deps += outputs if isinstance(outputs, list) else [outputs]
+    for d in deps:
+        if isinstance(d, list):  # pattern-matching (ALL) dependencies: a list of the same
+            deps.extend(d)
+            continue
+        if not isinstance(d, dict) or not isinstance(d.get("property"), str) or not isinstance(
+            d.get("id"), str | dict
+        ):
+            raise Malformed("every dependency is an object {id, property}", field="inputs")
+    changed = data.get("changedPropIds", [])
+    if not isinstance(changed, list) or not all(isinstance(c, str) for c in changed):
+        raise Malformed("changedPropIds must be a list of text", field="changedPropIds")
+
+
 MAX_URL = 8 * 1024
 """Longest path plus query string served (414 past it). gunicorn's own limit is lifted to its 1 MiB
 ceiling (dashboard.server), so that this refusal, not its plain-text one, is what a client gets."""
@@ -390,6 +418,19 @@ def install_errors(server: Flask) -> None:
         env = request.environ
         if len(env.get("PATH_INFO", "")) + len(env.get("QUERY_STRING", "")) > MAX_URL:
             raise RequestURITooLarge(f"the URL is longer than {MAX_URL} bytes")
+
+    @server.before_request
+    def _callback_shape() -> Response | None:
+        """A Dash callback request Dash itself would choke on (a 500) is refused here: 400 or 413."""
+        if request.method != "POST" or not request.path.endswith("/_dash-update-component"):
+            return None
+        try:
+            if (request.content_length or 0) > CALLBACK_BODY:
+                raise TooLarge(f"body larger than {CALLBACK_BODY} bytes", field="body")
+            check_callback(json_object(request.get_data(cache=True)))
+        except CommandRejected as exc:
+            return error_response(exc)
+        return None
 
     @server.errorhandler(DependencyException)
     def _no_such_suite(_: Exception) -> Response:

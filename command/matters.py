@@ -472,12 +472,12 @@ def record(state: MattersState, tree: GridTree, actor: Actor, req: MatterRequest
     photo = _text(req.photo, "photo", MAX_PHOTO)
     reported_at = now
     if req.reported_at is not None:
-        bounds.time_ms(req.reported_at, "reported_at")
-        if req.reported_at > now + CLOCK_SKEW:
+        when = bounds.time_ms(req.reported_at, "reported_at")
+        if when > now + CLOCK_SKEW:
             raise InvalidRequest("reported_at is in the future", field="reported_at")
-        if req.reported_at < now - MAX_BACKDATE:
+        if when < now - MAX_BACKDATE:
             raise InvalidRequest("reported_at is more than a year ago", field="reported_at")
-        reported_at = req.reported_at
+        reported_at = when
     return MatterRecorded(
         matter=matter, grid=grid, category=category.code, description=description, reporter=reporter,
         photo=photo, reported_at=reported_at, due=reported_at + category.hours * HOUR,

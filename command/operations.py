@@ -132,10 +132,10 @@ def default_targets(
     explicit: dict[str, dict[str, int]] = {}
     for key, value in overrides.items():  # clamped: an old event may hold what launch now refuses
         if isinstance(value, Mapping):
-            cell = explicit.setdefault(key, {})
+            given = explicit.setdefault(key, {})
             for c, n in value.items():
                 if (v := bounds.readable_count(n)) is not None:
-                    cell[c] = v
+                    given[c] = v
         elif (v := bounds.readable_count(value)) is not None:
             explicit.setdefault(scope, {})[key] = v
     registry = REGISTRY_TARGETS.get(kind)

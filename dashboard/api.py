@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import redis
-from dash.exceptions import DependencyException
+from dash.exceptions import DependencyException, UnsupportedRelativePath
 from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import HTTPException, RequestURITooLarge
 
@@ -374,6 +374,12 @@ class HttpRefusal(CommandRejected):
         self.code = code
 
 
+class CallbackInput(CommandRejected):
+    """A Dash callback request whose values the callback cannot take (400)."""
+
+    code = "callback_input"
+
+
 STATUS.insert(0, (NotFound, 404))
 
 
@@ -438,11 +444,24 @@ def install_errors(server: Flask) -> None:
         return error_response(NotFound("no such component-suite file", field="path"))
 
     @server.errorhandler(KeyError)
-    def _no_such_callback(exc: KeyError) -> Any:
-        """Dash raises KeyError (a 500) for a forged callback request naming no callback: it is a 404."""
-        if request.path.endswith("/_dash-update-component") and "Callback function not found" in str(exc):
+    @server.errorhandler(TypeError)
+    @server.errorhandler(AttributeError)
+    @server.errorhandler(ValueError)
+    @server.errorhandler(IndexError)
+    @server.errorhandler(OverflowError)
+    @server.errorhandler(RecursionError)
+    @server.errorhandler(UnsupportedRelativePath)  # the page router given a pathname that is no path
+    def _callback_input(exc: Exception) -> Any:
+        """A page callback that cannot take the values a request carries (a forged request, a stale or
+        tampered browser store: a string where a dict belongs, a number past every clock) refuses them,
+        400, instead of answering 500. Logged with its traceback, so its owner can harden it."""
+        if not request.path.endswith("/_dash-update-component"):
+            raise exc
+        if isinstance(exc, KeyError) and "Callback function not found" in str(exc):
             return error_response(NotFound("no such callback", field="output"))
-        raise exc
+        log.warning("callback refused its input: %s: %s", type(exc).__name__, str(exc)[:200], exc_info=exc)
+        return error_response(CallbackInput(f"the callback cannot take these values ({type(exc).__name__})",
+                                            field="inputs"))
 
     @server.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Any:

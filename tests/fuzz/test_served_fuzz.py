@@ -145,3 +145,60 @@ def test_every_served_route_answers_hostile_input_without_a_5xx_and_refusals_cha
     print(f"served fuzz: {total} requests over {len(rules)} routes; by status {dict(sorted(by_status.items()))}")
     assert not failures, sorted({(f[0], f[1], f[2]) for f in failures})[:20]
     assert total > 1000
+
+
+VALUES: list[Any] = [None, [], {}, "", "\ud800", "\x00\x1b[2J", "A" * 5000, 10**300, -(10**18), 1e308, -1, 0, True,
+                     [None], {"a": {"b": [1, "x"]}}, [[[[[[]]]]]], "TC01", "op-x", "2025Q2"]
+"""Values put in a callback's inputs and state (what a forged request or a stale browser store sends)."""
+
+
+def _dep(spec: str) -> dict[str, Any]:
+    ident, _, prop = spec.rpartition(".")
+    return {"id": json.loads(ident) if ident.startswith("{") else ident, "property": prop.split("@")[0]}
+
+
+def _is_pattern(dep: dict[str, Any]) -> bool:
+    """A pattern-matching dependency (its id holds ALL, MATCH or ALLSMALLER): sent as an empty list."""
+    ident = dep.get("id")
+    return isinstance(ident, dict) and any(isinstance(v, list | dict) or v in ("ALL", "MATCH", "ALLSMALLER")
+                                           for v in ident.values())
+
+
+def test_every_callback_takes_hostile_values_without_a_5xx(setup: tuple[Env, Served]) -> None:
+    """Each page callback, called as a browser would but with null, wrong-typed and hostile values."""
+    env, served = setup
+    rng = random.Random(7)
+    http = requests.Session()
+    for page in ("/", "/console", "/field", "/review", "/peacetime", "/field/matters"):
+        http.get(served.url + page, timeout=60)  # pages register their callbacks on import
+    callbacks = dict(env.app.callback_map)
+    assert len(callbacks) > 20
+    session = {"token": env.token("town1"), "username": "town1", "role": "commander", "scope": "TC01"}
+    by_status: Counter[str] = Counter()
+    failures = []
+    for output, spec in sorted(callbacks.items()):
+        outputs = [_dep(o) for o in output.strip(".").split("...")] if output.startswith("..") else [_dep(output)]
+        deps = {"inputs": spec.get("inputs", []), "state": spec.get("state", [])}
+        for _ in range(examples(8)):
+            body: dict[str, Any] = {"output": output, "outputs": outputs if len(outputs) > 1 else outputs[0]}
+            for kind, items in deps.items():
+                body[kind] = []
+                for d in items:
+                    dep = {"id": d["id"], "property": d["property"]}
+                    if _is_pattern(dep):
+                        body[kind].append([])
+                        continue
+                    value = session if d["id"] == "session" and rng.random() < 0.5 else rng.choice(VALUES)
+                    body[kind].append({**dep, "value": value})
+            first = body["inputs"][0] if body["inputs"] and isinstance(body["inputs"][0], dict) else None
+            body["changedPropIds"] = [f"{first['id']}.{first['property']}"] if first else []
+            raw = json.dumps(body, ensure_ascii=True).encode("utf-8", "surrogatepass")
+            r = http.post(f"{served.url}/_dash-update-component", data=raw, timeout=60,
+                          headers={"Content-Type": "application/json"})
+            by_status[str(r.status_code)] += 1  # 404: a clientside callback (it runs in the browser only)
+            SERVED.add(f"callback {r.status_code}")
+            if r.status_code >= 500:
+                failures.append((output[:100], raw[:300], r.content[:200]))
+    print(f"callback fuzz: {sum(by_status.values())} requests over {len(callbacks)} callbacks; "
+          f"by status {dict(sorted(by_status.items()))}")
+    assert not failures, "\n".join(sorted({f[0] for f in failures}))

@@ -12,6 +12,9 @@ checks) clamp it with `readable_time` / `readable_count` instead of dying.
 from __future__ import annotations
 
 from collections.abc import Sized
+from typing import Annotated
+
+import msgspec
 
 from command.errors import InvalidRequest, TooLarge
 
@@ -24,6 +27,8 @@ MAX_TARGET = 100_000_000
 """A target or total of one grid: more people than any county holds (the largest have a few million)."""
 MAX_INCREMENT = 1_000_000
 """One report's increment (or correction) of one counter."""
+Increment = Annotated[int, msgspec.Meta(ge=-MAX_INCREMENT, le=MAX_INCREMENT)]
+"""An increment as typed decoders of the log take it (out of range: the report is unreadable, skipped)."""
 MAX_SMALL_COUNT = 10_000
 """Small tallies typed by a person (concerns raised in a contact round, …)."""
 
@@ -131,3 +136,15 @@ def strip_controls(value: str) -> str:
     if value.isprintable():
         return value
     return "".join(ch for ch in value if ch in _MULTILINE_OK or not _is_unshowable(ch))
+
+
+def readable_counts(counts: object) -> dict[str, int] | None:
+    """A logged report's increments as every reader folds them, or None when it holds one that no
+    command accepts (not an integer, beyond ±MAX_INCREMENT): such a report is skipped by all readers
+    alike — projector, replay, review, reports — so that every total still agrees with every other."""
+    if not isinstance(counts, dict):
+        return None
+    for k, v in counts.items():
+        if not isinstance(k, str) or isinstance(v, bool) or not isinstance(v, int) or abs(v) > MAX_INCREMENT:
+            return None
+    return counts

@@ -474,7 +474,7 @@ class Counts:
     def apply(self, rec: Recorded) -> None:
         """Fold one report event (other events are ignored here)."""
         ev = rec.event
-        if isinstance(ev, ProgressReported):
+        if isinstance(ev, ProgressReported) and bounds.readable_counts(ev.counts) is not None:
             self.add(ev.operation, ev.grid, ev.counts, rec.ms)
 
     def of(self, operation: str, grid: str) -> dict[str, int]:

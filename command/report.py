@@ -34,6 +34,7 @@ from typing import Any
 
 import pandas as pd
 
+from command import bounds
 from command.events import (
     AlertAcknowledged,
     AlertRaised,
@@ -318,6 +319,8 @@ class ReportFold:
         """The fast path of `apply` for a report (callers that decode entries themselves)."""
         f = self.ops.get(operation)
         if f is None or self.control.tree is None or grid not in self.control.tree:
+            return
+        if bounds.readable_counts(counts) is None:  # an old report no command accepts: skipped by every reader
             return
         f.add(self.control, grid, counts, ms, actor, reason, report_id, self.small_of(grid))
 

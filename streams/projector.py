@@ -55,6 +55,7 @@ from typing import Any
 import msgspec
 import redis
 
+from command.bounds import Increment
 from command.fold import aggregate_reports
 from command.operations import OperationState
 from streams.keys import GROUP, CountyKeys, TownKeys, field
@@ -129,10 +130,29 @@ return out
 class _Report(msgspec.Struct, array_like=False):
     operation: str
     grid: str
-    counts: dict[str, int]
+    counts: dict[str, Increment]
 
 
-_decode_page = msgspec.json.Decoder(list[tuple[int, _Report]]).decode
+_decode_reports = msgspec.json.Decoder(list[tuple[int, _Report]]).decode
+_decode_report = msgspec.json.Decoder(tuple[int, _Report]).decode
+
+
+def _decode_page(parts: list[bytes]) -> list[tuple[int, _Report]]:
+    """The reports of a page's `[ms,payload]` parts; one that no command accepts (an old, unbounded
+    entry) is skipped, as every reader skips it (command.bounds.readable_counts), and logged."""
+    try:
+        return _decode_reports(b"[" + b",".join(p for p in parts if p) + b"]")
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        pass
+    out = []
+    for p in parts:
+        if not p:
+            continue
+        try:
+            out.append(_decode_report(p))
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            log.warning("projector: skipped an unreadable report (%s): %s", exc, p[:200])
+    return out
 
 
 class Page(msgspec.Struct, frozen=True):
@@ -392,7 +412,7 @@ class Projector:
             for eid, f in raw
             if f[1] == _REPORT or f[0] != b"t"
         ]
-        return Page(_s(raw[-1][0]), len(raw), _decode_page(b"[" + b",".join(p for p in parts if p) + b"]"))
+        return Page(_s(raw[-1][0]), len(raw), _decode_page(parts))
 
     def read_page(self, stream: str, after: str, until: str = "+") -> Page | None:
         """The next page of `stream` after entry `after` ('' = from the start), up to `until`."""
@@ -407,7 +427,7 @@ class Projector:
             parts = [_report_part(eid, fields) for eid, fields in page]
             last = page[-1][0]
             entries = len(page)
-        return Page(_s(last), entries, _decode_page(b"[" + b",".join(p for p in parts if p) + b"]"))
+        return Page(_s(last), entries, _decode_page(parts))
 
     def run(self, stop: threading.Event, *, block_ms: int = 200) -> None:
         """Loop until `stop` is set; never dies of a transient Redis error."""

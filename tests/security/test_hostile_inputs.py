@@ -133,6 +133,31 @@ def test_a_poisoned_launch_in_the_log_is_rendered_in_every_format_and_marked(env
     assert out.stat().st_size > 0
 
 
+def test_poisoned_reports_in_the_log_are_skipped_alike_by_every_reader(env: Env) -> None:
+    """Old reports no command accepts (huge, text, fractional counts) hold up no town and kill no reader."""
+    now = int(time.time() * 1000)
+    town = TownKeys(env.tree.town_of(LEAF) or "").log
+    before = env.call("GET", f"/api/v1/operations/{env.op_county}/progress", "commander",
+                      query={"grid": LEAF}).get_json()["counts"]["sampled"]
+    for i, counts in enumerate([{"sampled": 10**30}, {"sampled": "abc"}, {"sampled": 2.5}, {"sampled": True}]):
+        ev = ProgressReported(operation=env.op_county, grid=LEAF, counts=counts, report_id=f"poison-{i}")
+        env.redis.xadd(town, encode(ev, actor="old", at=now))
+    good = ProgressReported(operation=env.op_county, grid=LEAF, counts={"sampled": 2}, report_id="after-poison")
+    env.redis.xadd(town, encode(good, actor="old", at=now))
+    Projector(env.county.client, "TC", consumer="poison-reports", publish=False).catch_up(timeout_s=30)
+    progress = env.call("GET", f"/api/v1/operations/{env.op_county}/progress", "commander", query={"grid": LEAF})
+    assert progress.get_json()["counts"]["sampled"] == before + 2  # the town went on past the poison
+    for fmt in ("html", "csv", "xlsx", "pdf"):
+        r = env.call("GET", f"/api/v1/operations/{env.op_county}/report", "commander", query={"format": fmt})
+        assert r.status_code == 200, (fmt, r.get_data()[:300])
+    csv_text = env.call("GET", f"/api/v1/operations/{env.op_county}/report", "commander",
+                        query={"format": "csv", "lang": "en"}).get_data(as_text=True)
+    assert "1000000000000000000000000000000" not in csv_text
+    for path in (f"/api/v1/operations/{env.op_county}/timeline", "/api/v1/board"):
+        r = env.call("GET", path, "commander")
+        assert r.status_code == 200, (path, r.get_data()[:300])
+
+
 # -- item 3: half a close ---------------------------------------------------------------------
 
 

@@ -336,3 +336,15 @@ def test_an_audit_line_shows_control_characters_escaped() -> None:
                               fields={"kind": "login", "actor": forged, "source": "10.0.0.2\r", "status": "401"}))
     assert "\n" not in line and "\r" not in line and "\x1b" not in line
     assert "eve\\n2026" in line and "\\x1b[2K" in line and "10.0.0.2\\r" in line
+
+
+def test_wartime_audit_prints_a_forged_login_name_as_one_escaped_line(env: Env) -> None:
+    src = "198.18.14.8"
+    forged = "eve\n2026-12-02 08:00:00.000\tlogin\tcommander\t10.0.0.1\tPOST /api/v1/session status=200\x1b[1A"
+    env.call("POST", "/api/v1/session", json_body={"username": forged, "password": "x"}, source=src)
+    done = subprocess.run([sys.executable, "-m", "dashboard.cli", "audit", "--redis", env.url, "--source", src],
+                          capture_output=True, text=True, timeout=60, check=True)
+    lines = done.stdout.splitlines()
+    assert len(lines) == 1, lines
+    assert "\x1b" not in done.stdout, repr(done.stdout)
+    assert "eve\\n2026-12-02" in lines[0]

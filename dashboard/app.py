@@ -16,7 +16,8 @@ from typing import Any
 import dash
 from flask import Flask, Response, request
 
-from dashboard.api import Backend, create_api, install_errors
+from dashboard.api import Backend, create_api
+from dashboard.refusals import install_errors
 from streams.server import connect
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"

@@ -50,6 +50,7 @@ from command.events import (
     Recorded,
     RegistryLoaded,
     SecretaryAppointed,
+    Unreadable,
     UserAdded,
     UserLoggedIn,
     decode,
@@ -301,6 +302,8 @@ class ControlState:
     logins: dict[str, int] = field(default_factory=dict)
     briefings: dict[str, Briefing] = field(default_factory=dict)
     contact: dict[str, dict[str, ContactEntry]] = field(default_factory=dict)
+    unreadable: list[str] = field(default_factory=list)
+    """Ids of control entries no event type takes (skipped; see command.events.Unreadable)."""
     last_id: str = "0-0"
     last_at: int = 0
 
@@ -382,6 +385,8 @@ class ControlState:
                 a.detail, a.updated_at, a.updates = ev.detail, at, a.updates + 1
         elif isinstance(ev, UserLoggedIn):
             self.logins[ev.username] = at
+        elif isinstance(ev, Unreadable):
+            self.unreadable.append(rec.id)
         elif isinstance(ev, BriefingIssued):
             self.briefings[ev.briefing] = Briefing(ev.briefing, ev.operation, ev.date, at, ev.content)
         elif isinstance(ev, ContactRoundDue):

@@ -158,6 +158,22 @@ def test_poisoned_reports_in_the_log_are_skipped_alike_by_every_reader(env: Env)
         assert r.status_code == 200, (path, r.get_data()[:300])
 
 
+def test_control_entries_no_event_type_takes_are_skipped_and_marked(env: Env) -> None:
+    now = str(int(time.time() * 1000))
+    bad = [{"t": "operation_launched", "d": "{}"}, {"t": "no_such_event", "d": "{}"},
+           {"t": "alert_raised", "d": b'{"alert": "a\xff", "kind": "k", "grid": "TC01"}'},
+           {"t": "mode_switched", "d": "not json"}, {"t": "alert_cleared", "d": "[1]"}]
+    ids = [env.redis.xadd(env.county.keys.log, {"v": "1", "a": "old", "at": now, "k": "", **f}).decode() for f in bad]
+    for path in ("/api/v1/operations", f"/api/v1/operations/{env.op_county}/report?format=html", "/api/v1/board",
+                 "/api/v1/alerts", f"/api/v1/operations/{env.op_county}/progress", "/api/v1/grids/TC01"):
+        r = env.call("GET", path, "commander")
+        assert r.status_code == 200, (path, r.status_code, r.get_data()[:300])
+    assert env.county.refresh().unreadable == ids
+    r = env.call("POST", "/api/v1/operations", "commander", json_body={"kind": "mass_testing", "scope": "TC01",
+                                                                       "name": "照常发布"})
+    assert r.status_code == 201, r.get_data()
+
+
 # -- item 3: half a close ---------------------------------------------------------------------
 
 

@@ -285,7 +285,9 @@ class ReportFold:
         """Fold any recorded event."""
         ev = rec.event
         if isinstance(ev, ProgressReported):
-            self.add_report(ev.operation, ev.grid, ev.counts, rec.ms, rec.actor, ev.reason, ev.report_id)
+            # An old report no command accepts is skipped, as by every reader (typed decoders refuse it).
+            if bounds.readable_counts(ev.counts) is not None:
+                self.add_report(ev.operation, ev.grid, ev.counts, rec.ms, rec.actor, ev.reason, ev.report_id)
         else:
             self.apply_control(rec)
 
@@ -319,8 +321,6 @@ class ReportFold:
         """The fast path of `apply` for a report (callers that decode entries themselves)."""
         f = self.ops.get(operation)
         if f is None or self.control.tree is None or grid not in self.control.tree:
-            return
-        if bounds.readable_counts(counts) is None:  # an old report no command accepts: skipped by every reader
             return
         f.add(self.control, grid, counts, ms, actor, reason, report_id, self.small_of(grid))
 

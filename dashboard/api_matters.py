@@ -42,6 +42,7 @@ from flask import Blueprint, Response, request
 from command import evaluation as ev_commands
 from command import matters as m_commands
 from command.access import Actor, require_command, require_read
+from command.bounds import strip_controls
 from command.contact import quarter_of
 from command.errors import InvalidRequest, NotAuthorised
 from command.events import AlertCleared, AlertRaised
@@ -633,5 +634,5 @@ def render_html(table: dict[str, Any], lang: str) -> bytes:
         f"<h2>{e(t('eval.sheet.grids', lang))}</h2>{tab(gh[:short], [r[:short] for r in gr])}"
         f"<h2>{e(t('eval.sheet.leaders', lang))}</h2>{tab(lh, lr)}</body></html>"
     )
-    return doc.encode("utf-8")
+    return strip_controls(doc).encode("utf-8")
 

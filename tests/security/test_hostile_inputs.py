@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 
 from command.bounds import MAX_TARGET
-from command.events import OperationClosed, OperationLaunched, ProgressReported, encode
+from command.events import BriefingIssued, OperationClosed, OperationLaunched, ProgressReported, encode
 from dashboard.audit import Entry, format_entry
+from streams.alerting import issue_briefings
 from streams.keys import TownKeys
 from streams.projector import Projector
 from streams.server import EmbeddedRedis
@@ -131,6 +132,20 @@ def test_a_poisoned_launch_in_the_log_is_rendered_in_every_format_and_marked(env
                            "--out", str(out), "--redis", env.url], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-2000:]
     assert out.stat().st_size > 0
+
+
+def test_a_briefing_logged_with_a_poisoned_deadline_renders(env: Env) -> None:
+    issue_briefings(env.county, int(time.time() * 1000))
+    st = env.county.refresh()
+    b = next(iter(st.briefings.values()))
+    content = json.loads(json.dumps(dict(b.content)))
+    content["operation"]["deadline"] = 2**63
+    content["projected_at"] = -(2**62)
+    old = BriefingIssued(briefing="old-poisoned", operation=b.operation, date=b.date, content=content)
+    env.redis.xadd(env.county.keys.log, encode(old, actor="old", at=int(time.time() * 1000)))
+    for fmt in ("json", "html", "csv"):
+        r = env.call("GET", "/api/v1/briefings/old-poisoned", "commander", query={"format": fmt})
+        assert r.status_code == 200, (fmt, r.get_data()[:300])
 
 
 def test_poisoned_reports_in_the_log_are_skipped_alike_by_every_reader(env: Env) -> None:

@@ -18,7 +18,9 @@ import io
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from command import bounds
 from command.alerts import Progress
+from command.bounds import strip_controls
 from command.cells import inert_cell
 from command.events import BriefingIssued
 from command.localtime import local_date, local_minute
@@ -34,7 +36,9 @@ SLOWEST = 5
 
 
 def local_time(ms: int | None) -> str:
-    """An instant as local wall time for people, ``YYYY-MM-DD HH:MM``; "-" for none."""
+    """An instant as local wall time for people, ``YYYY-MM-DD HH:MM`` ("-" for none, or one out of bounds
+    in content logged before the bounds: command.bounds.readable_time)."""
+    ms = bounds.readable_time(ms)
     return "-" if ms is None else local_minute(ms)
 
 
@@ -187,7 +191,7 @@ def render_html(content: Mapping[str, Any], lang: str = "zh-CN") -> str:
     )
     al, sec = content["alerts"], content["secretaries"]
     title = f"{_l('title', lang)} · {e(op['name'])} · {e(content['date'])}"
-    return f"""<!doctype html>
+    return strip_controls(f"""<!doctype html>
 <html lang="{'en' if lang == 'en' else 'zh-CN'}"><head><meta charset="utf-8"><title>{title}</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;margin:1em 0}}
 td,th{{border:1px solid #999;padding:4px 8px;text-align:left}}</style></head><body>
@@ -208,7 +212,7 @@ td,th{{border:1px solid #999;padding:4px 8px;text-align:left}}</style></head><bo
 <p>{_l('installed', lang)}: {sec['installed']} · {_l('acting', lang)}: {sec['acting']} ·
 {_l('vacancies', lang)}: {sec['vacancies']}</p>
 </body></html>
-"""
+""")
 
 
 def render_csv(content: Mapping[str, Any]) -> str:

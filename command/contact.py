@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from command import bounds
 from command.access import Actor, require_read, require_report
-from command.errors import InvalidRequest, ModeConflict, StateConflict, TooLarge
+from command.errors import InvalidRequest, ModeConflict, StateConflict
 from command.events import ContactRoundCompleted, ContactRoundDue, Event
 from command.grids import Level
 from command.localtime import LOCAL, local_datetime
@@ -117,12 +118,7 @@ def complete(
         raise StateConflict(
             f"contact round {q.id} of {grid} was recorded already by {entry.completed_by}", field="grid"
         )
-    if note is None:
-        note = ""
-    if not isinstance(note, str):
-        raise InvalidRequest("note must be text", field="note")
-    if len(note) > MAX_NOTE:
-        raise TooLarge(f"note is longer than {MAX_NOTE} characters", field="note")
+    note = bounds.text(note, "note", MAX_NOTE)
     if isinstance(concerns, bool) or not isinstance(concerns, int) or not 0 <= concerns <= MAX_CONCERNS:
         raise InvalidRequest(f"concerns must be an integer from 0 to {MAX_CONCERNS}", field="concerns")
     return ContactRoundCompleted(round=q.id, grid=grid, note=note, concerns=concerns)

@@ -3,6 +3,8 @@
     WartimeError                    base; `code` is the stable machine name, `field` the input at fault
     ├── CommandRejected             a refusal of what the caller asked
     │   ├── Malformed               the body is not the JSON object the endpoint takes → 400
+    │   │   └── CallbackInput       a page callback request whose values it cannot take
+    │   ├── HttpRefusal             refused by the HTTP layer before any handler (its own status: 405, 414 …)
     │   ├── InvalidRequest          invalid values                                   → 422
     │   │   ├── InvalidReport       a progress report that cannot count              → 422
     │   │   ├── TooLarge            a body or field over its size limit              → 413
@@ -35,7 +37,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "CallbackInput",
     "CommandRejected",
+    "HttpRefusal",
     "InvalidReport",
     "InvalidRequest",
     "LeaseLost",
@@ -84,6 +88,21 @@ class Malformed(CommandRejected):
     """The body is not the JSON object the endpoint takes."""
 
     code = "malformed"
+
+
+class CallbackInput(Malformed):
+    """A Dash callback request whose values the callback cannot take (a forged or stale store): 400."""
+
+    code = "callback_input"
+
+
+class HttpRefusal(CommandRejected):
+    """A refusal the HTTP layer made before any handler ran (405, 413, 414 …), with its own status."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message, field="body" if status == 413 else "path" if status == 414 else None)
+        self.status = status
+        self.code = code
 
 
 class InvalidRequest(CommandRejected):

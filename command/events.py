@@ -326,6 +326,21 @@ class EvaluationPublished(Event):
     summary: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Unreadable(Event):
+    """An entry of the log that no event type of this version can take (never written, only read).
+
+    A reader meets it where an old or foreign entry is malformed — an unknown
+    wire name, a payload that is not JSON, fields missing or of the wrong kind —
+    and skips it, rather than dying on it for good (issue 14): the entry stays in
+    the log, marked by its id, for a person to look at.
+    """
+
+    wire: ClassVar[str] = "unreadable"
+    type: str
+    reason: str
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.wire: cls
     for cls in (
@@ -408,24 +423,43 @@ def _freeze(value: Any) -> Any:
 
 
 def _s(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+    return value.decode(errors="replace") if isinstance(value, bytes) else value
+
+
+def _at(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 def decode(entry_id: bytes | str, fields: Mapping[Any, Any], stream: str = "") -> Recorded:
-    """Inverse of `encode`; unknown wire names raise InvalidRequest naming the type."""
+    """Inverse of `encode`; an entry no event type takes decodes as `Unreadable` naming why."""
     get = fields.get
     wire = _s(get(b"t") or get("t") or "")
-    cls = EVENT_TYPES.get(wire)
-    if cls is None:
-        raise InvalidRequest(f"unknown event type {wire!r}", field="t")
-    data = _json_decode(get(b"d") or get("d") or b"{}")
-    names = {f.name for f in dataclasses.fields(cls)}
-    event = cls(**{k: _freeze(v) for k, v in data.items() if k in names})
+    event: Event
+    try:
+        event = _event(wire, get(b"d") or get("d") or b"{}")
+    except InvalidRequest as exc:
+        event = Unreadable(wire, exc.message)
+    except (msgspec.DecodeError, TypeError, ValueError) as exc:
+        event = Unreadable(wire, f"payload does not fit {wire}: {str(exc)[:200]}")
     return Recorded(
         id=_s(entry_id),
         event=event,
         actor=_s(get(b"a") or get("a") or ""),
-        at=int(get(b"at") or get("at") or 0),
+        at=_at(get(b"at") or get("at")),
         key=_s(get(b"k") or get("k") or ""),
         stream=stream,
     )
+
+
+def _event(wire: str, payload: bytes | str) -> Event:
+    cls = EVENT_TYPES.get(wire)
+    if cls is None:
+        raise InvalidRequest(f"unknown event type {wire!r}", field="t")
+    data = _json_decode(payload)
+    if not isinstance(data, dict):
+        raise InvalidRequest(f"the payload of {wire} is not an object", field="d")
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: _freeze(v) for k, v in data.items() if k in names})

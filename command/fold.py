@@ -33,6 +33,7 @@ from typing import Any
 
 import msgspec
 
+from command import bounds
 from command.access import overlaps
 from command.events import (
     AlertAcknowledged,
@@ -50,6 +51,7 @@ from command.events import (
     Recorded,
     RegistryLoaded,
     SecretaryAppointed,
+    Unreadable,
     UserAdded,
     UserLoggedIn,
     decode,
@@ -72,6 +74,20 @@ __all__ = [
     "tree_from_json",
     "tree_from_rows",
 ]
+
+
+def _damaged_launch(ev: OperationLaunched, deadline: int | None) -> tuple[str, ...]:
+    """Fields of an old launch that a reader cannot take as logged (clamped or dropped by the fold)."""
+    out = []
+    if deadline != ev.deadline:
+        out.append("deadline")
+    if not isinstance(ev.targets, Mapping) or any(
+        bounds.readable_count(n) != n
+        for v in ev.targets.values()
+        for n in (v.values() if isinstance(v, Mapping) else (v,))
+    ):
+        out.append("targets")
+    return tuple(out)
 
 
 @dataclass(slots=True)
@@ -302,6 +318,8 @@ class ControlState:
     logins: dict[str, int] = field(default_factory=dict)
     briefings: dict[str, Briefing] = field(default_factory=dict)
     contact: dict[str, dict[str, ContactEntry]] = field(default_factory=dict)
+    unreadable: list[str] = field(default_factory=list)
+    """Ids of control entries no event type takes (skipped; see command.events.Unreadable)."""
     last_id: str = "0-0"
     last_at: int = 0
 
@@ -346,16 +364,19 @@ class ControlState:
             self.vacancies.pop(ev.grid, None)
         elif isinstance(ev, OperationLaunched):
             assert self.tree is not None
-            targets = default_targets(self.tree, ev.kind, ev.scope, ev.targets)
+            overrides = ev.targets if isinstance(ev.targets, Mapping) else {}
+            targets = default_targets(self.tree, ev.kind, ev.scope, overrides)
+            deadline = bounds.readable_time(ev.deadline)
             self.operations[ev.operation] = Operation(
                 id=ev.operation,
                 kind=ev.kind,
                 scope=ev.scope,
-                name=ev.name,
-                deadline=ev.deadline,
+                name=ev.name if isinstance(ev.name, str) else str(ev.name),
+                deadline=deadline,
                 targets=targets,
                 launched_at=at,
                 launched_by=rec.actor,
+                damaged=_damaged_launch(ev, deadline),
             )
         elif isinstance(ev, OperationClosed):
             op = self.operations.get(ev.operation)
@@ -380,6 +401,8 @@ class ControlState:
                 a.detail, a.updated_at, a.updates = ev.detail, at, a.updates + 1
         elif isinstance(ev, UserLoggedIn):
             self.logins[ev.username] = at
+        elif isinstance(ev, Unreadable):
+            self.unreadable.append(rec.id)
         elif isinstance(ev, BriefingIssued):
             self.briefings[ev.briefing] = Briefing(ev.briefing, ev.operation, ev.date, at, ev.content)
         elif isinstance(ev, ContactRoundDue):
@@ -472,7 +495,7 @@ class Counts:
     def apply(self, rec: Recorded) -> None:
         """Fold one report event (other events are ignored here)."""
         ev = rec.event
-        if isinstance(ev, ProgressReported):
+        if isinstance(ev, ProgressReported) and bounds.readable_counts(ev.counts) is not None:
             self.add(ev.operation, ev.grid, ev.counts, rec.ms)
 
     def of(self, operation: str, grid: str) -> dict[str, int]:

@@ -58,8 +58,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from command import bounds
 from command.access import Actor, require_report
-from command.errors import CommandRejected, InvalidRequest, StateConflict, TooLarge, UnknownMatter
+from command.errors import CommandRejected, InvalidRequest, StateConflict, UnknownMatter
 from command.events import (
     AlertCleared,
     AlertRaised,
@@ -460,15 +461,11 @@ def fold_matters(records: Iterable[Recorded], state: MattersState | None = None)
 
 
 def _text(value: object, name: str, limit: int, *, required: bool = False) -> str:
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise InvalidRequest(f"{name} must be text", field=name)
-    value = value.strip()
+    if isinstance(value, str):
+        value = value.strip()
+    value = bounds.text(value, name, limit, multiline=limit > MAX_NAME)
     if required and not value:
         raise InvalidRequest(f"{name} is required", field=name)
-    if len(value) > limit:
-        raise TooLarge(f"{name} is longer than {limit} characters", field=name)
     return value
 
 
@@ -511,13 +508,12 @@ def record(state: MattersState, tree: GridTree, actor: Actor, req: MatterRequest
     photo = _text(req.photo, "photo", MAX_PHOTO)
     reported_at = now
     if req.reported_at is not None:
-        if isinstance(req.reported_at, bool) or not isinstance(req.reported_at, int):
-            raise InvalidRequest("reported_at must be an integer (epoch milliseconds)", field="reported_at")
-        if req.reported_at > now + CLOCK_SKEW:
+        when = bounds.time_ms(req.reported_at, "reported_at")
+        if when > now + CLOCK_SKEW:
             raise InvalidRequest("reported_at is in the future", field="reported_at")
-        if req.reported_at < now - MAX_BACKDATE:
+        if when < now - MAX_BACKDATE:
             raise InvalidRequest("reported_at is more than a year ago", field="reported_at")
-        reported_at = req.reported_at
+        reported_at = when
     return MatterRecorded(
         matter=matter, grid=grid, category=category.code, description=description, reporter=reporter,
         photo=photo, reported_at=reported_at, due=reported_at + category.hours * HOUR,
@@ -550,6 +546,11 @@ def advance(
     if not isinstance(stage, str) or stage not in Stage.__members__.values() or stage == Stage.COLLECTED:
         raise InvalidRequest("stage must be one of: deliberated, handled, published, evaluated", field="stage")
     target = Stage(stage)
+    # Scope before state: someone outside the matter's grids learns nothing of where it stands.
+    if target in (Stage.DELIBERATED, Stage.HANDLED):
+        _may_act(actor, tree, [m.holder], "matter_id")
+    else:
+        _may_act(actor, tree, [m.grid, m.holder], "matter_id")
     if target.value in m.stages:
         raise StateConflict(f"matter {m.id} is {target.value} already", field="stage")
     nxt = STAGES[STAGES.index(m.stage) + 1] if m.stage != Stage.EVALUATED else None
@@ -557,10 +558,6 @@ def advance(
         raise StateConflict(
             f"matter {m.id} is {m.stage.value}: the next list is {nxt.value if nxt else 'none'}", field="stage"
         )
-    if target in (Stage.DELIBERATED, Stage.HANDLED):
-        _may_act(actor, tree, [m.holder], "matter_id")
-    else:
-        _may_act(actor, tree, [m.grid, m.holder], "matter_id")
     text = _text(note, "note", MAX_NOTE)
     score: int | None = None
     if target == Stage.EVALUATED:
@@ -597,9 +594,9 @@ def handover(
     m = state.get(matter)
     if not isinstance(step, str) or step not in {s.value for s in HANDOVER_STEPS}:
         raise InvalidRequest("step must be one of: report, dispatch, transfer", field="step")
+    _may_act(actor, tree, [m.holder], "matter_id")  # scope before state (see advance)
     if m.closed:
         raise StateConflict(f"matter {m.id} is handled already; it cannot change hands", field="matter_id")
-    _may_act(actor, tree, [m.holder], "matter_id")
     why = _text(reason, "reason", MAX_REASON, required=True)
     dept = _text(department, "department", MAX_NAME)
     if grid is not None and (not isinstance(grid, str) or not grid):

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+from command import bounds
 from command.access import Actor, require_command
 from command.errors import InvalidRequest, ModeConflict
 from command.events import LevelChanged, ModeSwitched, SecretaryAppointed
@@ -54,10 +55,8 @@ class SwitchRequest:
 MAX_REASON = 2000
 
 
-def _reason(text: str) -> str:
-    if len(text) > MAX_REASON:
-        raise InvalidRequest(f"reason is longer than {MAX_REASON} characters", field="reason")
-    return text
+def _reason(text: object) -> str:
+    return bounds.text(text, "reason", MAX_REASON)
 
 
 def switch(state: ControlState, actor: Actor, req: SwitchRequest) -> ModeSwitched:
@@ -130,11 +129,9 @@ def appoint(state: ControlState, actor: Actor, grid: str, person: str) -> Secret
     if tree is None:
         raise ModeConflict("no registry loaded", field="grid")
     require_command(actor, tree, grid, field="grid")
-    person = person.strip()
+    person = bounds.text(person, "person", 100, multiline=False).strip()
     if not person:
         raise InvalidRequest("person is required", field="person")
-    if len(person) > 100:
-        raise InvalidRequest("person is longer than 100 characters", field="person")
     if grid not in state.vacancies:
         if grid not in state.wartime:
             raise ModeConflict(f"{grid} is not in wartime", field="grid")

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from command import bounds
 from command.access import Actor, require_command, require_report
 from command.errors import (
     InvalidReport,
@@ -61,10 +62,11 @@ __all__ = [
     "report",
 ]
 
-MAX_INCREMENT = 1_000_000
+MAX_INCREMENT = bounds.MAX_INCREMENT
 MAX_NOTE = 500
-MAX_NAME = 200
-REPORT_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
+MAX_NAME = bounds.MAX_LINE
+REPORT_ID = re.compile(r"[A-Za-z0-9_.:\-]{1,100}")
+"""A report_id, matched whole (`fullmatch`: no trailing newline slips through as with `$`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +89,11 @@ def _parse_count(value: object, field_name: str) -> int:
     return value
 
 
+def parse_deadline(value: object) -> int | None:
+    """A launch's deadline: none, or an instant inside the calendar window (bounds.time_ms)."""
+    return None if value is None else bounds.time_ms(value, "deadline")
+
+
 def launch(state: ControlState, actor: Actor, req: LaunchRequest) -> OperationLaunched:
     """Start an operation over a scope that is entirely in wartime."""
     tree = state.tree
@@ -94,23 +101,19 @@ def launch(state: ControlState, actor: Actor, req: LaunchRequest) -> OperationLa
         raise ModeConflict("no registry loaded", field="scope")
     kind = parse_enum(OperationKind, req.kind, "kind")
     require_command(actor, tree, req.scope)
-    name = req.name.strip() if isinstance(req.name, str) else ""
+    name = bounds.text(req.name, "name", MAX_NAME, multiline=False).strip()
     if not name:
         raise InvalidRequest("name is required", field="name")
-    if len(name) > MAX_NAME:
-        raise TooLarge(f"name is longer than {MAX_NAME} characters", field="name")
     if req.operation in state.operations:
         raise InvalidRequest(f"operation {req.operation} exists already", field="operation")
-    if req.deadline is not None and (
-        isinstance(req.deadline, bool) or not isinstance(req.deadline, int)
-    ):
-        raise InvalidRequest("deadline must be a time", field="deadline")
+    deadline = parse_deadline(req.deadline)
     if any(g not in state.wartime for g in tree.subtree(req.scope)):
         raise ModeConflict(f"{req.scope} is not (entirely) in wartime", field="scope")
     counters = COUNTERS[kind]
     clean: dict[str, Any] = {}
     if not isinstance(req.targets, Mapping):
         raise InvalidRequest("targets must be an object", field="targets")
+    bounds.items(req.targets, "targets")
     for key, value in req.targets.items():
         if isinstance(value, Mapping):
             if key not in tree:
@@ -132,15 +135,13 @@ def launch(state: ControlState, actor: Actor, req: LaunchRequest) -> OperationLa
         kind=kind,
         scope=req.scope,
         name=name,
-        deadline=req.deadline,
+        deadline=deadline,
         targets=clean,
     )
 
 
 def _target(value: object, field_name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidRequest(f"{field_name} must be a non-negative integer", field=field_name)
-    return value
+    return bounds.count(value, field_name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +175,7 @@ def report(
     if tree is None:
         raise ModeConflict("no registry loaded", field="grid")
     op = operation_of(state, req.operation)
-    if not isinstance(req.report_id, str) or not REPORT_ID.match(req.report_id):
+    if not isinstance(req.report_id, str) or not REPORT_ID.fullmatch(req.report_id):
         raise InvalidReport(
             "report_id is required: 1–100 characters of letters, digits, _ . : -",
             field="report_id",
@@ -227,13 +228,12 @@ def report(
 
 
 def _text(value: object, field_name: str, limit: int) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise InvalidReport(f"{field_name} must be text", field=field_name)
-    if len(value) > limit:
-        raise TooLarge(f"{field_name} is longer than {limit} characters", field=field_name)
-    return value
+    try:
+        return bounds.text(value, field_name, limit)
+    except TooLarge:
+        raise
+    except InvalidRequest as exc:  # reported as a report's refusal (invalid_report), same field
+        raise InvalidReport(exc.message, field=exc.field) from None
 
 
 def close(state: ControlState, actor: Actor, operation: str, reason: str = "") -> OperationClosedEvent:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from command import bounds
 from command.events import OperationLaunched, ProgressReported, Recorded
 from command.fold import ControlState
 from command.grids import GridTree, Level
@@ -263,7 +264,9 @@ class ReportFold:
         """Fold any recorded event."""
         ev = rec.event
         if isinstance(ev, ProgressReported):
-            self.add_report(ev.operation, ev.grid, ev.counts, rec.ms, rec.actor, ev.reason, ev.report_id)
+            # An old report no command accepts is skipped, as by every reader (typed decoders refuse it).
+            if bounds.readable_counts(ev.counts) is not None:
+                self.add_report(ev.operation, ev.grid, ev.counts, rec.ms, rec.actor, ev.reason, ev.report_id)
         else:
             self.apply_control(rec)
 

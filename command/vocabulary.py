@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from command import bounds
 from command.errors import InvalidRequest
 from command.grids import GridTree
 
@@ -123,6 +124,8 @@ class Operation:
     launched_by: str
     state: OperationState = OperationState.OPEN
     closed_at: int | None = None
+    damaged: tuple[str, ...] = ()
+    """Fields of its launch event that readers cannot take as logged (out of bounds: clamped or dropped)."""
 
     @property
     def counters(self) -> tuple[str, ...]:
@@ -134,8 +137,8 @@ class Operation:
         return dict(self.targets.get(grid, {}))
 
     def summary(self) -> dict[str, Any]:
-        """Plain fields for listings."""
-        return {
+        """Plain fields for listings (`damaged` only where the launch event held unreadable values)."""
+        out: dict[str, Any] = {
             "id": self.id,
             "kind": self.kind,
             "scope": self.scope,
@@ -145,6 +148,9 @@ class Operation:
             "launched_at": self.launched_at,
             "closed_at": self.closed_at,
         }
+        if self.damaged:
+            out["damaged"] = list(self.damaged)
+        return out
 
 
 def default_targets(
@@ -156,11 +162,14 @@ def default_targets(
     override replaces what the grid would otherwise sum up to.
     """
     explicit: dict[str, dict[str, int]] = {}
-    for key, value in overrides.items():
+    for key, value in overrides.items():  # clamped: an old event may hold what launch now refuses
         if isinstance(value, Mapping):
-            explicit.setdefault(key, {}).update({c: int(n) for c, n in value.items()})
-        else:
-            explicit.setdefault(scope, {})[key] = int(value)
+            given = explicit.setdefault(key, {})
+            for c, n in value.items():
+                if (v := bounds.readable_count(n)) is not None:
+                    given[c] = v
+        elif (v := bounds.readable_count(value)) is not None:
+            explicit.setdefault(scope, {})[key] = v
     registry = REGISTRY_TARGETS.get(kind)
     out: dict[str, dict[str, int]] = {}
     order = list(tree.subtree(scope))
@@ -173,7 +182,7 @@ def default_targets(
                     cell[c] = cell.get(c, 0) + n
         elif registry is not None:
             counter, column = registry
-            cell[counter] = int(getattr(tree.grids[code], column))
+            cell[counter] = bounds.readable_count(getattr(tree.grids[code], column)) or 0
         cell.update(explicit.get(code, {}))
         out[code] = cell
     return out

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -19,6 +20,7 @@ import redis
 from flask import Blueprint, Response, request
 
 from command import alerts as alert_commands
+from command import bounds
 from command import modes as modes_commands
 from command.access import Actor, Role, overlaps_scope, require_command, require_read, within_scope
 from command.errors import (
@@ -42,7 +44,7 @@ from dashboard import audit
 from dashboard.auth import Accounts, Session
 from streams.county import County
 from streams.log import Appended
-from streams.projector import projector_lag_ms
+from streams.projector import projector_lag_ms, wait_applied
 from streams.server import Client
 
 log = logging.getLogger(__name__)
@@ -83,11 +85,18 @@ def _json(data: Any, status: int = 200) -> Response:
 
 
 def error_body(exc: WartimeError) -> dict[str, Any]:
-    """The error body of DESIGN.md §5."""
-    body: dict[str, Any] = {"code": exc.code, "message": exc.message, "field": exc.field}
+    """The error body of DESIGN.md §5 (what the client sent, echoed in it, made encodable)."""
+    body: dict[str, Any] = {"code": exc.code, "message": _encodable(exc.message), "field": _encodable(exc.field)}
     if hasattr(exc, "errors"):
-        body["errors"] = [str(e) for e in exc.errors]
+        body["errors"] = [_encodable(str(e)) for e in exc.errors]
     return {"error": body}
+
+
+def _encodable(text: str | None) -> str | None:
+    """`text` with any lone surrogate written as an escape, so the answer encodes as UTF-8."""
+    if text is None or text.isascii():
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def error_response(exc: CommandRejected) -> Response:
@@ -168,12 +177,32 @@ def json_object(raw: bytes, optional: bool = False) -> dict[str, Any]:
     try:
         data = json.loads(raw or b"null")
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise Malformed(f"body is not valid JSON: {exc}", field="body") from None
+        raise Malformed(f"body is not valid JSON: {_encodable(str(exc))}", field="body") from None
     except RecursionError:
         raise Malformed("body is nested too deeply", field="body") from None
+    except ValueError as exc:  # an integer of more than sys.get_int_max_str_digits() digits
+        raise Malformed(f"body holds a number too long to read: {str(exc)[:80]}", field="body") from None
     if not isinstance(data, dict):
         raise Malformed("body must be a JSON object", field="body")
+    if b"\\u" in raw and _ESCAPED_SURROGATE.search(raw):  # only an escape makes a lone surrogate
+        _refuse_surrogates(data, "")
     return data
+
+
+_ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _refuse_surrogates(value: Any, path: str) -> None:
+    """Refuse (422, naming the field) a body whose text holds a lone surrogate: it cannot be stored."""
+    if isinstance(value, str):
+        bounds.check_unicode(value, path or "body")
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            bounds.check_unicode(k, path or "body")
+            _refuse_surrogates(v, f"{path}.{k}" if path else k)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _refuse_surrogates(v, f"{path}[{i}]")
 
 
 def _drain(limit: int = 4 * 1024 * 1024) -> None:
@@ -186,17 +215,14 @@ def _drain(limit: int = 4 * 1024 * 1024) -> None:
         left -= len(chunk)
 
 
-def _str(data: dict[str, Any], name: str, *, required: bool = True, limit: int = 200) -> str:
+def _str(data: dict[str, Any], name: str, *, required: bool = True, limit: int = bounds.MAX_LINE) -> str:
+    """A text field of the body, bounded (command.bounds.text; one line up to MAX_LINE characters)."""
     v = data.get(name)
     if v is None or v == "":
         if required:
             raise InvalidRequest(f"{name} is required", field=name)
         return ""
-    if not isinstance(v, str):
-        raise InvalidRequest(f"{name} must be text", field=name)
-    if len(v) > limit:
-        raise TooLarge(f"{name} is longer than {limit} characters", field=name)
-    return v
+    return bounds.text(v, name, limit, multiline=limit > bounds.MAX_LINE)
 
 
 def _opt_int(data: dict[str, Any], name: str) -> int | None:
@@ -515,8 +541,6 @@ def create_api(backend: Backend, extensions: Iterable[Extension] = ()) -> Bluepr
             out = county.close(actor, op, _str(data, "reason", required=False, limit=500))
             operation = county.state.operations[op]
         # Final totals: wait (briefly) for the projector to apply what was acknowledged before close.
-        from streams.projector import wait_applied
-
         wait_applied(backend.client, county.log, timeout_s=10)
         totals = county.progress.totals(op, [operation.scope])[operation.scope]
         return {
@@ -547,6 +571,7 @@ def create_api(backend: Backend, extensions: Iterable[Extension] = ()) -> Bluepr
     @handler
     def ack(alert: str) -> Any:
         actor = backend.actor()
+        body(optional=True)  # no fields; but a body that is sent must be a JSON object (else 400, no ack)
         with backend.lock:
             county = backend.county
             county.refresh()

@@ -46,6 +46,7 @@ from flask import Blueprint, Response, request
 from command import evaluation as ev_commands
 from command import matters as m_commands
 from command.access import Actor, overlaps_scope, require_command, require_read, within_scope
+from command.bounds import strip_controls
 from command.contact import quarter_of
 from command.errors import InvalidRequest, NotAuthorised, UnknownEvaluation
 from command.events import AlertCleared, AlertRaised
@@ -362,6 +363,7 @@ def register(api: Blueprint, backend: Any) -> None:
     @handler
     def matters_overdue() -> Any:
         actor = backend.actor()
+        body(optional=True)  # takes no fields, but a body sent must be a JSON object (else 400, nothing done)
         with backend.lock:
             county = backend.county
             county.refresh()
@@ -513,6 +515,7 @@ def register(api: Blueprint, backend: Any) -> None:
     @handler
     def verify_evaluation(evaluation: str) -> Any:
         actor = backend.actor()
+        body(optional=True)
         with backend.lock:
             s = svc()
             s.refresh()
@@ -647,5 +650,5 @@ def render_html(table: dict[str, Any], lang: str) -> bytes:
         f"<h2>{e(t('eval.sheet.grids', lang))}</h2>{tab(gh[:short], [r[:short] for r in gr])}"
         f"<h2>{e(t('eval.sheet.leaders', lang))}</h2>{tab(lh, lr)}</body></html>"
     )
-    return doc.encode("utf-8")
+    return strip_controls(doc).encode("utf-8")
 

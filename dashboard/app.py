@@ -19,6 +19,7 @@ from flask import Flask, Response, request
 from dashboard import api_alerts, api_board, api_field, api_matters, api_review, privacy
 from dashboard.api import Backend, Extension, create_api
 from dashboard.fastpath import ReportsFastPath
+from dashboard.refusals import install_errors
 from streams.server import connect
 
 __all__ = ["ASSETS", "CSP", "PAGES", "ROUTES", "Config", "SecurityHeaders", "backend_of", "create_app"]
@@ -127,6 +128,7 @@ def create_app(config: Config) -> dash.Dash:
     server.config["WARTIME_BACKEND"] = backend
     server.config["WARTIME_CONFIG"] = config
     server.register_blueprint(create_api(backend, ROUTES))
+    install_errors(server)
     app = dash.Dash(
         __name__,
         server=server,  # type: ignore[arg-type]

@@ -56,6 +56,7 @@ from typing import Any
 import redis
 from redis.cluster import RedisCluster
 
+from command.bounds import escape_controls
 from command.localtime import local_datetime, parse_instant
 from streams.keys import CountyKeys
 
@@ -432,7 +433,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def format_entry(e: Entry) -> str:
     """One line for a person: time (Asia/Shanghai), kind, actor, source, what."""
     when = local_datetime(e.at).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-    f = e.fields
+    f = {k: escape_controls(str(v)) for k, v in e.fields.items()}  # a login name cannot forge a line
     what = " ".join(x for x in (f.get("method", ""), f.get("path", "")) if x)
     extra = " ".join(f"{k}={f[k]}" for k in ("status", "event", "code", "detail") if k in f)
     return "\t".join((when, f.get("kind", "?"), f.get("actor", "-") or "-", f.get("source", "-") or "-",

@@ -114,6 +114,7 @@ def _gunicorn_main(redis_url: str, host: str, port: int, workers: int, live_port
             self.cfg.set("timeout", 60)
             self.cfg.set("graceful_timeout", 5)
             self.cfg.set("keepalive", 30)
+            self.cfg.set("limit_request_line", 0)  # its ceiling, 1 MiB; the app refuses past MAX_URL, in JSON
             self.cfg.set("backlog", 2048)
             self.cfg.set("accesslog", None)
             self.cfg.set("loglevel", "warning")

@@ -422,11 +422,19 @@ class County:
         return [Outcome(e, a) for e, a in zip(events, self.log.append_many(pend), strict=True)]
 
     def close(self, actor: Actor, operation: str, reason: str = "") -> Outcome:
-        """Close an operation: towns refuse its reports first, then the event."""
+        """Close an operation: the event first, then the towns refuse its reports.
+
+        Nothing changes before the event is in the log: a refused close (or a
+        failed append) leaves the towns accepting reports. Should this process
+        die between the two steps, the projector marks the towns when it applies
+        the event (`Projector._apply_control`). A report that races the close
+        within that one round trip is counted: it was acknowledged.
+        """
         self.refresh()
         event = operations.close(self.state, actor, operation, reason)
+        out = self.record(event, actor, f"close:{operation}")
         self.log.close_for_reports(operation)
-        return self.record(event, actor, f"close:{operation}")
+        return out
 
     def grid(self, code: str) -> dict[str, Any]:
         """The API's view of one grid: mode, incident, level, secretary, children."""

@@ -35,6 +35,7 @@ from typing import Any
 
 import msgspec
 
+from command.bounds import Increment
 from command.events import ProgressReported, Recorded, RegistryLoaded, decode
 from command.fold import ControlState, Counts
 from command.grids import GridTree
@@ -61,7 +62,7 @@ _REPORT = b"progress_reported"
 class _Rep(msgspec.Struct):
     operation: str
     grid: str
-    counts: dict[str, int]
+    counts: dict[str, Increment]
     report_id: str = ""
     reason: str = ""
 
@@ -72,7 +73,17 @@ class _Reg(msgspec.Struct):
     source: str = ""
 
 
-_decode_rep = msgspec.json.Decoder(_Rep).decode
+_decode_typed_rep = msgspec.json.Decoder(_Rep).decode
+_NO_REPORT = _Rep("", "", {})
+"""What an unreadable old report folds as: nothing (no grid is ""), as every reader skips it."""
+
+
+def _decode_rep(data: Any) -> _Rep:
+    """A report's payload; one no command accepts (command.bounds.readable_counts) reads as no report."""
+    try:
+        return _decode_typed_rep(data)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return _NO_REPORT
 _decode_reg = msgspec.json.Decoder(_Reg).decode
 _encode = msgspec.json.Encoder().encode
 _decode_any = msgspec.json.Decoder().decode

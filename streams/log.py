@@ -107,6 +107,18 @@ def id_tuple(entry_id: str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
+def close_for_reports(client: Client, towns: Sequence[str], operations: Iterable[str]) -> None:
+    """Make every town's append script refuse reports on `operations`: once their OperationClosed is
+    in the log, never before (a refused or failed close must change nothing). Idempotent."""
+    ops = sorted(operations)
+    if not ops or not towns:
+        return
+    pipe = client.pipeline(transaction=False)
+    for town in towns:
+        pipe.sadd(TownKeys(town).closed, *ops)
+    pipe.execute()
+
+
 class EventLog:
     """One county's log over its control stream and one stream per town."""
 
@@ -193,10 +205,9 @@ class EventLog:
                 raise out
         return outs
 
-    def close_for_reports(self, operation: str) -> None:
-        """Refuse further reports on an operation in every town (before OperationClosed)."""
-        for town in self.towns:
-            self.client.sadd(TownKeys(town).closed, operation)
+    def close_for_reports(self, *operations: str) -> None:
+        """Refuse further reports on operations in every town (see `close_for_reports`)."""
+        close_for_reports(self.client, self.towns, operations)
 
     # -- read --------------------------------------------------------------------
 

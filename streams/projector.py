@@ -59,10 +59,12 @@ from typing import Any
 import msgspec
 import redis
 
+from command.bounds import Increment
 from command.errors import LeaseLost
 from command.fold import aggregate_reports
+from command.operations import OperationState
 from streams.keys import GROUP, CountyKeys, TownKeys, field
-from streams.log import EventLog, id_tuple
+from streams.log import EventLog, close_for_reports, id_tuple
 from streams.readmodel import ControlView
 from streams.server import Client
 
@@ -141,10 +143,29 @@ return out
 class _Report(msgspec.Struct, array_like=False):
     operation: str
     grid: str
-    counts: dict[str, int]
+    counts: dict[str, Increment]
 
 
-_decode_page = msgspec.json.Decoder(list[tuple[int, _Report]]).decode
+_decode_reports = msgspec.json.Decoder(list[tuple[int, _Report]]).decode
+_decode_report = msgspec.json.Decoder(tuple[int, _Report]).decode
+
+
+def _decode_page(parts: list[bytes]) -> list[tuple[int, _Report]]:
+    """The reports of a page's `[ms,payload]` parts; one that no command accepts (an old, unbounded
+    entry) is skipped, as every reader skips it (command.bounds.readable_counts), and logged."""
+    try:
+        return _decode_reports(b"[" + b",".join(p for p in parts if p) + b"]")
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        pass
+    out = []
+    for p in parts:
+        if not p:
+            continue
+        try:
+            out.append(_decode_report(p))
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            log.warning("projector: skipped an unreadable report (%s): %s", exc, p[:200])
+    return out
 
 
 class Page(msgspec.Struct, frozen=True):
@@ -249,6 +270,7 @@ class Projector:
         self._next_claim = 0.0
         self._claimed_for: tuple[str, ...] = ()
         self._ckpt: dict[str, str] = {}  # checkpoint of each owned stream, as last read or written
+        self._marked: set[str] = set()  # closed operations whose towns this projector has marked
         self._ready: set[str] = set()  # owned streams that may hold entries past their checkpoint
         self.applied = 0
         self.drain_pages = 20
@@ -403,7 +425,7 @@ class Projector:
             for eid, f in raw
             if f[1] == _REPORT or f[0] != b"t"
         ]
-        return Page(_s(raw[-1][0]), len(raw), _decode_page(b"[" + b",".join(p for p in parts if p) + b"]"))
+        return Page(_s(raw[-1][0]), len(raw), _decode_page(parts))
 
     def read_page(self, stream: str, after: str, until: str = "+") -> Page | None:
         """The next page of `stream` after entry `after` ('' = from the start), up to `until`."""
@@ -418,7 +440,7 @@ class Projector:
             parts = [_report_part(eid, fields) for eid, fields in page]
             last = page[-1][0]
             entries = len(page)
-        return Page(_s(last), entries, _decode_page(b"[" + b",".join(p for p in parts if p) + b"]"))
+        return Page(_s(last), entries, _decode_page(parts))
 
     def run(self, stop: threading.Event, *, block_ms: int = 200) -> None:
         """Loop until `stop` is set; never dies of a transient Redis error."""
@@ -480,6 +502,7 @@ class Projector:
             self.view.refresh(until_id=last)
         if ckpt and id_tuple(ckpt) >= id_tuple(self.view.state.last_id):
             return ckpt
+        self._mark_closed()
         snapshot = json.dumps(self.view.snapshot(), ensure_ascii=False, sort_keys=True)
         res = self._apply(
             keys=[self.keys.checkpoint, _lease_key(self.keys.log), self.keys.control, self.keys.log],
@@ -492,6 +515,17 @@ class Projector:
         if self.publish:
             self.client.publish(self.keys.changes, json.dumps({"control": self.view.state.last_id}))
         return self.view.state.last_id
+
+    def _mark_closed(self) -> None:
+        """Towns refuse reports on operations the log says are closed (County.close does it right after
+        its event; this completes a close whose process died in between). Before the checkpoint moves;
+        each projector marks every closure once (idempotent)."""
+        tree = self.view.tree
+        todo = {o.id for o in self.view.state.operations.values() if o.state == OperationState.CLOSED}
+        todo -= self._marked
+        if todo and tree is not None:
+            close_for_reports(self.client, tree.towns, todo)
+            self._marked |= todo
 
     def _apply_town(self, stream: str, ckpt: str, page: Page) -> str | None:
         return self._write_town(self._plan_town(stream, ckpt, page))

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from typing import Any
+from urllib.parse import urlencode
 
 import dash
 import plotly.graph_objects as go
@@ -102,10 +103,23 @@ def _attrs(attrs: dict[str, Any]) -> dict[str, Any]:
     return attrs
 
 
-def _token(session: Any, kiosk: str | None) -> str | None:
-    if kiosk:
+def _token(session: Any, kiosk: Any) -> str | None:
+    if isinstance(kiosk, str) and kiosk:
         return kiosk
-    return session.get("token") if isinstance(session, dict) else None
+    token = session.get("token") if isinstance(session, dict) else None
+    return token if isinstance(token, str) else None
+
+
+def _cfg(cfg: Any) -> dict[str, str]:
+    """The page's settings as a callback receives them: a forged or null store reads as no settings."""
+    if not isinstance(cfg, dict):
+        return {}
+    return {k: v for k, v in cfg.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def _scoped(path: str, cfg: dict[str, str]) -> str:
+    scope = cfg.get("scope") or ""
+    return path + (f"?{urlencode({'scope': scope})}" if scope else "")
 
 
 def _pct(x: float | None) -> str:
@@ -265,21 +279,21 @@ def map_figure(geojson: dict[str, Any], lang: str) -> tuple[go.Figure, list[str]
     Input("session", "data"),
     Input("peace-cfg", "data"),
 )
-def _open(session: Any, cfg: dict[str, Any]) -> Any:
+def _open(session: Any, cfg: Any) -> Any:
     """Login form, or the page with its map built once (polygons of the scope, unshaded)."""
     show, hide = {"display": "block"}, {"display": "none"}
+    cfg = _cfg(cfg)
     token = _token(session, cfg.get("token"))
     if not token:
         return show, hide, no_update, no_update
-    scope = cfg.get("scope") or ""
-    status, data = call_api("GET", "/matters/map" + (f"?scope={scope}" if scope else ""), token)
+    status, data = call_api("GET", _scoped("/matters/map", cfg), token)
     if status == 401:
         return show, hide, no_update, no_update
     if status != 200:
         return hide, {}, _empty_figure(), []
-    lang = cfg.get("lang", "zh-CN")
+    lang = lang_of(cfg.get("lang"))
     fig, areas = map_figure(data.get("geojson") or {}, lang)
-    status, summary = call_api("GET", "/matters/summary" + (f"?scope={scope}" if scope else ""), token)
+    status, summary = call_api("GET", _scoped("/matters/summary", cfg), token)
     if status == 200:  # shaded from the start: a wall must not depend on the first patch landing
         _paint(fig, summary, areas, lang)
     return hide, {}, fig, areas
@@ -443,14 +457,14 @@ def overdue(s: dict[str, Any], lang: str) -> list[Any]:
     State("peace-cfg", "data"),
     prevent_initial_call=True,
 )
-def _refresh(areas: list[str] | None, _n: int | None, session: Any, cfg: dict[str, Any]) -> Any:
+def _refresh(areas: Any, _n: Any, session: Any, cfg: Any) -> Any:
     """Every panel from one summary; the map only patched (shading and overdue marks)."""
+    cfg = _cfg(cfg)
     token = _token(session, cfg.get("token"))
-    lang = cfg.get("lang", "zh-CN")
-    if not token or areas is None:
+    lang = lang_of(cfg.get("lang"))
+    if not token or not isinstance(areas, list) or not all(isinstance(a, str) for a in areas):
         return (no_update,) * 10
-    scope = cfg.get("scope") or ""
-    status, s = call_api("GET", "/matters/summary" + (f"?scope={scope}" if scope else ""), token)
+    status, s = call_api("GET", _scoped("/matters/summary", cfg), token)
     if status != 200:
         return (no_update,) * 10
     mode = s.get("mode", "peacetime")

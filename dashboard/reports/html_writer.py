@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 
+from command.bounds import strip_controls
 from command.report import Report
 from dashboard.reports.charts import charts
 from dashboard.reports.document import Table, build_document, header_fix
@@ -64,7 +65,7 @@ def render_html(r: Report, lang: str) -> bytes:
             out.append(f'<p class="note">{e(n)}</p>')
         out.append("</section>")
     out.append("</body></html>")
-    return "\n".join(out).encode("utf-8")
+    return strip_controls("\n".join(out)).encode("utf-8")  # no raw NUL or control character in the file
 
 
 def _html_table(tb: Table) -> str:

@@ -6,7 +6,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from command.errors import InvalidRequest
 from command.events import (
     EVENT_TYPES,
     AlertRaised,
@@ -16,6 +15,7 @@ from command.events import (
     ProgressReported,
     RegistryLoaded,
     SecretaryAppointed,
+    Unreadable,
     decode,
     encode,
 )
@@ -55,10 +55,15 @@ def test_wire_names_are_unique_and_versioned() -> None:
         assert cls.wire == wire and cls.version >= 1
 
 
-def test_unknown_wire_name_is_refused_naming_the_type() -> None:
-    with pytest.raises(InvalidRequest) as err:
-        decode("1-0", {b"t": b"meteor_struck", b"d": b"{}"})
-    assert err.value.field == "t"
+def test_an_entry_no_event_type_takes_decodes_as_unreadable_naming_why() -> None:
+    """Readers skip it instead of dying on it for good (issue 14 item 2)."""
+    rec = decode("1-0", {b"t": b"meteor_struck", b"d": b"{}"})
+    assert isinstance(rec.event, Unreadable) and "meteor_struck" in rec.event.reason
+    for fields in ({b"t": b"operation_launched", b"d": b"{}"}, {b"t": b"operation_launched", b"d": b"not json"},
+                   {b"t": b"alert_raised", b"d": b'{"alert": "a\xff"}'}, {b"t": b"alert_cleared", b"d": b"[1]"},
+                   {b"t": b"alert_cleared", b"d": b'{"alert": "x"}', b"at": b"soon", b"a": b"\xff"}):
+        rec = decode("2-0", fields)
+        assert isinstance(rec.event, Unreadable) or rec.at == 0, fields
 
 
 def test_encoding_is_deterministic() -> None:

@@ -151,8 +151,8 @@ def test_decoded_and_raw_registry_give_the_same_generated_county() -> None:
 def test_a_malformed_registry_entry_falls_back_to_the_full_decode() -> None:
     eid, fields = entry(registry(TREE), 1_000)
     fields[b"d"] = b'{"county": 1}'  # no grids: the full decode says what is wrong
-    with pytest.raises(TypeError):
-        fold_raw([(eid, fields)])
+    st = fold_raw([(eid, fields)])  # and the fold skips it, marked, rather than dying on it (issue 14)
+    assert st.unreadable == [eid.decode()] and st.tree is None
 
 
 def test_str_keyed_entries_fold_too() -> None:

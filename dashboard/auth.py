@@ -41,15 +41,21 @@ from command.access import Actor, Role, check_scope_level
 from command.errors import InvalidRequest, NotAuthenticated
 from command.events import UserAdded, UserLoggedIn
 from command.modes import parse_enum
+from dashboard import audit
+from dashboard.throttle import (  # noqa: F401  (the limits are part of this module's interface)
+    CHECKS,
+    FAILED_WINDOW_S,
+    MAX_FAILED_LOGINS,
+    MAX_FAILED_PER_SOURCE,
+    MAX_NAME,
+    LoginThrottled,
+    Throttle,
+)
 from streams.county import County
+from streams.keys import CountyKeys
 
 SESSION_TTL_S = 12 * 3600
 KIOSK_TTL_S = 365 * 24 * 3600
-MAX_FAILED_LOGINS = 10
-"""Failed logins per username and source address within the window before that pair is refused."""
-MAX_FAILED_PER_SOURCE = 30
-"""Failed logins per source address, whatever the username (password spraying), within the window."""
-FAILED_WINDOW_S = 300
 SESSION_CACHE_S = 1.0
 """How long a process trusts a verified session without asking Redis (the revocation horizon)."""
 SESSION_CACHE_MAX = 20_000
@@ -69,16 +75,6 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-class LoginThrottled(NotAuthenticated):
-    """Too many failed logins from this address (for this name): refused for a while (HTTP 429)."""
-
-    code = "rate_limited"
-
-    def __init__(self, message: str, retry_after_s: int, field: str | None = None) -> None:
-        super().__init__(message, field=field)
-        self.retry_after_s = retry_after_s
-
-
 @dataclass(frozen=True, slots=True)
 class Session:
     """A verified token: the actor and what the token was."""
@@ -91,7 +87,7 @@ class Session:
 
 def auth_channel(county: str) -> str:
     """Pub/sub channel announcing token refusals (revoked, user removed or changed) to every process."""
-    return f"wt:{{{county}}}:auth"
+    return CountyKeys(county).auth_channel
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +221,7 @@ class Accounts:
         self.client = county.client
         self.keys = county.keys
         self._secret: bytes | None = None
+        self.throttle = Throttle(self.client, self.keys)
 
     # -- users ---------------------------------------------------------------------
 
@@ -293,37 +290,31 @@ class Accounts:
     # -- login ---------------------------------------------------------------------
 
     def login(self, username: str, password: str, source: str = "") -> tuple[str, Actor]:
-        """Check a password (rate-limited per username and source) and issue a session token."""
+        """Check a password (a throttle slot reserved first: dashboard.throttle) and issue a session token."""
         if not isinstance(username, str) or not username:
             raise InvalidRequest("username is required", field="username")
         if not isinstance(password, str) or not password:
             raise InvalidRequest("password is required", field="password")
-        from dashboard import audit
-
-        throttle = f"{self.keys.logins}:{username}:{source}"
-        per_source = f"{self.keys.logins}-source:{source}"
-        failures, from_source = (int(v or 0) for v in self.client.mget(throttle, per_source))
-        if failures >= MAX_FAILED_LOGINS or from_source >= MAX_FAILED_PER_SOURCE:
-            audit.record(self.client, self.county.code, "login_throttled", actor=username[:64], source=source)
-            ttl = int(self.client.ttl(throttle if failures >= MAX_FAILED_LOGINS else per_source) or 0)
-            retry = ttl if 0 < ttl <= FAILED_WINDOW_S else FAILED_WINDOW_S
-            raise LoginThrottled(f"too many failed logins; wait {retry} s", retry, field="username")
-        rec = self.get(username)
-        try:
-            _hasher.verify(rec["hash"] if rec else _DUMMY_HASH, password)
-            ok = rec is not None
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
-            ok = False
-        if not ok or rec is None:
-            pipe = self.client.pipeline(transaction=False)
-            pipe.incr(throttle)
-            pipe.expire(throttle, FAILED_WINDOW_S)
-            pipe.incr(per_source)
-            pipe.expire(per_source, FAILED_WINDOW_S)
-            pipe.execute()
+        if len(username) > MAX_NAME:  # no account has such a name: refused unhashed, counted nowhere
             audit.record(self.client, self.county.code, "login_failed", actor=username[:64], source=source)
             raise NotAuthenticated("wrong username or password", field="password")
-        self.client.delete(throttle)
+        try:
+            self.throttle.reserve(username, source)
+        except LoginThrottled:
+            audit.record(self.client, self.county.code, "login_throttled", actor=username[:64], source=source)
+            raise
+        rec = self.get(username)
+        with CHECKS.gate:
+            CHECKS.one()
+            try:
+                _hasher.verify(rec["hash"] if rec else _DUMMY_HASH, password)
+                ok = rec is not None
+            except (VerifyMismatchError, VerificationError, InvalidHashError):
+                ok = False
+        if not ok or rec is None:  # the reserved slot stays: it is the failure
+            audit.record(self.client, self.county.code, "login_failed", actor=username[:64], source=source)
+            raise NotAuthenticated("wrong username or password", field="password")
+        self.throttle.succeeded(username, source)
         audit.record(self.client, self.county.code, "login", actor=username, source=source)
         actor = Actor(username, Role(rec["role"]), rec["scope"])
         # Audit trail and input of the silent-secretary alert. Appended without folding here:

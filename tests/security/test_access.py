@@ -324,18 +324,6 @@ def test_brute_force_on_one_account_is_throttled_and_every_attempt_logged(env: E
     assert _audit(env, kind="login", source="192.0.2.1")[-1]["actor"] == "commander"
 
 
-def test_password_spraying_from_one_address_is_throttled(env: Env) -> None:
-    from dashboard.auth import MAX_FAILED_PER_SOURCE
-
-    src = "198.51.100.30"
-    for i in range(MAX_FAILED_PER_SOURCE):
-        assert _login(env, f"user{i}", "Spring2025!", src).status_code == 401
-        ATTACKS.add("password spraying")
-    assert _login(env, "viewer", PASSWORD, src).status_code == 429
-    assert _login(env, "viewer", PASSWORD, "198.51.100.31").status_code == 200
-    assert len(_audit(env, kind="login_failed", source=src)) == MAX_FAILED_PER_SOURCE
-
-
 @pytest.mark.parametrize("body", [
     {"username": "commander"},
     {"username": "commander", "password": ""},

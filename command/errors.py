@@ -112,6 +112,12 @@ class UnknownAlert(CommandRejected):
     code = "unknown_alert"
 
 
+class UnknownLink(CommandRejected):
+    """A kiosk link that was never made, or is withdrawn or expired."""
+
+    code = "unknown_link"
+
+
 class StateConflict(CommandRejected):
     """The request is well formed but the world is not in the state it needs."""
 

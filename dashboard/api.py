@@ -20,7 +20,7 @@ from flask import Blueprint, Response, request
 
 from command import alerts as alert_commands
 from command import modes as modes_commands
-from command.access import Actor, Role, require_command, require_read
+from command.access import Actor, require_read
 from command.errors import (
     CommandRejected,
     InvalidRequest,
@@ -30,6 +30,7 @@ from command.errors import (
     TooLarge,
     UnknownAlert,
     UnknownGrid,
+    UnknownLink,
     UnknownOperation,
 )
 from command.evaluation import UnknownEvaluation
@@ -38,6 +39,7 @@ from command.matters import UnknownMatter
 from command.modes import SwitchRequest
 from command.operations import ReportRequest, operation_of, over_target
 from dashboard.auth import Accounts, LoginThrottled, Session
+from dashboard.kiosk import KioskLinks
 from streams.county import County
 from streams.log import Appended, LogUnavailable
 from streams.projector import projector_lag_ms
@@ -56,6 +58,7 @@ STATUS: list[tuple[type[Exception], int]] = [
     (UnknownGrid, 404),
     (UnknownOperation, 404),
     (UnknownAlert, 404),
+    (UnknownLink, 404),
     (UnknownMatter, 404),
     (UnknownEvaluation, 404),
     (StateConflict, 409),
@@ -358,11 +361,21 @@ def create_api(backend: Backend) -> Blueprint:
         data = body()
         scope = _str(data, "scope")
         with backend.lock:
-            county = backend.county
-            county.refresh()
-            require_command(actor, county.tree, scope)
-        token = backend.accounts.issue(Actor(actor.username, Role.VIEWER, scope), kind="kiosk")
-        return {"token": token, "url": f"/?scope={scope}&token={token}"}, 201
+            backend.county.refresh()
+            token, link = KioskLinks(backend.accounts).make(actor, scope)
+        return {"token": token, "url": f"/?scope={scope}&token={token}", "link": link.to_json()}, 201
+
+    @api.get("/kiosk")
+    @handler
+    def kiosk_links() -> Any:
+        actor = backend.actor()
+        return {"links": [k.to_json() for k in KioskLinks(backend.accounts).live(actor)]}
+
+    @api.delete("/kiosk/<link_id>")
+    @handler
+    def kiosk_withdraw(link_id: str) -> Any:
+        actor = backend.actor()
+        return {"withdrawn": KioskLinks(backend.accounts).withdraw(actor, link_id[:64]).to_json()}
 
     @api.get("/health")
     @handler

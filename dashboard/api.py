@@ -39,7 +39,7 @@ from command.matters import UnknownMatter
 from command.modes import SwitchRequest
 from command.operations import ReportRequest, operation_of, over_target
 from dashboard.auth import Accounts, LoginThrottled, Session
-from dashboard.kiosk import KioskLinks
+from dashboard.kiosk import KioskLink, KioskLinks
 from streams.county import County
 from streams.log import Appended, LogUnavailable
 from streams.projector import projector_lag_ms
@@ -365,17 +365,22 @@ def create_api(backend: Backend) -> Blueprint:
             token, link = KioskLinks(backend.accounts).make(actor, scope)
         return {"token": token, "url": f"/?scope={scope}&token={token}", "link": link.to_json()}, 201
 
+    def named(link: KioskLink) -> dict[str, Any]:
+        tree = backend.county.tree
+        names = {g: tree[g].name for g in (link.scope, link.reads) if g in tree}
+        return {**link.to_json(), "scope_name": names.get(link.scope), "reads_name": names.get(link.reads)}
+
     @api.get("/kiosk")
     @handler
     def kiosk_links() -> Any:
         actor = backend.actor()
-        return {"links": [k.to_json() for k in KioskLinks(backend.accounts).live(actor)]}
+        return {"links": [named(k) for k in KioskLinks(backend.accounts).live(actor)]}
 
     @api.delete("/kiosk/<link_id>")
     @handler
     def kiosk_withdraw(link_id: str) -> Any:
         actor = backend.actor()
-        return {"withdrawn": KioskLinks(backend.accounts).withdraw(actor, link_id[:64]).to_json()}
+        return {"withdrawn": named(KioskLinks(backend.accounts).withdraw(actor, link_id[:64]))}
 
     @api.get("/health")
     @handler

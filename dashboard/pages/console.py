@@ -148,6 +148,14 @@ register({
     "console.kiosk_btn": ("生成大屏链接", "Make a wall link"),
     "console.kiosk_revoke": ("撤销此链接", "Revoke this link"),
     "console.kiosk_revoked": ("大屏链接已撤销。", "Wall link revoked."),
+    "console.kiosk_live": ("在用的大屏链接", "Live wall links"),
+    "console.kiosk_none": ("没有在用的大屏链接。", "No live wall link."),
+    "console.kiosk_by": ("创建人 {who}", "made by {who}"),
+    "console.kiosk_until": ("有效至 {day}", "until {day}"),
+    "console.kiosk_reads": ("创建人权限已变更，现仅显示「{scope}」",
+                            "its maker's rights changed: now shows “{scope}” only"),
+    "console.kiosk_withdraw": ("撤销", "Revoke"),
+    "console.ok.kiosk_withdrawn": ("已撤销「{scope}」的大屏链接。", "Wall link for “{scope}” revoked."),
     "console.result": ("操作结果", "Results"),
     "console.nothing_yet": ("操作结果会显示在这里。", "Results of your actions appear here."),
     # results
@@ -324,6 +332,14 @@ def _log(ok: bool, text: str) -> Patch:
     return p
 
 
+def _clicked(key: str) -> str | None:
+    """Part `key` of the id of the pattern-matched button just clicked (None: a re-render, not a click)."""
+    trig = ctx.triggered[0] if ctx.triggered else None
+    if not trig or not trig.get("value") or not isinstance(ctx.triggered_id, Mapping):
+        return None
+    return str(ctx.triggered_id[key])
+
+
 def _expired(status: int) -> Any:
     return {"at": int(time.time() * 1000)} if status == 401 else no_update
 
@@ -486,6 +502,8 @@ def _kiosk_card(lang: str) -> html.Section:
         html.P(t("console.kiosk_hint", lang), className="console-hint"),
         _button(t("console.kiosk_btn", lang), "console-kiosk", "kiosk", "ghost"),
         html.Div(id="console-kiosk-out", className="console-kiosk-out"),
+        html.H3(t("console.kiosk_live", lang), className="console-subhead"),
+        html.Div(id="console-kiosk-list", className="console-kiosk-list", **_attrs({"data-kiosk-list": ""})),
         id_="console-kiosk-card",
     )
 
@@ -505,6 +523,7 @@ def layout(lang: str | None = None, scope: str | None = None, **_: Any) -> html.
         dcc.Store(id="console-auth", data=None),
         dcc.Store(id="console-view", data=None),
         dcc.Store(id="console-kiosk-token", data=None),
+        dcc.Store(id="console-kiosk-rev", data=0),
         dcc.Interval(id="console-interval", interval=REFRESH_MS),
     ]
     body = html.Section(
@@ -1298,10 +1317,9 @@ def _launch(n: int, scope: str, kind: str, name: str | None, hours: Any, values:
 )
 def _ack(_: list[int], view: Any, tick: int, session: Any, lang: str) -> Any:
     """Acknowledge an alert: the commander takes charge of it."""
-    trig = ctx.triggered[0] if ctx.triggered else None
-    if not trig or not trig.get("value") or not isinstance(ctx.triggered_id, Mapping):
+    alert = _clicked("alert")
+    if alert is None:
         return no_update, no_update, no_update
-    alert = str(ctx.triggered_id["alert"])
     status, data = api("POST", f"/alerts/{alert}/ack", session)
     if status == 200:
         a = next((x for x in (view or {}).get("alerts", []) if x["id"] == alert), data)
@@ -1343,26 +1361,113 @@ def _kiosk(n: int, scope: str, view: Any, session: Any, lang: str) -> Any:
         ], className="console-row"),
     ]
     name = ((view or {}).get("grid") or {}).get("name", scope)
-    return out, data.get("token"), _log(True, t("console.ok.kiosk", lang, scope=name)), no_update
+    made = {"token": data.get("token"), "id": (data.get("link") or {}).get("id")}
+    return out, made, _log(True, t("console.ok.kiosk", lang, scope=name)), no_update
+
+
+def _day(epoch_s: Any) -> str:
+    return datetime.fromtimestamp(int(epoch_s)).strftime("%Y-%m-%d") if epoch_s else "—"
+
+
+def _kiosk_row(link: Mapping[str, Any], lang: str) -> html.Div:
+    """One live link: its scope, maker and expiry, what it reads if narrowed, and its revoke button."""
+    name = str(link.get("scope_name") or link["scope"])
+    facts: list[Any] = [
+        html.Span(t("console.kiosk_by", lang, who=str(link.get("maker", ""))), className="console-hint"),
+        html.Span(t("console.kiosk_until", lang, day=_day(link.get("expires"))), className="console-hint"),
+    ]
+    if link.get("reads") != link.get("scope"):
+        facts.append(html.Span(t("console.kiosk_reads", lang, scope=str(link.get("reads_name") or link["reads"])),
+                               className="console-note"))
+    return html.Div(
+        [
+            html.Div([html.Strong(name), " ", html.Span(str(link["scope"]), className="console-code")],
+                     className="console-kiosk-scope"),
+            html.Div(facts, className="console-kiosk-facts"),
+            html.Button(t("console.kiosk_withdraw", lang), id={"type": "console-kiosk-drop", "link": str(link["id"])},
+                        n_clicks=0, className="console-btn console-btn-ghost console-btn-sm",
+                        **_attrs({"data-action": "kiosk-withdraw", "data-link": str(link["id"])})),
+        ],
+        className="console-kiosk-link",
+        **_attrs({"data-kiosk-link": str(link["id"]), "data-kiosk-scope": str(link["scope"]),
+                  "data-kiosk-maker": str(link.get("maker", "")), "data-kiosk-expires": str(link.get("expires", ""))}),
+    )
+
+
+@callback(
+    Output("console-kiosk-list", "children"),
+    Input("console-scope", "data"),
+    Input("console-kiosk-token", "data"),
+    Input("console-kiosk-rev", "data"),
+    Input("console-interval", "n_intervals"),
+    State("session", "data"),
+    State("console-lang", "data"),
+)
+def _kiosk_list(_: Any, __: Any, ___: Any, ____: Any, session: Any, lang: str) -> Any:
+    """The live wall links of the commander's scope (refused for others: nothing shown, the card is hidden)."""
+    if not _token(session):
+        return []
+    status, data = api("GET", "/kiosk", session)
+    if status != 200:
+        return []
+    links = data.get("links", [])
+    if not links:
+        return html.P(t("console.kiosk_none", lang), className="console-hint")
+    return [_kiosk_row(link, lang) for link in links]
 
 
 @callback(
     Output("console-kiosk-out", "children", allow_duplicate=True),
     Output("console-kiosk-token", "data", allow_duplicate=True),
     Output("console-log", "data", allow_duplicate=True),
+    Output("console-auth", "data", allow_duplicate=True),
+    Output("console-kiosk-rev", "data", allow_duplicate=True),
     Input("console-kiosk-revoke", "n_clicks"),
     State("console-kiosk-token", "data"),
+    State("console-kiosk-rev", "data"),
+    State("session", "data"),
     State("console-lang", "data"),
     prevent_initial_call=True,
 )
-def _kiosk_revoke(n: int, token: str | None, lang: str) -> Any:
-    """Withdraw the link just made (the token revokes itself through DELETE /session)."""
-    if not n or not token:
-        return no_update, no_update, no_update
-    status, data = call_api("DELETE", "/session", token)
-    if status == 200:
-        return [], None, _log(True, t("console.kiosk_revoked", lang))
-    return no_update, no_update, _log(False, explain("kiosk", status, data, lang))
+def _kiosk_revoke(n: int, made: Any, rev: int, session: Any, lang: str) -> Any:
+    """Withdraw the link just made."""
+    link = made.get("id") if isinstance(made, dict) else None
+    if not n or not link:
+        return no_update, no_update, no_update, no_update, no_update
+    return _withdraw(str(link), made, rev, session, t("console.kiosk_revoked", lang), lang)
+
+
+@callback(
+    Output("console-kiosk-out", "children", allow_duplicate=True),
+    Output("console-kiosk-token", "data", allow_duplicate=True),
+    Output("console-log", "data", allow_duplicate=True),
+    Output("console-auth", "data", allow_duplicate=True),
+    Output("console-kiosk-rev", "data", allow_duplicate=True),
+    Input({"type": "console-kiosk-drop", "link": ALL}, "n_clicks"),
+    State("console-kiosk-token", "data"),
+    State("console-kiosk-rev", "data"),
+    State("session", "data"),
+    State("console-lang", "data"),
+    prevent_initial_call=True,
+)
+def _kiosk_drop(_: list[int], made: Any, rev: int, session: Any, lang: str) -> Any:
+    """Withdraw any live link of the list (its walls stop at once)."""
+    link = _clicked("link")
+    if link is None:
+        return no_update, no_update, no_update, no_update, no_update
+    return _withdraw(link, made, rev, session, None, lang)
+
+
+def _withdraw(link: str, made: Any, rev: int, session: Any, text: str | None, lang: str) -> Any:
+    """DELETE one link, then list again; the link shown as just made is cleared when it is the one withdrawn."""
+    status, data = api("DELETE", f"/kiosk/{link}", session)
+    if status != 200:
+        return no_update, no_update, _log(False, explain("kiosk", status, data, lang)), _expired(status), (rev or 0) + 1
+    gone = data.get("withdrawn", {})
+    text = text or t("console.ok.kiosk_withdrawn", lang, scope=str(gone.get("scope_name") or gone.get("scope", "")))
+    if isinstance(made, dict) and made.get("id") == link:
+        return [], None, _log(True, text), no_update, (rev or 0) + 1
+    return no_update, no_update, _log(True, text), no_update, (rev or 0) + 1
 
 
 @callback(

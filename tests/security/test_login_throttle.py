@@ -12,10 +12,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 
+from dashboard import audit
 from dashboard.throttle import MAX_FAILED_LOGINS, MAX_FAILED_PER_SOURCE, password_checks
-from streams.server import EmbeddedRedis
-from tests.conftest import PASSWORD
+from streams.server import EmbeddedRedis, connect
+from tests.conftest import PASSWORD, seed_county, start_server
 from tests.security.env import Env, build_env
 from tests.security.tally import tally
 
@@ -34,8 +36,6 @@ def _login(env: Env, user: str, password: str, source: str, client: Any = None) 
 
 
 def _audit(env: Env, **filters: Any) -> list[dict[str, Any]]:
-    from dashboard import audit
-
     return [e.to_json() for e in audit.read(env.redis, "TC", limit=None, **filters)]
 
 
@@ -104,3 +104,33 @@ def test_a_right_password_gives_its_slot_back(env: Env) -> None:
         assert _login(env, "commander", f"again-{i}", src).status_code == 401
     assert _login(env, "commander", PASSWORD, src).status_code == 200
     assert int(env.redis.get(env.county.keys.login_source(src))) == 2 * (MAX_FAILED_LOGINS - 1)
+
+
+def test_two_served_workers_share_the_reservation(redis_url: str, tmp_data: Any) -> None:
+    """The same race over real HTTP against two gunicorn workers: the slot is taken in Redis, not per process."""
+    seed_county(redis_url)
+    served = start_server(redis_url, tmp_data, workers=2)
+    try:
+        gate = threading.Barrier(24)
+        codes: list[int] = []
+
+        def one(i: int) -> None:
+            gate.wait()
+            r = requests.post(f"{served.url}/api/v1/session", json={"username": "commander",
+                                                                    "password": f"wrong-{i}"}, timeout=60)
+            codes.append(r.status_code)
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(24)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        ATTACKS.add("concurrent brute force over two workers", 24)
+        assert sorted(codes) == [401] * MAX_FAILED_LOGINS + [429] * (24 - MAX_FAILED_LOGINS)
+        failed = list(audit.read(connect(redis_url), "TC", limit=None, kind="login_failed"))
+        assert len(failed) == MAX_FAILED_LOGINS  # one entry per password actually hashed
+        r = requests.post(f"{served.url}/api/v1/session", json={"username": "viewer", "password": PASSWORD},
+                          timeout=60)
+        assert r.status_code == 200  # the colleague at the same address
+    finally:
+        served.stop()

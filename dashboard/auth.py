@@ -8,7 +8,10 @@ Tokens are stateless and signed (HMAC-SHA256 with a per-county secret made once
 in Redis): ``base64url(json claims) . base64url(sig)``. Claims: user, role,
 scope, expiry, token id and kind (``session`` or ``kiosk``). A token is honoured
 only while its user still exists with the same role and scope and its id is not
-revoked, so deleting a user or revoking a kiosk link takes effect at once.
+revoked, so deleting a user or revoking a kiosk link takes effect at once. A
+kiosk link is bounded by its maker's current rights instead (dashboard.kiosk):
+the maker still a commander, the link's scope cut to the maker's scope now.
+Logins reserve a throttle slot before hashing (dashboard.throttle).
 
 Verified sessions are cached per process for `SESSION_CACHE_S` (a report then
 does no Redis read for its token). Every change that can refuse a token —

@@ -115,3 +115,17 @@ def require_report(actor: Actor, tree: GridTree, grid: str, *, field: str = "gri
         raise NotAuthorised("viewers cannot report", field=field)
     if not within_scope(actor, tree, grid):
         raise NotAuthorised(f"{grid} is outside your scope {actor.scope}", field=field)
+
+
+def bounded_scope(tree: GridTree, scope: str, within: str) -> str | None:
+    """The part of subtree `scope` inside subtree `within` (two subtrees nest or are apart); None when apart.
+
+    A delegated right (a kiosk link) reaches no further than its grantor's current scope.
+    """
+    if scope not in tree or within not in tree:
+        return None
+    if tree.is_within(scope, within):
+        return scope
+    if tree.is_within(within, scope):
+        return within
+    return None

@@ -18,7 +18,8 @@
     │   │   ├── UnknownAlert        no such alert
     │   │   ├── UnknownMatter       no such residents' matter
     │   │   ├── UnknownEvaluation   no such quarterly evaluation
-    │   │   └── UnknownEndpoint     no such path under /api/v1
+    │   │   ├── UnknownEndpoint     no such path under /api/v1
+    │   │   └── UnknownLink         no such live kiosk link (never made, withdrawn or expired)
     │   └── StateConflict           right request, wrong moment                      → 409
     │       ├── ModeConflict        e.g. launch outside wartime
     │       └── OperationClosed     reports after close
@@ -61,6 +62,7 @@ __all__ = [
     "UnknownEndpoint",
     "UnknownEvaluation",
     "UnknownGrid",
+    "UnknownLink",
     "UnknownMatter",
     "UnknownOperation",
     "WartimeError",
@@ -215,6 +217,12 @@ class UnknownEndpoint(NotFound):
     """No such path under /api/v1."""
 
     code = "unknown_endpoint"
+
+
+class UnknownLink(NotFound):
+    """A kiosk link that was never made, or is withdrawn or expired."""
+
+    code = "unknown_link"
 
 
 class StateConflict(CommandRejected):

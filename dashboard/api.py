@@ -22,7 +22,7 @@ from flask import Blueprint, Response, request
 from command import alerts as alert_commands
 from command import bounds
 from command import modes as modes_commands
-from command.access import Actor, Role, overlaps_scope, require_command, require_read, within_scope
+from command.access import Actor, overlaps_scope, require_read, within_scope
 from command.errors import (
     CommandRejected,
     InvalidRequest,
@@ -354,19 +354,6 @@ def create_api(backend: Backend, extensions: Iterable[Extension] = ()) -> Bluepr
         s = backend.session()
         backend.accounts.revoke(s.token_id, s.expires)
         return {"ok": True}
-
-    @api.post("/kiosk")
-    @handler
-    def kiosk() -> Any:
-        actor = backend.actor()
-        data = body()
-        scope = _str(data, "scope")
-        with backend.lock:
-            county = backend.county
-            county.refresh()
-            require_command(actor, county.tree, scope)
-        token = backend.accounts.issue(Actor(actor.username, Role.VIEWER, scope), kind="kiosk")
-        return {"token": token, "url": f"/?scope={scope}&token={token}"}, 201
 
     @api.get("/health")
     @handler

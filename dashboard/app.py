@@ -16,7 +16,7 @@ from typing import Any
 import dash
 from flask import Flask, Response, request
 
-from dashboard import api_alerts, api_board, api_field, api_matters, api_review, privacy
+from dashboard import api_alerts, api_board, api_field, api_kiosk, api_matters, api_review, privacy
 from dashboard.api import Backend, Extension, create_api
 from dashboard.fastpath import ReportsFastPath
 from dashboard.refusals import install_errors
@@ -115,6 +115,7 @@ ROUTES: tuple[Extension, ...] = (
     api_field.register,
     api_board.register,
     privacy.register,
+    api_kiosk.register,
 )
 """Route modules added to /api/v1; each imports dashboard.api, so the list lives here, above them."""
 

@@ -8,7 +8,10 @@ Tokens are stateless and signed (HMAC-SHA256 with a per-county secret made once
 in Redis): ``base64url(json claims) . base64url(sig)``. Claims: user, role,
 scope, expiry, token id and kind (``session`` or ``kiosk``). A token is honoured
 only while its user still exists with the same role and scope and its id is not
-revoked, so deleting a user or revoking a kiosk link takes effect at once.
+revoked, so deleting a user or revoking a kiosk link takes effect at once. A
+kiosk link is bounded by its maker's current rights instead (dashboard.kiosk):
+the maker still a commander, the link's scope cut to the maker's scope now.
+Logins reserve a throttle slot before hashing (dashboard.throttle).
 
 Verified sessions are cached per process for `SESSION_CACHE_S` (a report then
 does no Redis read for its token). Every change that can refuse a token —
@@ -23,6 +26,7 @@ delivery time, and never later than `SESSION_CACHE_S`.
 from __future__ import annotations
 
 import base64
+import builtins
 import contextlib
 import hashlib
 import hmac
@@ -31,25 +35,32 @@ import logging
 import secrets
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from command.access import Actor, Role, check_scope_level
-from command.errors import InvalidRequest, LoginThrottled, NotAuthenticated
+from command.access import Actor, Role, bounded_scope, check_scope_level
+from command.errors import InvalidRequest, NotAuthenticated
 from command.events import UserAdded, UserLoggedIn
 from command.modes import parse_enum
+from dashboard import audit
+from dashboard.throttle import (  # noqa: F401  (the limits are part of this module's interface)
+    CHECKS,
+    FAILED_WINDOW_S,
+    MAX_FAILED_LOGINS,
+    MAX_FAILED_PER_SOURCE,
+    MAX_NAME,
+    LoginThrottled,
+    Throttle,
+)
 from streams.county import County
+from streams.keys import CountyKeys
 
 SESSION_TTL_S = 12 * 3600
 KIOSK_TTL_S = 365 * 24 * 3600
-MAX_FAILED_LOGINS = 10
-"""Failed logins per username and source address within the window before that pair is refused."""
-MAX_FAILED_PER_SOURCE = 30
-"""Failed logins per source address, whatever the username (password spraying), within the window."""
-FAILED_WINDOW_S = 300
 SESSION_CACHE_S = 1.0
 """How long a process trusts a verified session without asking Redis (the revocation horizon)."""
 SESSION_CACHE_MAX = 20_000
@@ -81,7 +92,7 @@ class Session:
 
 def auth_channel(county: str) -> str:
     """Pub/sub channel announcing token refusals (revoked, user removed or changed) to every process."""
-    return f"wt:{{{county}}}:auth"
+    return CountyKeys(county).auth_channel
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +226,7 @@ class Accounts:
         self.client = county.client
         self.keys = county.keys
         self._secret: bytes | None = None
+        self.throttle = Throttle(self.client, self.keys)
 
     # -- users ---------------------------------------------------------------------
 
@@ -283,37 +295,31 @@ class Accounts:
     # -- login ---------------------------------------------------------------------
 
     def login(self, username: str, password: str, source: str = "") -> tuple[str, Actor]:
-        """Check a password (rate-limited per username and source) and issue a session token."""
+        """Check a password (a throttle slot reserved first: dashboard.throttle) and issue a session token."""
         if not isinstance(username, str) or not username:
             raise InvalidRequest("username is required", field="username")
         if not isinstance(password, str) or not password:
             raise InvalidRequest("password is required", field="password")
-        from dashboard import audit
-
-        throttle = f"{self.keys.logins}:{username}:{source}"
-        per_source = f"{self.keys.logins}-source:{source}"
-        failures, from_source = (int(v or 0) for v in self.client.mget(throttle, per_source))
-        if failures >= MAX_FAILED_LOGINS or from_source >= MAX_FAILED_PER_SOURCE:
-            audit.record(self.client, self.county.code, "login_throttled", actor=username[:64], source=source)
-            ttl = int(self.client.ttl(throttle if failures >= MAX_FAILED_LOGINS else per_source) or 0)
-            retry = ttl if 0 < ttl <= FAILED_WINDOW_S else FAILED_WINDOW_S
-            raise LoginThrottled(f"too many failed logins; wait {retry} s", retry, field="username")
-        rec = self.get(username)
-        try:
-            _hasher.verify(rec["hash"] if rec else _DUMMY_HASH, password)
-            ok = rec is not None
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
-            ok = False
-        if not ok or rec is None:
-            pipe = self.client.pipeline(transaction=False)
-            pipe.incr(throttle)
-            pipe.expire(throttle, FAILED_WINDOW_S)
-            pipe.incr(per_source)
-            pipe.expire(per_source, FAILED_WINDOW_S)
-            pipe.execute()
+        if len(username) > MAX_NAME:  # no account has such a name: refused unhashed, counted nowhere
             audit.record(self.client, self.county.code, "login_failed", actor=username[:64], source=source)
             raise NotAuthenticated("wrong username or password", field="password")
-        self.client.delete(throttle)
+        try:
+            self.throttle.reserve(username, source)
+        except LoginThrottled:
+            audit.record(self.client, self.county.code, "login_throttled", actor=username[:64], source=source)
+            raise
+        rec = self.get(username)
+        with CHECKS.gate:
+            CHECKS.one()
+            try:
+                _hasher.verify(rec["hash"] if rec else _DUMMY_HASH, password)
+                ok = rec is not None
+            except (VerifyMismatchError, VerificationError, InvalidHashError):
+                ok = False
+        if not ok or rec is None:  # the reserved slot stays: it is the failure
+            audit.record(self.client, self.county.code, "login_failed", actor=username[:64], source=source)
+            raise NotAuthenticated("wrong username or password", field="password")
+        self.throttle.succeeded(username, source)
         audit.record(self.client, self.county.code, "login", actor=username, source=source)
         actor = Actor(username, Role(rec["role"]), rec["scope"])
         # Audit trail and input of the silent-secretary alert. Appended without folding here:
@@ -366,32 +372,86 @@ class Accounts:
 
     def _verify(self, token: str) -> tuple[Session, str]:
         """The session behind a token and the account it belongs to, asking Redis."""
+        claims = self.claims(token)
+        pipe = self.client.pipeline(transaction=False)
+        self._ask(pipe, claims)
+        got = self._judge(claims, *pipe.execute())
+        if isinstance(got, NotAuthenticated):
+            raise got
+        return got, str(claims["u"])
+
+    def verify_many(self, tokens: Sequence[str]) -> builtins.list[Session | NotAuthenticated]:
+        """Each token's session, or why it is refused now — one round trip for all (no cache).
+
+        The live server re-checks the tokens behind its open sockets with this (streams.live).
+        """
+        out: builtins.list[Session | NotAuthenticated | None] = []
+        asked: builtins.list[tuple[int, dict[str, Any]]] = []
+        pipe = self.client.pipeline(transaction=False)
+        for i, token in enumerate(tokens):
+            try:
+                claims = self.claims(token)
+            except NotAuthenticated as exc:
+                out.append(exc)
+                continue
+            out.append(None)
+            asked.append((i, claims))
+            self._ask(pipe, claims)
+        answers = pipe.execute() if asked else []
+        per = len(answers) // len(asked) if asked else 0
+        for n, (i, claims) in enumerate(asked):
+            out[i] = self._judge(claims, *answers[n * per:(n + 1) * per])
+        return [o for o in out if o is not None]
+
+    def claims(self, token: str) -> dict[str, Any]:
+        """A token's claims if it is signed by this county and not expired, else NotAuthenticated."""
         try:
             body, sig = token.split(".", 1)
             want = _b64(hmac.new(self.secret(), body.encode(), hashlib.sha256).digest())
             if not hmac.compare_digest(want, sig):
                 raise ValueError("signature")
             claims = json.loads(_unb64(body))
+            if not isinstance(claims, dict) or not isinstance(claims.get("u"), str):
+                raise ValueError("claims")
         except (ValueError, TypeError, json.JSONDecodeError, UnicodeDecodeError) as exc:  # TypeError: non-ASCII
             raise NotAuthenticated("invalid token", field="authorization") from exc
         if int(claims.get("x", 0)) < time.time():
             raise NotAuthenticated("token expired; log in again", field="authorization")
-        pipe = self.client.pipeline(transaction=False)
+        return claims
+
+    def _ask(self, pipe: Any, claims: dict[str, Any]) -> None:
+        """Queue what judging a token needs: is it revoked, its account, and for a link its record."""
         pipe.hexists(self.keys.revoked, claims.get("j", ""))
         pipe.hget(self.keys.users, claims["u"])
-        revoked, raw = pipe.execute()
+        pipe.hexists(self.keys.kiosk_links, claims.get("j", ""))
+
+    def _judge(self, claims: dict[str, Any], revoked: Any, raw: Any, listed: Any) -> Session | NotAuthenticated:
+        """The session a token gives now, from what Redis said about it, or why it gives none."""
         if revoked:
-            raise NotAuthenticated("token revoked", field="authorization")
+            return NotAuthenticated("token revoked", field="authorization")
         rec = json.loads(raw) if raw else None
-        if claims.get("k") == "kiosk":
+        kind = claims.get("k", "session")
+        if kind == "kiosk":
+            # A link reads no more than its maker may now: the maker still a commander, the link's scope
+            # cut to the maker's current one (dashboard.kiosk).
             if rec is None:
-                raise NotAuthenticated("the user who made this kiosk link is gone", field="authorization")
-            actor = Actor(f"kiosk:{claims['u']}", Role.VIEWER, claims["s"])
+                return NotAuthenticated("the user who made this kiosk link is gone", field="authorization")
+            if rec["role"] != Role.COMMANDER.value:
+                return NotAuthenticated("the maker of this kiosk link is no longer a commander",
+                                        field="authorization")
+            tree = self.county.view.tree
+            scope = bounded_scope(tree, str(claims["s"]), rec["scope"]) if tree is not None else None
+            if scope is None:
+                return NotAuthenticated("this kiosk link's scope is outside its maker's", field="authorization")
+            if not listed:  # a link made before links were listed: list it on first use
+                self.client.hsetnx(self.keys.kiosk_links, claims["j"], json.dumps(
+                    {"scope": claims["s"], "maker": claims["u"], "expires": int(claims["x"])}))
+            actor = Actor(f"kiosk:{claims['u']}", Role.VIEWER, scope)
         else:
             if rec is None or rec["role"] != claims["r"] or rec["scope"] != claims["s"]:
-                raise NotAuthenticated("account changed or removed; log in again", field="authorization")
+                return NotAuthenticated("account changed or removed; log in again", field="authorization")
             actor = Actor(claims["u"], Role(claims["r"]), claims["s"])
-        return Session(actor, claims["j"], claims.get("k", "session"), int(claims["x"])), str(claims["u"])
+        return Session(actor, claims["j"], kind, int(claims["x"]))
 
     def revoke(self, token_id: str, expires: int) -> None:
         """Refuse a token from now on (logout, kiosk link withdrawn)."""

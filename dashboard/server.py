@@ -21,7 +21,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,10 @@ def _projector_main(redis_url: str, consumer: str) -> None:
             stop.wait(1.0)
 
 
-def _verify_factory(redis_url: str) -> Callable[[str], tuple[str, str, str]]:
+def _verify_factory(redis_url: str) -> tuple[Callable[[str], tuple[str, str, str]],
+                                             Callable[[Sequence[str]], list[tuple[str, str, str] | None]]]:
+    """The live server's token check at connect, and its batch re-check of the open sockets' tokens."""
+    from command.errors import NotAuthenticated
     from dashboard.auth import Accounts
     from streams.county import County
     from streams.server import connect
@@ -56,20 +59,28 @@ def _verify_factory(redis_url: str) -> Callable[[str], tuple[str, str, str]]:
     client = connect(redis_url)
     cache: dict[str, Accounts] = {}
 
-    def verify(token: str) -> tuple[str, str, str]:
+    def accounts() -> Accounts:
         if "acc" not in cache:
             cache["acc"] = Accounts(County.current(client))
-        s = cache["acc"].verify(token)
+        return cache["acc"]
+
+    def verify(token: str) -> tuple[str, str, str]:
+        s = accounts().verify(token)
         return s.actor.username, s.actor.role.value, s.actor.scope
 
-    return verify
+    def recheck(tokens: Sequence[str]) -> list[tuple[str, str, str] | None]:
+        return [None if isinstance(s, NotAuthenticated) else (s.actor.username, s.actor.role.value, s.actor.scope)
+                for s in accounts().verify_many(tokens)]
+
+    return verify, recheck
 
 
 def _live_main(redis_url: str, host: str, port: int) -> None:
     from streams.live import run_live
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s live %(message)s")
-    asyncio.run(run_live(redis_url, host, port, _verify_factory(redis_url)))
+    verify, recheck = _verify_factory(redis_url)
+    asyncio.run(run_live(redis_url, host, port, verify, recheck=recheck))
 
 
 def _scheduler_main(redis_url: str) -> None:

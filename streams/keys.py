@@ -100,6 +100,28 @@ class CountyKeys:
         """Failed-login counters for rate limiting."""
         return f"wt:{self.tag}:logins"
 
+    def login_pair(self, username: str, source: str) -> str:
+        """Login attempts reserved for one account from one address (dashboard.auth's throttle)."""
+        return f"{self.logins}:{username}:{source}"
+
+    def login_source(self, source: str) -> str:
+        """Login attempts reserved from one address, whatever the account (password spraying)."""
+        return f"{self.logins}-source:{source}"
+
+    def login_account(self, username: str) -> str:
+        """Login attempts reserved for one account, from any address (a distributed guess)."""
+        return f"{self.logins}-account:{username}"
+
+    @property
+    def auth_channel(self) -> str:
+        """Pub/sub channel announcing token refusals (revoked, user removed or changed) to every process."""
+        return f"wt:{self.tag}:auth"
+
+    @property
+    def kiosk_links(self) -> str:
+        """Kiosk links made and not withdrawn: token id → JSON with scope, maker, made and expiry."""
+        return f"wt:{self.tag}:kiosk"
+
     @property
     def audit(self) -> str:
         """Audit stream (dashboard.audit): login attempts and commands with their source address."""

@@ -32,7 +32,12 @@ carries ``ts``, the server's clock, for the freshness marks.
 
 Authentication: ``?token=`` (session or kiosk), checked by the `verify` callable
 the dashboard passes in (streams/ does not know accounts); the requested
-``scope`` must lie inside the token's scope.
+``scope`` must lie inside the token's scope. A token is not trusted for the life
+of its socket: every `recheck_s` the hub asks `recheck` about the distinct tokens
+behind every open socket at once (one round trip for all, whatever the number of
+sockets) and closes the sockets of a token revoked, expired, or whose account
+changed (4401), and of a kiosk link narrowed away from the socket's scope (4403),
+so a logout, a withdrawn link or a demotion reaches the wall within a second.
 
 Why one module: the mirror of totals, the per-client pending sets and the
 flush timing are the state of one event loop; the socket handler, the feed
@@ -49,7 +54,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -70,6 +75,8 @@ log = logging.getLogger(__name__)
 
 Verify = Callable[[str], tuple[str, str, str]]
 """token → (username, role, scope); raises on a bad token."""
+Recheck = Callable[[Sequence[str]], Sequence[tuple[str, str, str] | None]]
+"""tokens → for each, (username, role, scope) now, or None when refused now; one round trip for all."""
 
 # -- colour bands of the map ------------------------------------------------------------
 
@@ -273,6 +280,7 @@ class Watch:
     ws: Any
     scope: str
     op: str | None
+    token: str = ""
     view: BoardView | None = None
     index: dict[str, int] = field(default_factory=dict)
     bands: list[str] = field(default_factory=list)
@@ -297,6 +305,10 @@ MAX_BANDS = 400
 feed, this keeps every update under 5 KB however many cells change at once."""
 
 
+RECHECK_S = 0.5
+"""How often the tokens behind open sockets are asked about again (a refusal closes within a second)."""
+
+
 class LiveHub:
     """Fan-out of one county's change feed to many boards."""
 
@@ -307,9 +319,13 @@ class LiveHub:
         flush_hz: float = 4.0,
         ping_s: float = 5.0,
         resync_s: float = 60.0,
+        recheck: Recheck | None = None,
+        recheck_s: float = RECHECK_S,
     ) -> None:
         self.redis_url = redis_url
         self.verify = verify
+        self.recheck = recheck or self._one_by_one
+        self.recheck_s = recheck_s
         self.flush_interval = 1.0 / flush_hz
         self.ping_s = ping_s
         self.resync_s = resync_s
@@ -644,6 +660,52 @@ class LiveHub:
                     w.messages += 1
                     w.last_sent = now
 
+    def _one_by_one(self, tokens: Sequence[str]) -> list[tuple[str, str, str] | None]:
+        """`recheck` from `verify` when the dashboard gives no batch check (a round trip per token)."""
+        out: list[tuple[str, str, str] | None] = []
+        for token in tokens:
+            try:
+                out.append(self.verify(token))
+            except aioredis.RedisError:
+                raise
+            except Exception:  # any refusal
+                out.append(None)
+        return out
+
+    async def guard(self) -> None:
+        """Every `recheck_s`, ask about the tokens behind the open sockets; close what is refused now."""
+        while True:
+            await asyncio.sleep(self.recheck_s)
+            with contextlib.suppress(Exception):  # Redis down: the feed loop drops the clients
+                await self.recheck_once()
+
+    async def recheck_once(self) -> int:
+        """Ask once about every distinct token behind an open socket; close the refused ones (how many)."""
+        watching = list(self.clients)
+        tokens = sorted({w.token for w in watching})
+        if not tokens:
+            return 0
+        answers = dict(zip(tokens, await asyncio.to_thread(self.recheck, tokens), strict=True))
+        tree = self.state.tree if self.state is not None else None
+        closed = 0
+        for w in watching:
+            got = answers.get(w.token)
+            if got is None:
+                code, why = 4401, "token refused"
+            elif got[2] and tree is not None and not (w.scope in tree and tree.is_within(w.scope, got[2])):
+                code, why = 4403, "scope outside the token's"
+            else:
+                continue
+            self.clients.discard(w)
+            closed += 1
+            with contextlib.suppress(Exception):  # already closed
+                await w.ws.close(code, why)
+        return closed
+
+    async def run(self) -> None:
+        """The hub's loops: the change feed, the flushes and the token re-check."""
+        await asyncio.gather(self.feed(), self.flush(), self.guard())
+
     async def handler(self, ws: ServerConnection) -> None:
         """One browser: authenticate, register its view, then keep the socket open."""
         query = parse_qs(urlparse(ws.request.path).query) if ws.request else {}
@@ -667,7 +729,7 @@ class LiveHub:
         if want not in tree or (allowed and not tree.is_within(want, allowed)):
             await ws.close(4403, "scope outside the token's")
             return
-        w = Watch(ws, want, (query.get("op") or [""])[0] or None)
+        w = Watch(ws, want, (query.get("op") or [""])[0] or None, token)
         self._watch_view(w)
         self.clients.add(w)
         self.wake.set()
@@ -680,13 +742,14 @@ class LiveHub:
             self.clients.discard(w)
 
 
-async def run_live(redis_url: str, host: str, port: int, verify: Verify, ready: Any = None) -> None:
+async def run_live(redis_url: str, host: str, port: int, verify: Verify, ready: Any = None,
+                   recheck: Recheck | None = None) -> None:
     """Serve the live push until cancelled."""
-    hub = LiveHub(redis_url, verify)
+    hub = LiveHub(redis_url, verify, recheck=recheck)
     async with serve(hub.handler, host, port, ping_interval=20, max_size=2**16):
         if ready is not None:
             ready.set()
-        await asyncio.gather(hub.feed(), hub.flush())
+        await hub.run()
 
 
 def without_cluster_flag(url: str) -> str:

@@ -125,3 +125,26 @@ def test_group_commit_answers_each_caller_with_its_own_id_duplicate_or_refusal(r
     # the log holds each fresh report once, and nothing for the refused one
     stored = [r.event.report_id for r in county.log.replay() if isinstance(r.event, ProgressReported)]
     assert sorted(stored) == sorted(["seen-before", *(f"r{i}" for i in range(40))])
+
+
+def test_verify_many_judges_each_token_as_now_in_one_call(redis_url: str) -> None:
+    county = _county(redis_url)
+    accounts = Accounts(county)
+    accounts.add("boss", PASSWORD, "commander", "TC", BOSS)
+    accounts.add("gone", PASSWORD, "commander", "TC", BOSS)
+    good = [accounts.issue(Actor("boss", Role.COMMANDER, "TC")) for _ in range(30)]
+    revoked = accounts.issue(Actor("boss", Role.COMMANDER, "TC"))
+    accounts.revoke(accounts.verify(revoked).token_id, 2**31)
+    expired = accounts.issue(Actor("boss", Role.COMMANDER, "TC"), ttl_s=-1)
+    gone = accounts.issue(Actor("gone", Role.COMMANDER, "TC"))
+    link = accounts.issue(Actor("gone", Role.VIEWER, "TC"), kind="kiosk")
+    accounts.remove("gone")
+    town_link = accounts.issue(Actor("boss", Role.VIEWER, "TC01"), kind="kiosk")
+    got = accounts.verify_many([*good, revoked, expired, gone, link, "garbage", town_link])
+    assert all(not isinstance(s, NotAuthenticated) and s.actor.username == "boss" for s in got[:30])
+    assert [isinstance(s, NotAuthenticated) for s in got[30:]] == [True, True, True, True, True, False]
+    assert [s.message for s in got[30:35] if isinstance(s, NotAuthenticated)] == [
+        "token revoked", "token expired; log in again", "account changed or removed; log in again",
+        "the user who made this kiosk link is gone", "invalid token"]
+    last = got[35]
+    assert not isinstance(last, NotAuthenticated) and last.actor.scope == "TC01" and last.kind == "kiosk"

@@ -242,3 +242,40 @@ def test_a_kiosk_link_is_minted_in_english_and_revoked(
     assert "revoked" in result(page, before)
     assert requests.get(f"{console_server.url}/api/v1/me", params={"token": token}, timeout=10).status_code == 401
     ctx.close()
+
+
+@pytest.mark.browser
+def test_live_wall_links_are_listed_with_scope_maker_and_expiry_and_revoked(
+    console_server: Served, browser: Any, artifacts: Path
+) -> None:
+    from command.access import Actor, Role
+    from dashboard.auth import Accounts
+    from streams.county import County
+    from streams.server import connect
+
+    accounts = Accounts(County(connect(console_server.redis_url), "TC"))
+    setup = Actor("test-setup", Role.COMMANDER, "TC")
+    accounts.add("moved-boss", PASSWORD, "commander", "TC", setup)
+    town = api(console_server, "POST", "/kiosk", "town1", json={"scope": "TC01-L1"}).json()
+    wide = api(console_server, "POST", "/kiosk", "moved-boss", json={"scope": "TC"}).json()
+    accounts.add("moved-boss", PASSWORD, "commander", "TC02", setup)  # its county-wide link now reads TC02 only
+    ctx, page = login(browser, console_server, "commander", query="?lang=en")
+    row = f"[data-kiosk-link='{town['link']['id']}']"
+    page.wait_for_selector(row, timeout=20_000)
+    text = page.inner_text(row)
+    assert "TC01-L1" in text and "made by town1" in text and "until 20" in text
+    assert page.get_attribute(row, "data-kiosk-expires") == str(town["link"]["expires"])
+    narrowed = page.inner_text(f"[data-kiosk-link='{wide['link']['id']}']")
+    assert "made by moved-boss" in narrowed and "now shows" in narrowed and "TC02" not in narrowed.split("now")[0]
+    page.locator("#console-kiosk-card").scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "console-kiosk-links-en.png"), full_page=True)
+    assert requests.get(f"{console_server.url}/api/v1/me", params={"token": town["token"]}, timeout=10).ok
+    before = last(page)
+    page.click(f"{row} [data-action=kiosk-withdraw]")
+    assert "revoked" in result(page, before)
+    page.wait_for_selector(row, state="detached", timeout=8_000)  # listed again at once, not at the next refresh
+    assert requests.get(f"{console_server.url}/api/v1/me", params={"token": town["token"]},
+                        timeout=10).status_code == 401
+    listed = {k["id"] for k in api(console_server, "GET", "/kiosk").json()["links"]}
+    assert town["link"]["id"] not in listed and wide["link"]["id"] in listed
+    ctx.close()

@@ -124,6 +124,11 @@ def _vacancy_alert_in(env: Env, town: str) -> str:
     return next(a["id"] for a in alerts if env.tree.is_within(a["grid"], town))
 
 
+def _link_in(env: Env, scope: str) -> str:
+    """A live kiosk link over `scope`, made by the county commander."""
+    return str(env.call("POST", "/api/v1/kiosk", "commander", json_body={"scope": scope}).get_json()["link"]["id"])
+
+
 def test_a_town_commander_cannot_act_outside_the_town(env: Env) -> None:
     vacancy = next(g for g in sorted(env.county.refresh().vacancies) if g.startswith("TC02"))
     quarter = "2025Q2"
@@ -143,6 +148,7 @@ def test_a_town_commander_cannot_act_outside_the_town(env: Env) -> None:
         ("POST", f"/api/v1/alerts/{_vacancy_alert_in(env, 'TC02')}/ack", None),
         ("POST", "/api/v1/kiosk", {"scope": "TC02"}),
         ("POST", "/api/v1/kiosk", {"scope": "TC"}),
+        ("DELETE", f"/api/v1/kiosk/{_link_in(env, 'TC02')}", None),
         ("POST", f"/api/v1/contact-rounds/{quarter}/completions", {"grid": "TC02-L1-M1-S1"}),
         ("POST", "/api/v1/evaluations", {"scope": "TC02"}),
         ("PUT", "/api/v1/evaluations/weights", {"weights": {}}),
@@ -174,6 +180,7 @@ WRITES: list[tuple[str, str, Any]] = [
     ("POST", "/api/v1/operations/{op}/close", {}),
     ("POST", "/api/v1/alerts/{alert}/ack", {}),
     ("POST", "/api/v1/kiosk", {"scope": "TC"}),
+    ("DELETE", "/api/v1/kiosk/{link}", None),
     ("POST", "/api/v1/contact-rounds/2025Q2/completions", {"grid": "TC01-L1-M1-S1"}),
     ("POST", "/api/v1/matters", {"grid": LEAF, "category": "safety", "description": "x"}),
     ("POST", "/api/v1/matters/overdue", {}),
@@ -187,15 +194,17 @@ def test_a_viewer_or_a_kiosk_link_writes_nothing(env: Env, who: str) -> None:
     alert = _vacancy_alert_in(env, "TC01")
     token = (env.accounts.issue(Actor("commander", Role.VIEWER, "TC"), kind="kiosk") if who == "kiosk"
              else env.token(who))
+    link = _link_in(env, "TC01")
     for method, path, body in WRITES:
-        p = path.format(op=env.op_county, alert=alert)
+        p = path.format(op=env.op_county, alert=alert, link=link)
         _refused(env, method, p, token=token, json_body=body, want=(403, 409) if "contact" in p else (403,))
     # every route that writes is in the list above (a new one must be attacked too)
     writes = {
         (m, r.rule) for r in env.app.server.url_map.iter_rules() if r.rule.startswith("/api/v1")
         for m in r.methods - {"GET", "HEAD", "OPTIONS"}
     }
-    known = {(m, p.replace("{op}", "<op>").replace("{alert}", "<alert>").replace("2025Q2", "<round_id>"))
+    known = {(m, p.replace("{op}", "<op>").replace("{alert}", "<alert>").replace("2025Q2", "<round_id>")
+               .replace("{link}", "<link_id>"))
              for m, p, _ in WRITES}
     per_matter = {w for w in writes if "<matter>" in w[1] or "<evaluation>" in w[1]}
     catch_all = {w for w in writes if w[1] in ("/api/v1/", "/api/v1/<path:unknown>")}  # JSON 404s
@@ -322,18 +331,6 @@ def test_brute_force_on_one_account_is_throttled_and_every_attempt_logged(env: E
     assert all(int(e["at"]) > 0 for e in failed)
     assert len(_audit(env, kind="login_throttled", source=src)) == 1
     assert _audit(env, kind="login", source="192.0.2.1")[-1]["actor"] == "commander"
-
-
-def test_password_spraying_from_one_address_is_throttled(env: Env) -> None:
-    from dashboard.auth import MAX_FAILED_PER_SOURCE
-
-    src = "198.51.100.30"
-    for i in range(MAX_FAILED_PER_SOURCE):
-        assert _login(env, f"user{i}", "Spring2025!", src).status_code == 401
-        ATTACKS.add("password spraying")
-    assert _login(env, "viewer", PASSWORD, src).status_code == 429
-    assert _login(env, "viewer", PASSWORD, "198.51.100.31").status_code == 200
-    assert len(_audit(env, kind="login_failed", source=src)) == MAX_FAILED_PER_SOURCE
 
 
 @pytest.mark.parametrize("body", [

@@ -91,7 +91,11 @@ def test_the_export_needs_its_own_grant(env: Env) -> None:
         ATTACKS.add("export without the grant")
         assert r.status_code == 403 and r.get_json()["error"]["code"] == "not_authorised"
         assert not _phones_in(env, r.get_data())
-    kiosk = env.accounts.issue(Actor("exporter", Role.VIEWER, "TC"), kind="kiosk")
+    # a link made by a commander who holds the grant (a link reads no more than a commander maker may)
+    env.accounts.add("grant-boss", PASSWORD, "commander", "TC", Actor("test-setup", Role.COMMANDER, "TC"),
+                     personal_data=True)
+    kiosk = env.accounts.issue(Actor("grant-boss", Role.VIEWER, "TC"), kind="kiosk")
+    assert env.call("GET", "/api/v1/grids/TC", token=kiosk).status_code == 200
     r = env.call("GET", "/api/v1/registry/export", token=kiosk)
     ATTACKS.add("export with a kiosk link")
     assert r.status_code == 403

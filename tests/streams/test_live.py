@@ -145,7 +145,7 @@ class Hub:
         async def main() -> None:
             async with serve(self.hub.handler, "127.0.0.1", self.port):
                 self.ready.set()
-                await asyncio.gather(self.hub.feed(), self.hub.flush())
+                await self.hub.run()
 
         asyncio.set_event_loop(self.loop)
         with contextlib.suppress(RuntimeError, asyncio.CancelledError):  # stopped

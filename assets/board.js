@@ -29,7 +29,10 @@
   var MAP_BATCH_MS = 2500;
   var FADE_EVERY_MS = 15000;
   var CHART_EVERY_MS = 1000;
-  var CURVE_EVERY_MS = 15000;
+  var CURVE_EVERY_MS = 3000;
+  var MAP_MIN_MS = 400;
+  var QUIET_MS = 1500;
+  var SNAPSHOT_QUIET_MS = 3000;
   var HOT_MS = 9000;
   var BUMP_EVERY_MS = 4000;
   var CHARTS_WAIT_MS = 20000;
@@ -37,8 +40,11 @@
   var FADE_MS = [10 * 60000, 30 * 60000, 2 * 3600000];
   var LIVE_PANELS = ['kpi', 'map', 'bars', 'feed'];
   var SNAP_PANELS = ['sec', 'alerts', 'slow', 'curve'];
-  var PEACE_BANDS = {p: 1, w: 1};
-  var DECILES = '0123456789a';
+  var PANELS = ['kpi', 'sec', 'alerts', 'map', 'feed', 'bars', 'curve', 'slow'];
+  var PANEL_STREAMS = {sec: ['~'], alerts: ['~']};  // what a panel's figures come from (default: every stream)
+  // Colour bands are the server's (dashboard/components/bands.py): the config carries the palette, the
+  // ramp and legend, the bands that never fade and every band's text; the hub and the snapshot send
+  // each cell's and each bar's band. Nothing here decides a band.
 
   var B = null;
 
@@ -227,7 +233,7 @@
     B = {
       key: key, root: root, cfg: cfg, token: token, lang: cfg.lang || 'zh-CN', labels: cfg.labels || {},
       stopped: false, timers: [], skew: 0, conn: 'connecting',
-      snap: null, live: {}, kids: {}, gotState: false,
+      snap: null, live: {}, kids: {}, kidBands: {}, gotState: false, at: null, bandsAt: null, panelAt: {},
       n: 0, bands: [], last: null, fade: null, hot: {}, props: [],
       feed: [], updated: {}, dirty: {bars: false, curve: false, sum: false, feed: false},
       map: {cv: null, added: false, pending: {}, complete: false, view: null, styles: {}, drawn: 0},
@@ -310,7 +316,9 @@
     var now = serverNow();
     SNAP_PANELS.forEach(function (p) { B.updated[p] = now; });
     if (!B.gotState) {
-      // Until the hub's state arrives, the snapshot's totals are the best we have.
+      // Until the hub's state arrives, the snapshot's totals (and their position) are the best we have.
+      B.at = copy(snap.at);
+      B.bandsAt = copy(snap.at);
       snap.ops.forEach(function (o) { if (!B.live[o.id]) { B.live[o.id] = o.totals; } });
       snap.children.forEach(function (c) { if (B.kids[c.code] === undefined) { B.kids[c.code] = c.total; } });
     }
@@ -326,6 +334,7 @@
     drawCharts(true);
     renderFeed();
     drawMarkers();
+    markInstant();
     if (first) {
       if (!snap.map.has_geometry) {
         // Nothing to draw: say so, and let the rest of the board go on without waiting for a map.
@@ -489,6 +498,7 @@
 
   function updateTiles(numbersOnly) {
     if (!B.tileNodes) { return; }
+    B.panelAt.kpi = copy(B.at);
     var now = serverNow();
     B.tileNodes.forEach(function (t) {
       var tile = t.tile;
@@ -695,6 +705,7 @@
   function renderFeed() {
     if (!B.snap || !B.dirty.feed) { return; }
     B.dirty.feed = false;
+    B.panelAt.feed = copy(B.at);
     var box = $('board-feed');
     var items = [];
     B.feed.forEach(function (f) { items.push({ms: f[0], report: f}); });
@@ -743,8 +754,10 @@
   function childRows() {
     var s = B.snap;
     var rows = s.children.map(function (c) {
-      var total = B.kids[c.code] !== undefined ? B.kids[c.code] : c.total;
-      return {code: c.code, name: c.name, total: total, target: c.target, pct: pct(total, c.target)};
+      var live = B.kids[c.code] !== undefined;
+      var total = live ? B.kids[c.code] : c.total;
+      var band = live && B.kidBands[c.code] !== undefined ? B.kidBands[c.code] : c.band;
+      return {code: c.code, name: c.name, total: total, target: c.target, pct: pct(total, c.target), band: band};
     });
     var byPct = rows.some(function (r) { return r.target; });
     rows.sort(function (a, b) {
@@ -753,20 +766,19 @@
     return {rows: rows, byPct: byPct};
   }
 
-  function bandOf(p) {
-    if (p === null) { return 'r'; }
-    if (p > 100) { return 'b'; }
-    return DECILES[Math.min(10, Math.max(0, Math.floor(p / 10)))];
-  }
+  function rules() { return (B && B.cfg.bands) || {palette: {}, ramp: '', legend: [], unfaded: '', text: {}}; }
+
+  function chartsReady() { return B.map.complete || Date.now() - B.started > CHARTS_WAIT_MS; }
 
   function drawCharts(force) {
     // The map comes first: charts wait until it is complete (or a few seconds have passed).
-    if (!B || !B.snap || !(B.map.complete || Date.now() - B.started > CHARTS_WAIT_MS)) { return; }
+    if (!B || !B.snap || !chartsReady()) { return; }
     if (B.dirty.bars || force) { drawBars(); }
     if (B.dirty.sum || force) { drawSum(); }
     if (B.dirty.feed) { renderFeed(); }
     var now = Date.now();
     if ((B.dirty.curve && now - (B.curveAt || 0) > CURVE_EVERY_MS) || force) { drawCurve(); }
+    markInstant();
   }
 
   function chartFont() {
@@ -779,8 +791,9 @@
     var box = $('board-bars');
     if (!box) { return; }
     B.dirty.bars = false;
+    B.panelAt.bars = copy(B.at);
     var r = childRows();
-    var palette = B.snap.map.palette;
+    var palette = rules().palette;
     if (!B.barRows || B.barRows.key !== B.snap.scope.code + '|' + B.snap.view.map_op) {
       clear(box);
       B.barRows = {key: B.snap.scope.code + '|' + B.snap.view.map_op, rows: {}};
@@ -800,7 +813,9 @@
       }
       var width = r.byPct ? (row.pct === null ? 0 : Math.min(100, row.pct)) : row.total * 100 / max;
       n.fill.style.width = width + '%';
-      n.fill.style.background = r.byPct ? palette[bandOf(row.pct)] : palette.r;
+      n.fill.style.background = palette[row.band] || '';
+      n.li.setAttribute('data-child', row.code);
+      n.li.setAttribute('data-value', String(row.total));
       n.pct.textContent = r.byPct ? fmtPct(row.pct) : '';
       n.of.textContent = fmt(row.total) + (row.target ? ' / ' + fmt(row.target) : '');
       if (box.children[i] !== n.li) { box.insertBefore(n.li, box.children[i] || null); }
@@ -840,6 +855,7 @@
     if (!gd || !hasPlotly()) { return; }
     B.dirty.curve = false;
     B.curveAt = Date.now();
+    B.panelAt.curve = copy(B.at);
     var tile = mapTile();
     if (!tile) {
       Plotly.restyle(gd, {x: [[], [], [], []], y: [[], [], [], []]});
@@ -898,19 +914,19 @@
     var box = $('board-legend');
     clear(box);
     var sub = $('board-map-sub');
-    var pal = s.map.palette;
+    var pal = rules().palette;
     if (s.view.map_op) {
       sub.textContent = L('board.map_of', {name: s.map.op_name, counter: L(s.view.counter)}) + ' · ' +
         L('board.cells', {n: fmt(s.map.cells)});
       var ramp = el('div', 'b-ramp');
-      DECILES.split('').forEach(function (d) { var sw = el('span', 'b-ramp-step'); sw.style.background = pal[d]; ramp.appendChild(sw); });
+      rules().ramp.split('').forEach(function (d) { var sw = el('span', 'b-ramp-step'); sw.style.background = pal[d]; ramp.appendChild(sw); });
       var row = el('div', 'b-legend-row');
       row.appendChild(el('span', 'b-legend-lo', '0%'));
       row.appendChild(ramp);
       row.appendChild(el('span', 'b-legend-hi', '100%'));
       box.appendChild(row);
       var keys = el('div', 'b-legend-keys');
-      [['b', L('board.legend_over')], ['w', L('board.legend_war')], ['p', L('board.legend_peace')]].forEach(function (k) {
+      rules().legend.forEach(function (k) {
         var item = el('span', 'b-legend-key');
         var sw = el('i', 'b-legend-sw');
         sw.style.background = pal[k[0]];
@@ -1137,7 +1153,7 @@
     var key = band + fade;
     var hit = B.map.styles[key];
     if (hit) { return hit; }
-    var pal = (B.snap && B.snap.map.palette) || B.cfg.palette || {};
+    var pal = rules().palette;
     var hex = pal[band] || '#1b2a3d';
     var v = parseInt(hex.slice(1), 16);
     hit = 'rgba(' + (v >> 16 & 255) + ',' + (v >> 8 & 255) + ',' + (v & 255) + ',' + FADE_ALPHA[fade || 0] + ')';
@@ -1218,6 +1234,9 @@
       ctx.stroke();
     });
     M.drawn = drawn;
+    M.drawnAt = copy(B.bandsAt);  // the canvas now shows the bands of this position
+    M.bandsPending = false;
+    M.drawAt = Date.now();
     return drawn;
   }
 
@@ -1306,7 +1325,7 @@
     var now = serverNow();
     for (var i = 0; i < B.n; i++) {
       var f = 0;
-      if (!PEACE_BANDS[B.bands[i]]) {
+      if (rules().unfaded.indexOf(B.bands[i]) < 0) {
         var t = B.last[i];
         if (!t) { f = 3; } else {
           var age = now - t;
@@ -1464,16 +1483,6 @@
       points: points};
   }
 
-  function bandText(b) {
-    if (b === 'p') { return L('peacetime'); }
-    if (b === 'w') { return L('wartime'); }
-    if (b === 'b') { return L('over_target'); }
-    if (b === 'n') { return L('board.never'); }
-    if (b === 'r') { return ''; }
-    var d = DECILES.indexOf(b);
-    return d === 10 ? '100%' : (d * 10) + '–' + (d * 10 + 10) + '%';
-  }
-
   function showTip(tip, id, p, point) {
     clear(tip);
     tip.appendChild(el('div', 'b-tip-name', p.n));
@@ -1481,8 +1490,8 @@
     var lines = el('div', 'b-tip-lines');
     if (p.l) { lines.appendChild(el('div', 'b-tip-line', L('board.leader') + '：' + p.l)); }
     var band = B.bands[id];
-    var bt = band ? bandText(band) : '';
-    if (bt) { lines.appendChild(el('div', 'b-tip-line', (DECILES.indexOf(band) >= 0 ? L('board.done') + ' ' : '') + bt)); }
+    var bt = band ? rules().text[band] : '';
+    if (bt) { lines.appendChild(el('div', 'b-tip-line', bt)); }
     var t = B.last && B.last[id];
     lines.appendChild(el('div', 'b-tip-line b-tip-age', t ? L('board.updated') + ' ' + fmtAgo(serverNow() - t) : L('board.never')));
     tip.appendChild(lines);
@@ -1605,23 +1614,28 @@
     }
     if (msg.t === 'state') { return onState(msg); }
     if (msg.t !== 'd') { return; }
+    // One update, one position: everything the message carries is applied first, then every live
+    // panel is redrawn from it in this same task (the map as soon as its canvas may be repainted).
+    if (msg.at) { Object.keys(msg.at).forEach(function (k) { B.at[k] = msg.at[k]; }); }
     if (msg.k) {
-      // Numbers go to the DOM at once; everything slower waits for its own beat.
       Object.keys(msg.k).forEach(function (op) { B.live[op] = msg.k[op]; });
-      updateTiles(true);
       B.dirty.sum = B.dirty.curve = true;
     }
     if (msg.c) {
       Object.keys(msg.c).forEach(function (c) { B.kids[c] = msg.c[c]; });
+      Object.keys(msg.cb || {}).forEach(function (c) { B.kidBands[c] = msg.cb[c]; });
       B.dirty.bars = B.dirty.sum = true;
     }
+    if (msg.k || msg.c) { B.liveAt = Date.now(); }
     if (msg.b) {
       msg.b.split(',').forEach(function (pair) {
         var cut = pair.indexOf(':');
         var i = +pair.slice(0, cut);
         if (i < B.n) { B.bands[i] = pair.slice(cut + 1); B.map.pending[i] = true; }
       });
+      B.map.bandsPending = true;
     }
+    if (!msg.more) { B.bandsAt = copy(B.at); }  // else the rest of this position's bands are still to come
     var touched = touchedOf(msg);
     if (touched.length && B.last) {
       var until = Date.now() + HOT_MS;
@@ -1637,6 +1651,40 @@
       B.feed = B.feed.concat(msg.f).slice(-60);
       B.dirty.feed = true;
     }
+    commitLive();
+  }
+
+  function commitLive() {
+    // The live panels, all from the figures of B.at; then every panel's mark. A delta carries every
+    // change of the view between two positions, so a panel it does not touch is at the new one as is.
+    updateTiles(true);
+    if (B.snap && chartsReady()) {
+      if (B.dirty.bars) { drawBars(); }
+      if (B.dirty.sum) { drawSum(); }
+      if (B.dirty.feed) { renderFeed(); }
+      if (B.dirty.curve && Date.now() - (B.curveAt || 0) > CURVE_EVERY_MS) { drawCurve(); }
+      ['bars', 'feed', 'curve'].forEach(function (p) {
+        if (!B.dirty[p] && B.panelAt[p]) { B.panelAt[p] = copy(B.at); }
+      });
+    }
+    if (B.map.bandsPending) { soonMap(); }
+    markInstant();
+  }
+
+  function soonMap() {
+    // Repaint the canvas for new bands at the next frame, at most every MAP_MIN_MS (a county's canvas
+    // costs tens of milliseconds); until then the map marks itself stale.
+    if (!B || B.map.soon || !B.map.complete) { return; }
+    var me = B;
+    var wait = Math.max(0, (B.map.drawAt || 0) + MAP_MIN_MS - Date.now());
+    B.map.soon = setTimeout(function () {
+      requestAnimationFrame(function () {
+        if (B !== me) { return; }
+        me.map.soon = null;
+        flushMap();
+        markInstant();
+      });
+    }, wait);
   }
 
   function onState(msg) {
@@ -1649,14 +1697,85 @@
     B.hot = {};
     B.live = msg.k || {};
     B.kids = msg.c || {};
+    B.kidBands = msg.cb || {};
     B.feed = msg.f || [];
+    B.at = copy(msg.at || {});
+    B.bandsAt = copy(B.at);
+    B.map.bandsPending = true;
+    B.liveAt = Date.now();
     B.dirty.bars = B.dirty.sum = B.dirty.curve = B.dirty.feed = true;
     updateTiles();
     drawCharts(true);
     if (B.map.added) { queueAllCells(); flushMap(); }
     var now = serverNow();
     LIVE_PANELS.forEach(function (p) { B.updated[p] = now; });
+    markInstant();
     if (B.snap && B.snap.view.ops.join() !== msg.ops.join()) { loadSnapshot(); }
+  }
+
+  // -- one instant (DESIGN §7.6) ------------------------------------------------------------------------
+  // B.at is the log position of the live figures: the control stream's last id under '~', each town
+  // stream's under its code (the hub's state, then every delta's moves; the snapshot's until the hub's
+  // state arrives). The live panels are redrawn together from one message, so they are at B.at; the map
+  // is once its canvas shows that position's bands; the panels built from the snapshot are at the
+  // snapshot's position. `#board[data-as-of]` says B.at, every panel its own, and a panel behind B.at
+  // on the streams it shows marks itself [data-stale].
+
+  function copy(pos) { var out = {}; Object.keys(pos || {}).forEach(function (k) { out[k] = pos[k]; }); return out; }
+
+  function idKey(id) {
+    var p = String(id || '0-0').split('-');
+    return [parseInt(p[0], 10) || 0, parseInt(p[1], 10) || 0];
+  }
+
+  function idBefore(a, b) {
+    var x = idKey(a), y = idKey(b);
+    return x[0] < y[0] || (x[0] === y[0] && x[1] < y[1]);
+  }
+
+  function posText(pos) {
+    // As streams/position.py `encode`: control first, then the towns in order.
+    return Object.keys(pos || {}).sort(function (a, b) {
+      if (a === b) { return 0; }
+      if (a === '~' || b === '~') { return a === '~' ? -1 : 1; }
+      return a < b ? -1 : 1;
+    }).map(function (k) { return k + '=' + (pos[k] || '0-0'); }).join(';');
+  }
+
+  function behind(pos, streams) {
+    if (!B.at) { return false; }
+    if (!pos) { return true; }
+    return Object.keys(B.at).some(function (k) {
+      return (!streams || streams.indexOf(k) >= 0) && idBefore(pos[k], B.at[k]);
+    });
+  }
+
+  function panelPos(p) {
+    if (p === 'sec' || p === 'alerts' || p === 'slow') { return B.snap ? B.snap.at : null; }
+    if (p === 'map') {
+      if (B.snap && !B.snap.map.has_geometry) { return B.at; }  // nothing to draw is nothing behind
+      if (!B.map.complete) { return null; }
+      return B.map.bandsPending ? B.map.drawnAt : B.bandsAt;
+    }
+    return B.panelAt[p] || null;
+  }
+
+  function markInstant() {
+    var board = $('board');
+    if (!B || !board || !B.at) { return; }
+    var text = posText(B.at);
+    if (board.getAttribute('data-as-of') !== text) { board.setAttribute('data-as-of', text); }
+    PANELS.forEach(function (p) {
+      var node = $('board-panel-' + p);
+      if (!node) { return; }
+      var pos = panelPos(p);
+      var t = pos ? posText(pos) : '';
+      if (node.getAttribute('data-as-of') !== t) { node.setAttribute('data-as-of', t); }
+      var stale = behind(pos, PANEL_STREAMS[p]);
+      if (stale !== node.hasAttribute('data-stale')) {
+        if (stale) { node.setAttribute('data-stale', ''); } else { node.removeAttribute('data-stale'); }
+      }
+    });
   }
 
   // -- every second ------------------------------------------------------------------------------------
@@ -1689,6 +1808,11 @@
     for (var j = 0; j < since.length; j++) {
       since[j].textContent = fmtAgo(now - parseInt(since[j].getAttribute('data-since'), 10));
     }
+    if (B.snap && B.gotState && !B.loading && B.conn === 'live' && behind(B.snap.at) &&
+        Date.now() - (B.liveAt || 0) > QUIET_MS && Date.now() - (B.snapAt || 0) > SNAPSHOT_QUIET_MS) {
+      loadSnapshot();  // the figures have stopped moving: bring the snapshot's panels to their position
+    }
+    markInstant();
     var retry = $('board-lost-retry');
     if (retry) {
       retry.textContent = B.conn === 'lost' && B.retryAt ?
@@ -1710,7 +1834,8 @@
     pick: pick,
     stop: stop,
     debug: function () {
-      return B ? {conn: B.conn, n: B.n, gotState: B.gotState, mapComplete: B.map.complete, key: B.key} : null;
+      return B ? {conn: B.conn, n: B.n, gotState: B.gotState, mapComplete: B.map.complete, key: B.key,
+        at: B.at ? posText(B.at) : null} : null;
     },
     mapProbe: function () {
       return B ? mapProbe() : null;

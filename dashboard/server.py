@@ -63,10 +63,11 @@ def _verify_factory(redis_url: str) -> Callable[[str], tuple[str, str, str]]:
 
 
 def _live_main(redis_url: str, host: str, port: int) -> None:
+    from dashboard.components.bands import band
     from streams.live import run_live
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s live %(message)s")
-    asyncio.run(run_live(redis_url, host, port, _verify_factory(redis_url)))
+    asyncio.run(run_live(redis_url, host, port, _verify_factory(redis_url), band=band))
 
 
 def _scheduler_main(redis_url: str) -> None:

@@ -10,13 +10,18 @@
  *                                     packed (cells.json), the borders as GeoJSON.
  *   WS  streams/live.py via live.js   live numbers: a full state on (re)connect, deltas after.
  *
- * Live numbers go straight to the DOM (`[data-kpi]` data-value and text, bars via Plotly.restyle)
- * the moment they arrive. The map's figure is never rebuilt: the polygons are drawn on a canvas under
- * the Plotly graph (which keeps the axes, pan and zoom, and the alert markers), from geometry fetched
- * once; a live update changes a cell's band, fade or edge in memory and the canvas is repainted in
- * one batch every MAP_BATCH_MS (tens of milliseconds, no WebGL). Every panel shows the
- * age of its last confirmed update; when the link is lost the board says so and dims its numbers.
- * Text from the registry or the field is only ever set with textContent.
+ * One update, one instant (DESIGN §7.6): every live message carries its log position; the page
+ * applies all of it, then redraws every live panel from it in the same task (KPI tiles, the bars and
+ * their Σ, the feed; the curve at most every CURVE_EVERY_MS), and the map's canvas at the next frame
+ * (at most every MAP_MIN_MS). `#board[data-as-of]` is that position, every panel says its own and
+ * one behind it is `[data-stale]`; once the figures stop moving the snapshot is fetched again so its
+ * panels catch up. The map's figure is never rebuilt: the polygons are drawn on a canvas under the
+ * Plotly graph (which keeps the axes, pan and zoom, and the alert markers), from geometry fetched
+ * once. Every panel shows the age of its last confirmed update; when the link is lost the board
+ * says so and dims its numbers. Text from the registry or the field is only ever set with textContent.
+ *
+ * Also served, before this file (assets load in name order): board-defer-plotly.js (Plotly after
+ * the map), board-geo.js (packing and hit test of the polygons), board-position.js (log positions).
  */
 (function () {
   'use strict';
@@ -48,38 +53,7 @@
 
   var B = null;
 
-  // -- Plotly after the map ------------------------------------------------------------------------
-  // dcc.Graph loads plotly.js (4.8 MB, a second or two of script evaluation on a wall without a fast
-  // CPU) as soon as a graph mounts, unless `window.Plotly` is already there. On the board the map
-  // (canvas) and the numbers do not need it, and that one long task landing before the map's first
-  // frame held the whole wall back. So until the map is complete `window.Plotly` is a thenable that
-  // dcc.Graph waits on (it does `Promise.resolve(window.Plotly || load())`); the map's completion, a
-  // page without a board, or PLOTLY_WAIT_MS, whichever comes first, loads the real one.
-  var PLOTLY_WAIT_MS = 6000;
-  var releasePlotly = (function () {
-    if (window.Plotly) { return function () {}; }
-    var waiting = [];
-    var started = false;
-    function load() {
-      if (started) { return; }
-      started = true;
-      var s = document.createElement('script');
-      s.src = window._dashPlotlyJSURL || '/_dash-component-suites/plotly/package_data/plotly.min.js';
-      s.async = true;
-      s.onload = function () { waiting.splice(0).forEach(function (w) { w[0](); }); };
-      s.onerror = function (e) { waiting.splice(0).forEach(function (w) { w[1](e); }); };
-      document.head.appendChild(s);
-    }
-    window.Plotly = {
-      then: function (resolve, reject) {
-        if (window.Plotly && window.Plotly.then !== this.then) { resolve(); return; }  // the real one is here
-        waiting.push([resolve, reject]);
-        setTimeout(function () { if (!document.getElementById('board-root')) { load(); } }, 0);
-        setTimeout(load, PLOTLY_WAIT_MS);
-      }
-    };
-    return load;
-  })();
+  var releasePlotly = window.wartimeReleasePlotly;  // assets/board-defer-plotly.js
 
   function hasPlotly() { return !!(window.Plotly && window.Plotly.relayout); }
 
@@ -978,109 +952,12 @@
   var CHILD_EDGE = '#8fc1ff';
   var SCOPE_EDGE = '#d7e9ff';
   var FADE_ALPHA = [0.95, 0.78, 0.55, 0.32];
-  var HIT_BINS = 64;
   var PATH_CELLS = 160;
 
-  function mercY(lat) {
-    return Math.log(Math.tan(Math.PI / 4 + lat * Math.PI / 360)) * 180 / Math.PI;
-  }
-
-  function packGeo(fc, withKind) {
-    // GeoJSON → flat world coordinates (x = lon, y = Mercator lat in degrees), rings and boxes per feature.
-    var feats = fc.features || [];
-    var nPts = 0, nRings = 0;
-    var polysOf = function (g) {
-      if (!g) { return []; }
-      return g.type === 'Polygon' ? [g.coordinates] : g.type === 'MultiPolygon' ? g.coordinates : [];
-    };
-    feats.forEach(function (f) {
-      polysOf(f.geometry).forEach(function (p) { p.forEach(function (r) { nRings++; nPts += r.length; }); });
-    });
-    var g = {
-      n: feats.length, pts: new Float64Array(nPts * 2), ring: new Int32Array(nRings + 1),
-      feat: new Int32Array(feats.length + 1), id: new Int32Array(feats.length), box: new Float64Array(feats.length * 4),
-      kind: withKind ? [] : null, all: [Infinity, Infinity, -Infinity, -Infinity]
-    };
-    var pi = 0, ri = 0;
-    feats.forEach(function (f, k) {
-      g.id[k] = typeof f.id === 'number' ? f.id : k;
-      g.feat[k] = ri;
-      if (withKind) { g.kind.push(f.properties && f.properties.k === 'scope'); }
-      var x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
-      polysOf(f.geometry).forEach(function (p) {
-        p.forEach(function (r) {
-          g.ring[ri++] = pi;
-          for (var j = 0; j < r.length; j++) {
-            var x = r[j][0], y = mercY(r[j][1]);
-            g.pts[pi * 2] = x; g.pts[pi * 2 + 1] = y; pi++;
-            if (x < x0) { x0 = x; } if (x > x1) { x1 = x; } if (y < y0) { y0 = y; } if (y > y1) { y1 = y; }
-          }
-        });
-      });
-      g.box[k * 4] = x0; g.box[k * 4 + 1] = y0; g.box[k * 4 + 2] = x1; g.box[k * 4 + 3] = y1;
-      if (x0 < g.all[0]) { g.all[0] = x0; } if (y0 < g.all[1]) { g.all[1] = y0; }
-      if (x1 > g.all[2]) { g.all[2] = x1; } if (y1 > g.all[3]) { g.all[3] = y1; }
-    });
-    g.feat[feats.length] = ri;
-    g.ring[nRings] = pi;
-    return g;
-  }
-
-  function unpackCells(d) {
-    // The packed cells (`cells.json`, see dashboard/components/map.py) → the same shape as packGeo's.
-    var n = d.ids.length, nRings = d.lens.length, nPts = d.xy.length / 2, q = d.scale;
-    var g = {
-      n: n, pts: new Float64Array(nPts * 2), ring: new Int32Array(nRings + 1), feat: new Int32Array(n + 1),
-      id: new Int32Array(n), box: new Float64Array(n * 4), kind: null, all: [Infinity, Infinity, -Infinity, -Infinity]
-    };
-    var ri = 0, pi = 0, ix = 0, iy = 0, xy = d.xy;
-    for (var k = 0; k < n; k++) {
-      g.id[k] = d.ids[k];
-      g.feat[k] = ri;
-      var x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
-      for (var r = 0; r < d.rings[k]; r++, ri++) {
-        g.ring[ri] = pi;
-        for (var j = 0; j < d.lens[ri]; j++, pi++) {
-          ix += xy[pi * 2]; iy += xy[pi * 2 + 1];
-          var x = ix / q, y = mercY(iy / q);
-          g.pts[pi * 2] = x; g.pts[pi * 2 + 1] = y;
-          if (x < x0) { x0 = x; } if (x > x1) { x1 = x; } if (y < y0) { y0 = y; } if (y > y1) { y1 = y; }
-        }
-      }
-      g.box[k * 4] = x0; g.box[k * 4 + 1] = y0; g.box[k * 4 + 2] = x1; g.box[k * 4 + 3] = y1;
-      if (x0 < g.all[0]) { g.all[0] = x0; } if (y0 < g.all[1]) { g.all[1] = y0; }
-      if (x1 > g.all[2]) { g.all[2] = x1; } if (y1 > g.all[3]) { g.all[3] = y1; }
-    }
-    g.feat[n] = ri;
-    g.ring[nRings] = pi;
-    return g;
-  }
-
-  function indexGeo(g) {
-    // A uniform grid of bins over the cells' boxes: the hover and click hit test looks at one bin.
-    var a = g.all, bins = [];
-    for (var b = 0; b < HIT_BINS * HIT_BINS; b++) { bins.push([]); }
-    var bw = (a[2] - a[0]) / HIT_BINS || 1, bh = (a[3] - a[1]) / HIT_BINS || 1;
-    var clampBin = function (v) { return Math.max(0, Math.min(HIT_BINS - 1, Math.floor(v))); };
-    for (var k = 0; k < g.n; k++) {
-      var i0 = clampBin((g.box[k * 4] - a[0]) / bw), i1 = clampBin((g.box[k * 4 + 2] - a[0]) / bw);
-      var j0 = clampBin((g.box[k * 4 + 1] - a[1]) / bh), j1 = clampBin((g.box[k * 4 + 3] - a[1]) / bh);
-      for (var i = i0; i <= i1; i++) { for (var j = j0; j <= j1; j++) { bins[j * HIT_BINS + i].push(k); } }
-    }
-    g.bins = bins; g.bw = bw; g.bh = bh;
-  }
-
-  function insideFeat(g, k, x, y) {
-    var inside = false;
-    for (var r = g.feat[k]; r < g.feat[k + 1]; r++) {
-      for (var a = g.ring[r], b = g.ring[r + 1] - 1, p = a; p <= b; p++) {
-        var q = p === a ? b : p - 1;
-        var xi = g.pts[p * 2], yi = g.pts[p * 2 + 1], xj = g.pts[q * 2], yj = g.pts[q * 2 + 1];
-        if ((yi > y) !== (yj > y) && x < (xj - xi) * (y - yi) / (yj - yi) + xi) { inside = !inside; }
-      }
-    }
-    return inside;
-  }
+  // assets/board-geo.js
+  var G = window.wartimeBoardGeo;
+  var HIT_BINS = G.HIT_BINS, mercY = G.mercY, packGeo = G.packGeo, unpackCells = G.unpackCells;
+  var indexGeo = G.indexGeo, insideFeat = G.insideFeat;
 
   function hitCell(x, y) {
     var g = B && B.geo && B.geo.g;
@@ -1721,26 +1598,9 @@
   // snapshot's position. `#board[data-as-of]` says B.at, every panel its own, and a panel behind B.at
   // on the streams it shows marks itself [data-stale].
 
-  function copy(pos) { var out = {}; Object.keys(pos || {}).forEach(function (k) { out[k] = pos[k]; }); return out; }
-
-  function idKey(id) {
-    var p = String(id || '0-0').split('-');
-    return [parseInt(p[0], 10) || 0, parseInt(p[1], 10) || 0];
-  }
-
-  function idBefore(a, b) {
-    var x = idKey(a), y = idKey(b);
-    return x[0] < y[0] || (x[0] === y[0] && x[1] < y[1]);
-  }
-
-  function posText(pos) {
-    // As streams/position.py `encode`: control first, then the towns in order.
-    return Object.keys(pos || {}).sort(function (a, b) {
-      if (a === b) { return 0; }
-      if (a === '~' || b === '~') { return a === '~' ? -1 : 1; }
-      return a < b ? -1 : 1;
-    }).map(function (k) { return k + '=' + (pos[k] || '0-0'); }).join(';');
-  }
+  // assets/board-position.js
+  var P = window.wartimeBoardPosition;
+  var copy = P.copy, idBefore = P.idBefore, posText = P.posText;
 
   function behind(pos, streams) {
     if (!B.at) { return false; }

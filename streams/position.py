@@ -16,6 +16,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from redis.cluster import RedisCluster
+
 from command.grids import GridTree
 from streams.keys import TownKeys
 from streams.server import Client
@@ -100,13 +102,19 @@ def read_towns(
 ) -> TownRead:
     """Read the counts of `ops` (and last-report times of `last_of`) in `towns`, each town atomically."""
     script = client.register_script(READ_LUA)
-    pipe = client.pipeline(transaction=False)
+    plans = []
     for town in towns:
         tk = TownKeys(town)
-        keys = [tk.checkpoint, *(tk.counts(op) for op in ops), *(tk.last(op) for op in last_of)]
-        script(keys=keys, args=[], client=pipe)
+        plans.append([tk.checkpoint, *(tk.counts(op) for op in ops), *(tk.last(op) for op in last_of)])
+    if isinstance(client, RedisCluster):  # a cluster pipeline refuses scripts: one call per town (its shard)
+        replies = [script(keys=keys, args=[]) for keys in plans]
+    else:
+        pipe = client.pipeline(transaction=False)
+        for keys in plans:
+            script(keys=keys, args=[], client=pipe)
+        replies = pipe.execute()
     out = TownRead(counts={op: {} for op in ops}, last={op: {} for op in last_of})
-    for town, res in zip(towns, pipe.execute(), strict=True):
+    for town, res in zip(towns, replies, strict=True):
         out.pos[town] = _s(res[0]) or ORIGIN
         for op, raw in zip(ops, res[1 : 1 + len(ops)], strict=True):
             totals = out.counts[op]

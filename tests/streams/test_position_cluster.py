@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
 from bench.cluster import LocalCluster
 from command.access import Actor, Role
 from command.modes import SwitchRequest
@@ -19,15 +14,11 @@ from streams.position import read_towns
 from streams.projector import Projector
 from streams.server import connect
 from tests.conftest import make_tree
+from tests.streams.test_cluster import cluster
+
+__all__ = ["cluster"]  # the fixture
 
 CMD = Actor("boss", Role.COMMANDER, "TC")
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
-    c = LocalCluster(tmp_path).start()
-    yield c
-    c.stop()
 
 
 def test_the_mirror_and_the_snapshot_read_every_town_at_its_checkpoint_on_a_cluster(cluster: LocalCluster) -> None:

@@ -10,13 +10,18 @@
  *                                     packed (cells.json), the borders as GeoJSON.
  *   WS  streams/live.py via live.js   live numbers: a full state on (re)connect, deltas after.
  *
- * Live numbers go straight to the DOM (`[data-kpi]` data-value and text, bars via Plotly.restyle)
- * the moment they arrive. The map's figure is never rebuilt: the polygons are drawn on a canvas under
- * the Plotly graph (which keeps the axes, pan and zoom, and the alert markers), from geometry fetched
- * once; a live update changes a cell's band, fade or edge in memory and the canvas is repainted in
- * one batch every MAP_BATCH_MS (tens of milliseconds, no WebGL). Every panel shows the
- * age of its last confirmed update; when the link is lost the board says so and dims its numbers.
- * Text from the registry or the field is only ever set with textContent.
+ * One update, one instant (DESIGN §7.6): every live message carries its log position; the page
+ * applies all of it, then redraws every live panel from it in the same task (KPI tiles, the bars and
+ * their Σ, the feed; the curve at most every CURVE_EVERY_MS), and the map's canvas at the next frame
+ * (at most every MAP_MIN_MS). `#board[data-as-of]` is that position, every panel says its own and
+ * one behind it is `[data-stale]`; once the figures stop moving the snapshot is fetched again so its
+ * panels catch up. The map's figure is never rebuilt: the polygons are drawn on a canvas under the
+ * Plotly graph (which keeps the axes, pan and zoom, and the alert markers), from geometry fetched
+ * once. Every panel shows the age of its last confirmed update; when the link is lost the board
+ * says so and dims its numbers. Text from the registry or the field is only ever set with textContent.
+ *
+ * Also served, before this file (assets load in name order): board-defer-plotly.js (Plotly after
+ * the map), board-geo.js (packing and hit test of the polygons), board-position.js (log positions).
  */
 (function () {
   'use strict';
@@ -29,7 +34,10 @@
   var MAP_BATCH_MS = 2500;
   var FADE_EVERY_MS = 15000;
   var CHART_EVERY_MS = 1000;
-  var CURVE_EVERY_MS = 15000;
+  var CURVE_EVERY_MS = 3000;
+  var MAP_MIN_MS = 400;
+  var QUIET_MS = 1500;
+  var SNAPSHOT_QUIET_MS = 3000;
   var HOT_MS = 9000;
   var BUMP_EVERY_MS = 4000;
   var CHARTS_WAIT_MS = 20000;
@@ -37,43 +45,15 @@
   var FADE_MS = [10 * 60000, 30 * 60000, 2 * 3600000];
   var LIVE_PANELS = ['kpi', 'map', 'bars', 'feed'];
   var SNAP_PANELS = ['sec', 'alerts', 'slow', 'curve'];
-  var PEACE_BANDS = {p: 1, w: 1};
-  var DECILES = '0123456789a';
+  var PANELS = ['kpi', 'sec', 'alerts', 'map', 'feed', 'bars', 'curve', 'slow'];
+  var PANEL_STREAMS = {sec: ['~'], alerts: ['~']};  // what a panel's figures come from (default: every stream)
+  // Colour bands are the server's (dashboard/components/bands.py): the config carries the palette, the
+  // ramp and legend, the bands that never fade and every band's text; the hub and the snapshot send
+  // each cell's and each bar's band. Nothing here decides a band.
 
   var B = null;
 
-  // -- Plotly after the map ------------------------------------------------------------------------
-  // dcc.Graph loads plotly.js (4.8 MB, a second or two of script evaluation on a wall without a fast
-  // CPU) as soon as a graph mounts, unless `window.Plotly` is already there. On the board the map
-  // (canvas) and the numbers do not need it, and that one long task landing before the map's first
-  // frame held the whole wall back. So until the map is complete `window.Plotly` is a thenable that
-  // dcc.Graph waits on (it does `Promise.resolve(window.Plotly || load())`); the map's completion, a
-  // page without a board, or PLOTLY_WAIT_MS, whichever comes first, loads the real one.
-  var PLOTLY_WAIT_MS = 6000;
-  var releasePlotly = (function () {
-    if (window.Plotly) { return function () {}; }
-    var waiting = [];
-    var started = false;
-    function load() {
-      if (started) { return; }
-      started = true;
-      var s = document.createElement('script');
-      s.src = window._dashPlotlyJSURL || '/_dash-component-suites/plotly/package_data/plotly.min.js';
-      s.async = true;
-      s.onload = function () { waiting.splice(0).forEach(function (w) { w[0](); }); };
-      s.onerror = function (e) { waiting.splice(0).forEach(function (w) { w[1](e); }); };
-      document.head.appendChild(s);
-    }
-    window.Plotly = {
-      then: function (resolve, reject) {
-        if (window.Plotly && window.Plotly.then !== this.then) { resolve(); return; }  // the real one is here
-        waiting.push([resolve, reject]);
-        setTimeout(function () { if (!document.getElementById('board-root')) { load(); } }, 0);
-        setTimeout(load, PLOTLY_WAIT_MS);
-      }
-    };
-    return load;
-  })();
+  var releasePlotly = window.wartimeReleasePlotly;  // assets/board-defer-plotly.js
 
   function hasPlotly() { return !!(window.Plotly && window.Plotly.relayout); }
 
@@ -227,7 +207,7 @@
     B = {
       key: key, root: root, cfg: cfg, token: token, lang: cfg.lang || 'zh-CN', labels: cfg.labels || {},
       stopped: false, timers: [], skew: 0, conn: 'connecting',
-      snap: null, live: {}, kids: {}, gotState: false,
+      snap: null, live: {}, kids: {}, kidBands: {}, gotState: false, at: null, bandsAt: null, panelAt: {},
       n: 0, bands: [], last: null, fade: null, hot: {}, props: [],
       feed: [], updated: {}, dirty: {bars: false, curve: false, sum: false, feed: false},
       map: {cv: null, added: false, pending: {}, complete: false, view: null, styles: {}, drawn: 0},
@@ -310,7 +290,9 @@
     var now = serverNow();
     SNAP_PANELS.forEach(function (p) { B.updated[p] = now; });
     if (!B.gotState) {
-      // Until the hub's state arrives, the snapshot's totals are the best we have.
+      // Until the hub's state arrives, the snapshot's totals (and their position) are the best we have.
+      B.at = copy(snap.at);
+      B.bandsAt = copy(snap.at);
       snap.ops.forEach(function (o) { if (!B.live[o.id]) { B.live[o.id] = o.totals; } });
       snap.children.forEach(function (c) { if (B.kids[c.code] === undefined) { B.kids[c.code] = c.total; } });
     }
@@ -326,6 +308,7 @@
     drawCharts(true);
     renderFeed();
     drawMarkers();
+    markInstant();
     if (first) {
       if (!snap.map.has_geometry) {
         // Nothing to draw: say so, and let the rest of the board go on without waiting for a map.
@@ -489,6 +472,7 @@
 
   function updateTiles(numbersOnly) {
     if (!B.tileNodes) { return; }
+    B.panelAt.kpi = copy(B.at);
     var now = serverNow();
     B.tileNodes.forEach(function (t) {
       var tile = t.tile;
@@ -695,6 +679,7 @@
   function renderFeed() {
     if (!B.snap || !B.dirty.feed) { return; }
     B.dirty.feed = false;
+    B.panelAt.feed = copy(B.at);
     var box = $('board-feed');
     var items = [];
     B.feed.forEach(function (f) { items.push({ms: f[0], report: f}); });
@@ -743,8 +728,10 @@
   function childRows() {
     var s = B.snap;
     var rows = s.children.map(function (c) {
-      var total = B.kids[c.code] !== undefined ? B.kids[c.code] : c.total;
-      return {code: c.code, name: c.name, total: total, target: c.target, pct: pct(total, c.target)};
+      var live = B.kids[c.code] !== undefined;
+      var total = live ? B.kids[c.code] : c.total;
+      var band = live && B.kidBands[c.code] !== undefined ? B.kidBands[c.code] : c.band;
+      return {code: c.code, name: c.name, total: total, target: c.target, pct: pct(total, c.target), band: band};
     });
     var byPct = rows.some(function (r) { return r.target; });
     rows.sort(function (a, b) {
@@ -753,20 +740,19 @@
     return {rows: rows, byPct: byPct};
   }
 
-  function bandOf(p) {
-    if (p === null) { return 'r'; }
-    if (p > 100) { return 'b'; }
-    return DECILES[Math.min(10, Math.max(0, Math.floor(p / 10)))];
-  }
+  function rules() { return (B && B.cfg.bands) || {palette: {}, ramp: '', legend: [], unfaded: '', text: {}}; }
+
+  function chartsReady() { return B.map.complete || Date.now() - B.started > CHARTS_WAIT_MS; }
 
   function drawCharts(force) {
     // The map comes first: charts wait until it is complete (or a few seconds have passed).
-    if (!B || !B.snap || !(B.map.complete || Date.now() - B.started > CHARTS_WAIT_MS)) { return; }
+    if (!B || !B.snap || !chartsReady()) { return; }
     if (B.dirty.bars || force) { drawBars(); }
     if (B.dirty.sum || force) { drawSum(); }
     if (B.dirty.feed) { renderFeed(); }
     var now = Date.now();
     if ((B.dirty.curve && now - (B.curveAt || 0) > CURVE_EVERY_MS) || force) { drawCurve(); }
+    markInstant();
   }
 
   function chartFont() {
@@ -779,8 +765,9 @@
     var box = $('board-bars');
     if (!box) { return; }
     B.dirty.bars = false;
+    B.panelAt.bars = copy(B.at);
     var r = childRows();
-    var palette = B.snap.map.palette;
+    var palette = rules().palette;
     if (!B.barRows || B.barRows.key !== B.snap.scope.code + '|' + B.snap.view.map_op) {
       clear(box);
       B.barRows = {key: B.snap.scope.code + '|' + B.snap.view.map_op, rows: {}};
@@ -800,7 +787,9 @@
       }
       var width = r.byPct ? (row.pct === null ? 0 : Math.min(100, row.pct)) : row.total * 100 / max;
       n.fill.style.width = width + '%';
-      n.fill.style.background = r.byPct ? palette[bandOf(row.pct)] : palette.r;
+      n.fill.style.background = palette[row.band] || '';
+      n.li.setAttribute('data-child', row.code);
+      n.li.setAttribute('data-value', String(row.total));
       n.pct.textContent = r.byPct ? fmtPct(row.pct) : '';
       n.of.textContent = fmt(row.total) + (row.target ? ' / ' + fmt(row.target) : '');
       if (box.children[i] !== n.li) { box.insertBefore(n.li, box.children[i] || null); }
@@ -840,6 +829,7 @@
     if (!gd || !hasPlotly()) { return; }
     B.dirty.curve = false;
     B.curveAt = Date.now();
+    B.panelAt.curve = copy(B.at);
     var tile = mapTile();
     if (!tile) {
       Plotly.restyle(gd, {x: [[], [], [], []], y: [[], [], [], []]});
@@ -898,19 +888,19 @@
     var box = $('board-legend');
     clear(box);
     var sub = $('board-map-sub');
-    var pal = s.map.palette;
+    var pal = rules().palette;
     if (s.view.map_op) {
       sub.textContent = L('board.map_of', {name: s.map.op_name, counter: L(s.view.counter)}) + ' · ' +
         L('board.cells', {n: fmt(s.map.cells)});
       var ramp = el('div', 'b-ramp');
-      DECILES.split('').forEach(function (d) { var sw = el('span', 'b-ramp-step'); sw.style.background = pal[d]; ramp.appendChild(sw); });
+      rules().ramp.split('').forEach(function (d) { var sw = el('span', 'b-ramp-step'); sw.style.background = pal[d]; ramp.appendChild(sw); });
       var row = el('div', 'b-legend-row');
       row.appendChild(el('span', 'b-legend-lo', '0%'));
       row.appendChild(ramp);
       row.appendChild(el('span', 'b-legend-hi', '100%'));
       box.appendChild(row);
       var keys = el('div', 'b-legend-keys');
-      [['b', L('board.legend_over')], ['w', L('board.legend_war')], ['p', L('board.legend_peace')]].forEach(function (k) {
+      rules().legend.forEach(function (k) {
         var item = el('span', 'b-legend-key');
         var sw = el('i', 'b-legend-sw');
         sw.style.background = pal[k[0]];
@@ -962,109 +952,12 @@
   var CHILD_EDGE = '#8fc1ff';
   var SCOPE_EDGE = '#d7e9ff';
   var FADE_ALPHA = [0.95, 0.78, 0.55, 0.32];
-  var HIT_BINS = 64;
   var PATH_CELLS = 160;
 
-  function mercY(lat) {
-    return Math.log(Math.tan(Math.PI / 4 + lat * Math.PI / 360)) * 180 / Math.PI;
-  }
-
-  function packGeo(fc, withKind) {
-    // GeoJSON → flat world coordinates (x = lon, y = Mercator lat in degrees), rings and boxes per feature.
-    var feats = fc.features || [];
-    var nPts = 0, nRings = 0;
-    var polysOf = function (g) {
-      if (!g) { return []; }
-      return g.type === 'Polygon' ? [g.coordinates] : g.type === 'MultiPolygon' ? g.coordinates : [];
-    };
-    feats.forEach(function (f) {
-      polysOf(f.geometry).forEach(function (p) { p.forEach(function (r) { nRings++; nPts += r.length; }); });
-    });
-    var g = {
-      n: feats.length, pts: new Float64Array(nPts * 2), ring: new Int32Array(nRings + 1),
-      feat: new Int32Array(feats.length + 1), id: new Int32Array(feats.length), box: new Float64Array(feats.length * 4),
-      kind: withKind ? [] : null, all: [Infinity, Infinity, -Infinity, -Infinity]
-    };
-    var pi = 0, ri = 0;
-    feats.forEach(function (f, k) {
-      g.id[k] = typeof f.id === 'number' ? f.id : k;
-      g.feat[k] = ri;
-      if (withKind) { g.kind.push(f.properties && f.properties.k === 'scope'); }
-      var x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
-      polysOf(f.geometry).forEach(function (p) {
-        p.forEach(function (r) {
-          g.ring[ri++] = pi;
-          for (var j = 0; j < r.length; j++) {
-            var x = r[j][0], y = mercY(r[j][1]);
-            g.pts[pi * 2] = x; g.pts[pi * 2 + 1] = y; pi++;
-            if (x < x0) { x0 = x; } if (x > x1) { x1 = x; } if (y < y0) { y0 = y; } if (y > y1) { y1 = y; }
-          }
-        });
-      });
-      g.box[k * 4] = x0; g.box[k * 4 + 1] = y0; g.box[k * 4 + 2] = x1; g.box[k * 4 + 3] = y1;
-      if (x0 < g.all[0]) { g.all[0] = x0; } if (y0 < g.all[1]) { g.all[1] = y0; }
-      if (x1 > g.all[2]) { g.all[2] = x1; } if (y1 > g.all[3]) { g.all[3] = y1; }
-    });
-    g.feat[feats.length] = ri;
-    g.ring[nRings] = pi;
-    return g;
-  }
-
-  function unpackCells(d) {
-    // The packed cells (`cells.json`, see dashboard/components/map.py) → the same shape as packGeo's.
-    var n = d.ids.length, nRings = d.lens.length, nPts = d.xy.length / 2, q = d.scale;
-    var g = {
-      n: n, pts: new Float64Array(nPts * 2), ring: new Int32Array(nRings + 1), feat: new Int32Array(n + 1),
-      id: new Int32Array(n), box: new Float64Array(n * 4), kind: null, all: [Infinity, Infinity, -Infinity, -Infinity]
-    };
-    var ri = 0, pi = 0, ix = 0, iy = 0, xy = d.xy;
-    for (var k = 0; k < n; k++) {
-      g.id[k] = d.ids[k];
-      g.feat[k] = ri;
-      var x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
-      for (var r = 0; r < d.rings[k]; r++, ri++) {
-        g.ring[ri] = pi;
-        for (var j = 0; j < d.lens[ri]; j++, pi++) {
-          ix += xy[pi * 2]; iy += xy[pi * 2 + 1];
-          var x = ix / q, y = mercY(iy / q);
-          g.pts[pi * 2] = x; g.pts[pi * 2 + 1] = y;
-          if (x < x0) { x0 = x; } if (x > x1) { x1 = x; } if (y < y0) { y0 = y; } if (y > y1) { y1 = y; }
-        }
-      }
-      g.box[k * 4] = x0; g.box[k * 4 + 1] = y0; g.box[k * 4 + 2] = x1; g.box[k * 4 + 3] = y1;
-      if (x0 < g.all[0]) { g.all[0] = x0; } if (y0 < g.all[1]) { g.all[1] = y0; }
-      if (x1 > g.all[2]) { g.all[2] = x1; } if (y1 > g.all[3]) { g.all[3] = y1; }
-    }
-    g.feat[n] = ri;
-    g.ring[nRings] = pi;
-    return g;
-  }
-
-  function indexGeo(g) {
-    // A uniform grid of bins over the cells' boxes: the hover and click hit test looks at one bin.
-    var a = g.all, bins = [];
-    for (var b = 0; b < HIT_BINS * HIT_BINS; b++) { bins.push([]); }
-    var bw = (a[2] - a[0]) / HIT_BINS || 1, bh = (a[3] - a[1]) / HIT_BINS || 1;
-    var clampBin = function (v) { return Math.max(0, Math.min(HIT_BINS - 1, Math.floor(v))); };
-    for (var k = 0; k < g.n; k++) {
-      var i0 = clampBin((g.box[k * 4] - a[0]) / bw), i1 = clampBin((g.box[k * 4 + 2] - a[0]) / bw);
-      var j0 = clampBin((g.box[k * 4 + 1] - a[1]) / bh), j1 = clampBin((g.box[k * 4 + 3] - a[1]) / bh);
-      for (var i = i0; i <= i1; i++) { for (var j = j0; j <= j1; j++) { bins[j * HIT_BINS + i].push(k); } }
-    }
-    g.bins = bins; g.bw = bw; g.bh = bh;
-  }
-
-  function insideFeat(g, k, x, y) {
-    var inside = false;
-    for (var r = g.feat[k]; r < g.feat[k + 1]; r++) {
-      for (var a = g.ring[r], b = g.ring[r + 1] - 1, p = a; p <= b; p++) {
-        var q = p === a ? b : p - 1;
-        var xi = g.pts[p * 2], yi = g.pts[p * 2 + 1], xj = g.pts[q * 2], yj = g.pts[q * 2 + 1];
-        if ((yi > y) !== (yj > y) && x < (xj - xi) * (y - yi) / (yj - yi) + xi) { inside = !inside; }
-      }
-    }
-    return inside;
-  }
+  // assets/board-geo.js
+  var G = window.wartimeBoardGeo;
+  var HIT_BINS = G.HIT_BINS, mercY = G.mercY, packGeo = G.packGeo, unpackCells = G.unpackCells;
+  var indexGeo = G.indexGeo, insideFeat = G.insideFeat;
 
   function hitCell(x, y) {
     var g = B && B.geo && B.geo.g;
@@ -1137,7 +1030,7 @@
     var key = band + fade;
     var hit = B.map.styles[key];
     if (hit) { return hit; }
-    var pal = (B.snap && B.snap.map.palette) || B.cfg.palette || {};
+    var pal = rules().palette;
     var hex = pal[band] || '#1b2a3d';
     var v = parseInt(hex.slice(1), 16);
     hit = 'rgba(' + (v >> 16 & 255) + ',' + (v >> 8 & 255) + ',' + (v & 255) + ',' + FADE_ALPHA[fade || 0] + ')';
@@ -1218,6 +1111,9 @@
       ctx.stroke();
     });
     M.drawn = drawn;
+    M.drawnAt = copy(B.bandsAt);  // the canvas now shows the bands of this position
+    M.bandsPending = false;
+    M.drawAt = Date.now();
     return drawn;
   }
 
@@ -1306,7 +1202,7 @@
     var now = serverNow();
     for (var i = 0; i < B.n; i++) {
       var f = 0;
-      if (!PEACE_BANDS[B.bands[i]]) {
+      if (rules().unfaded.indexOf(B.bands[i]) < 0) {
         var t = B.last[i];
         if (!t) { f = 3; } else {
           var age = now - t;
@@ -1464,16 +1360,6 @@
       points: points};
   }
 
-  function bandText(b) {
-    if (b === 'p') { return L('peacetime'); }
-    if (b === 'w') { return L('wartime'); }
-    if (b === 'b') { return L('over_target'); }
-    if (b === 'n') { return L('board.never'); }
-    if (b === 'r') { return ''; }
-    var d = DECILES.indexOf(b);
-    return d === 10 ? '100%' : (d * 10) + '–' + (d * 10 + 10) + '%';
-  }
-
   function showTip(tip, id, p, point) {
     clear(tip);
     tip.appendChild(el('div', 'b-tip-name', p.n));
@@ -1481,8 +1367,8 @@
     var lines = el('div', 'b-tip-lines');
     if (p.l) { lines.appendChild(el('div', 'b-tip-line', L('board.leader') + '：' + p.l)); }
     var band = B.bands[id];
-    var bt = band ? bandText(band) : '';
-    if (bt) { lines.appendChild(el('div', 'b-tip-line', (DECILES.indexOf(band) >= 0 ? L('board.done') + ' ' : '') + bt)); }
+    var bt = band ? rules().text[band] : '';
+    if (bt) { lines.appendChild(el('div', 'b-tip-line', bt)); }
     var t = B.last && B.last[id];
     lines.appendChild(el('div', 'b-tip-line b-tip-age', t ? L('board.updated') + ' ' + fmtAgo(serverNow() - t) : L('board.never')));
     tip.appendChild(lines);
@@ -1605,23 +1491,28 @@
     }
     if (msg.t === 'state') { return onState(msg); }
     if (msg.t !== 'd') { return; }
+    // One update, one position: everything the message carries is applied first, then every live
+    // panel is redrawn from it in this same task (the map as soon as its canvas may be repainted).
+    if (msg.at) { Object.keys(msg.at).forEach(function (k) { B.at[k] = msg.at[k]; }); }
     if (msg.k) {
-      // Numbers go to the DOM at once; everything slower waits for its own beat.
       Object.keys(msg.k).forEach(function (op) { B.live[op] = msg.k[op]; });
-      updateTiles(true);
       B.dirty.sum = B.dirty.curve = true;
     }
     if (msg.c) {
       Object.keys(msg.c).forEach(function (c) { B.kids[c] = msg.c[c]; });
+      Object.keys(msg.cb || {}).forEach(function (c) { B.kidBands[c] = msg.cb[c]; });
       B.dirty.bars = B.dirty.sum = true;
     }
+    if (msg.k || msg.c) { B.liveAt = Date.now(); }
     if (msg.b) {
       msg.b.split(',').forEach(function (pair) {
         var cut = pair.indexOf(':');
         var i = +pair.slice(0, cut);
         if (i < B.n) { B.bands[i] = pair.slice(cut + 1); B.map.pending[i] = true; }
       });
+      B.map.bandsPending = true;
     }
+    if (!msg.more) { B.bandsAt = copy(B.at); }  // else the rest of this position's bands are still to come
     var touched = touchedOf(msg);
     if (touched.length && B.last) {
       var until = Date.now() + HOT_MS;
@@ -1637,6 +1528,40 @@
       B.feed = B.feed.concat(msg.f).slice(-60);
       B.dirty.feed = true;
     }
+    commitLive();
+  }
+
+  function commitLive() {
+    // The live panels, all from the figures of B.at; then every panel's mark. A delta carries every
+    // change of the view between two positions, so a panel it does not touch is at the new one as is.
+    updateTiles(true);
+    if (B.snap && chartsReady()) {
+      if (B.dirty.bars) { drawBars(); }
+      if (B.dirty.sum) { drawSum(); }
+      if (B.dirty.feed) { renderFeed(); }
+      if (B.dirty.curve && Date.now() - (B.curveAt || 0) > CURVE_EVERY_MS) { drawCurve(); }
+      ['bars', 'feed', 'curve'].forEach(function (p) {
+        if (!B.dirty[p] && B.panelAt[p]) { B.panelAt[p] = copy(B.at); }
+      });
+    }
+    if (B.map.bandsPending) { soonMap(); }
+    markInstant();
+  }
+
+  function soonMap() {
+    // Repaint the canvas for new bands at the next frame, at most every MAP_MIN_MS (a county's canvas
+    // costs tens of milliseconds); until then the map marks itself stale.
+    if (!B || B.map.soon || !B.map.complete) { return; }
+    var me = B;
+    var wait = Math.max(0, (B.map.drawAt || 0) + MAP_MIN_MS - Date.now());
+    B.map.soon = setTimeout(function () {
+      requestAnimationFrame(function () {
+        if (B !== me) { return; }
+        me.map.soon = null;
+        flushMap();
+        markInstant();
+      });
+    }, wait);
   }
 
   function onState(msg) {
@@ -1649,14 +1574,68 @@
     B.hot = {};
     B.live = msg.k || {};
     B.kids = msg.c || {};
+    B.kidBands = msg.cb || {};
     B.feed = msg.f || [];
+    B.at = copy(msg.at || {});
+    B.bandsAt = copy(B.at);
+    B.map.bandsPending = true;
+    B.liveAt = Date.now();
     B.dirty.bars = B.dirty.sum = B.dirty.curve = B.dirty.feed = true;
     updateTiles();
     drawCharts(true);
     if (B.map.added) { queueAllCells(); flushMap(); }
     var now = serverNow();
     LIVE_PANELS.forEach(function (p) { B.updated[p] = now; });
+    markInstant();
     if (B.snap && B.snap.view.ops.join() !== msg.ops.join()) { loadSnapshot(); }
+  }
+
+  // -- one instant (DESIGN §7.6) ------------------------------------------------------------------------
+  // B.at is the log position of the live figures: the control stream's last id under '~', each town
+  // stream's under its code (the hub's state, then every delta's moves; the snapshot's until the hub's
+  // state arrives). The live panels are redrawn together from one message, so they are at B.at; the map
+  // is once its canvas shows that position's bands; the panels built from the snapshot are at the
+  // snapshot's position. `#board[data-as-of]` says B.at, every panel its own, and a panel behind B.at
+  // on the streams it shows marks itself [data-stale].
+
+  // assets/board-position.js
+  var P = window.wartimeBoardPosition;
+  var copy = P.copy, idBefore = P.idBefore, posText = P.posText;
+
+  function behind(pos, streams) {
+    if (!B.at) { return false; }
+    if (!pos) { return true; }
+    return Object.keys(B.at).some(function (k) {
+      return (!streams || streams.indexOf(k) >= 0) && idBefore(pos[k], B.at[k]);
+    });
+  }
+
+  function panelPos(p) {
+    if (p === 'sec' || p === 'alerts' || p === 'slow') { return B.snap ? B.snap.at : null; }
+    if (p === 'map') {
+      if (B.snap && !B.snap.map.has_geometry) { return B.at; }  // nothing to draw is nothing behind
+      if (!B.map.complete) { return null; }
+      return B.map.bandsPending ? B.map.drawnAt : B.bandsAt;
+    }
+    return B.panelAt[p] || null;
+  }
+
+  function markInstant() {
+    var board = $('board');
+    if (!B || !board || !B.at) { return; }
+    var text = posText(B.at);
+    if (board.getAttribute('data-as-of') !== text) { board.setAttribute('data-as-of', text); }
+    PANELS.forEach(function (p) {
+      var node = $('board-panel-' + p);
+      if (!node) { return; }
+      var pos = panelPos(p);
+      var t = pos ? posText(pos) : '';
+      if (node.getAttribute('data-as-of') !== t) { node.setAttribute('data-as-of', t); }
+      var stale = behind(pos, PANEL_STREAMS[p]);
+      if (stale !== node.hasAttribute('data-stale')) {
+        if (stale) { node.setAttribute('data-stale', ''); } else { node.removeAttribute('data-stale'); }
+      }
+    });
   }
 
   // -- every second ------------------------------------------------------------------------------------
@@ -1689,6 +1668,11 @@
     for (var j = 0; j < since.length; j++) {
       since[j].textContent = fmtAgo(now - parseInt(since[j].getAttribute('data-since'), 10));
     }
+    if (B.snap && B.gotState && !B.loading && B.conn === 'live' && behind(B.snap.at) &&
+        Date.now() - (B.liveAt || 0) > QUIET_MS && Date.now() - (B.snapAt || 0) > SNAPSHOT_QUIET_MS) {
+      loadSnapshot();  // the figures have stopped moving: bring the snapshot's panels to their position
+    }
+    markInstant();
     var retry = $('board-lost-retry');
     if (retry) {
       retry.textContent = B.conn === 'lost' && B.retryAt ?
@@ -1710,7 +1694,8 @@
     pick: pick,
     stop: stop,
     debug: function () {
-      return B ? {conn: B.conn, n: B.n, gotState: B.gotState, mapComplete: B.map.complete, key: B.key} : null;
+      return B ? {conn: B.conn, n: B.n, gotState: B.gotState, mapComplete: B.map.complete, key: B.key,
+        at: B.at ? posText(B.at) : null} : null;
     },
     mapProbe: function () {
       return B ? mapProbe() : null;

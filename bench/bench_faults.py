@@ -18,12 +18,13 @@ acknowledged ``throughput_rps`` including the outages.
 from __future__ import annotations
 
 import signal
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench.soak import Field, OwnServe, count_check, fault_round, make_reports, seed_embedded
+from bench.testbed import make_tree
+from streams.server import EmbeddedRedis
 
 TARGETS: dict[str, tuple[str, float]] = {
     "lost": ("<=", 0),
@@ -35,12 +36,6 @@ TARGETS: dict[str, tuple[str, float]] = {
 def run(redis_url: str, quick: bool) -> dict[str, float]:
     """Soak (its own embedded Redis; `redis_url` is left alone)."""
     del redis_url
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    from streams.server import EmbeddedRedis
-    from tests.conftest import make_tree
-    from tests.faults.harness import Field, OwnServe, count_check, fault_round, make_reports, seed_embedded
-
     rounds, n = (1, 1500) if quick else (4, 12_000)
     with tempfile.TemporaryDirectory(prefix="wartime-soak-") as tmp:
         data, logs = Path(tmp) / "data", Path(tmp) / "logs"

@@ -23,9 +23,13 @@ alert ``stall:op-1:PN07`` whose detail holds the count and the grids under it
 (the list capped at `max_listed`, the count exact). Pace alerts are per scope.
 
 Once per condition. An open alert with the same id means the condition is
-already raised: nothing is emitted. When the grids behind it change, one
-`AlertUpdated` replaces the detail, at most every `update_every_minutes` per
-alert. When the condition ends the alert is cleared. A condition that comes
+already raised: nothing is emitted. When the grids behind it change (their
+count, which they are, which counters lag), one `AlertUpdated` replaces the
+detail at the very round that sees it: a count shown on the wall or in a CAP
+headline is the log's, never one held back (the live push and the boards
+rate-limit what they send, not what is true). Only the drift of a pace
+alert's projection, which moves with every report, is refreshed at most every
+`update_every_minutes`. When the condition ends the alert is cleared. A condition that comes
 back after a clear is a new alert: the id gets a sequence suffix, ``~2``,
 ``~3``… (the n-th raise of that base id). Each event has an idempotency key
 (`event_key`) derived from the state, so two evaluators racing on the same
@@ -106,6 +110,7 @@ class AlertConfig:
     pace_clear_margin: float = 0.05
     pace_bucket_minutes: int = 60
     update_every_minutes: int = 10
+    """How often a pace alert's projection may be refreshed when nothing else of it changed."""
     max_listed: int = 200
 
     def stall_ms(self, kind: str) -> int:
@@ -163,13 +168,20 @@ def base_of(alert_id: str) -> str:
     return alert_id.split("~", 1)[0]
 
 
-def signature(kind: str, detail: Mapping[str, Any], bucket_ms: int = 60 * MINUTE) -> tuple[Any, ...]:
-    """What must change in the detail for an update to be worth an event."""
+def signature(kind: str, detail: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The facts of a detail (which grids, how many, which counters lag): a change is written at once."""
     grids = tuple(detail.get("grids") or ())
     if kind == AlertKind.PACE:
-        projected = detail.get("projected_at")
-        return (grids, None if projected is None else int(projected) // bucket_ms, tuple(detail.get("behind") or ()))
+        return (grids, detail.get("count"), tuple(detail.get("behind") or ()))
     return (grids, detail.get("count"))
+
+
+def drift(kind: str, detail: Mapping[str, Any], bucket_ms: int = 60 * MINUTE) -> tuple[Any, ...]:
+    """What moves with every report without changing the facts (a pace projection, by the bucket)."""
+    if kind != AlertKind.PACE:
+        return ()
+    projected = detail.get("projected_at")
+    return (None if projected is None else int(projected) // bucket_ms,)
 
 
 def event_key(event: Event, state: ControlState) -> str:
@@ -403,8 +415,9 @@ class AlertRules:
                     n += 1
                     aid = f"{b}~{n + 1}"
                 events.append(AlertRaised(alert=aid, kind=c.kind, grid=c.grid, operation=c.operation, detail=c.detail))
-            elif signature(current.kind, current.detail, bucket) != signature(c.kind, c.detail, bucket) and (
-                now - (current.updated_at or current.raised_at) >= every
+            elif signature(current.kind, current.detail) != signature(c.kind, c.detail) or (
+                drift(current.kind, current.detail, bucket) != drift(c.kind, c.detail, bucket)
+                and now - (current.updated_at or current.raised_at) >= every
             ):
                 events.append(AlertUpdated(alert=current.id, detail=c.detail))
         return events

@@ -2,9 +2,10 @@
 
 One message per alert state: an open alert is an ``Alert`` message (an
 ``Update`` once its grids changed), a cleared one a ``Cancel`` that references
-the original. The grid of the alert and every grid rolled up under it are
-``<area><geocode>`` entries (value name ``wartime:grid``); the operation id is
-``<incidents>``. Times carry the explicit ``+08:00`` offset the schema's
+the original. The area is what is affected: for an alert rolled up to a town,
+the grids under it (their polygons and ``<geocode>`` entries, value name
+``wartime:grid``), not the town's outline; for an alert on one grid, that grid.
+The operation id is ``<incidents>``. Times carry the explicit ``+08:00`` offset the schema's
 pattern demands (China Standard Time has no daylight saving). Two ``<info>``
 blocks, zh-CN and en-US. Only the standard library's ElementTree.
 """
@@ -198,7 +199,8 @@ def to_cap(
     county_name = tree.county.name if tree is not None and tree.root else code
     grid_name = tree[alert.grid].name if tree is not None and alert.grid in tree else alert.grid
     members = [g for g in (alert.detail.get("grids") or ()) if g != alert.grid]
-    polygons = _polygons((geometry or {}).get(alert.grid))
+    affected = members or [alert.grid]
+    polygons = [poly for g in affected for poly in _polygons((geometry or {}).get(g))]
 
     for lang, language in enumerate(("zh-CN", "en-US")):
         info = _sub(root, "info")
@@ -229,7 +231,6 @@ def to_cap(
         ))
         for poly in polygons:
             _sub(area, "polygon", poly)
-        _pair(area, "geocode", GEOCODE, alert.grid)
-        for g in members:
+        for g in affected:
             _pair(area, "geocode", GEOCODE, g)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)

@@ -488,9 +488,10 @@ def _qingcao(rng: random.Random) -> _County:
 
     * Root ``QC`` (桐城市, the city the town belongs to) with the single town ``QC01`` 青草镇.
     * Grid levels 1 / 2 / 3 = large / medium / small = 22 / 50 / 165 (villages and the town
-      community; 片 areas; grids), plus 2–4 micro grids (household clusters) per small grid.
-    * Every small grid has a first small-grid leader; central households are not published:
-      one per micro grid, linking 5–10 households.
+      community; 片 areas; grids), and nothing below: the town publishes three levels, so the
+      small grids are the leaves (reports land on them) and there are no micro grids.
+    * Every small grid has a first small-grid leader; central households, which hang under
+      micro grids, are not published and not generated.
     * About 45,000 residents.
     """
     county = _County(
@@ -509,20 +510,12 @@ def _qingcao(rng: random.Random) -> _County:
         stem = large.name.removesuffix("村").removesuffix("社区")
         for i in range(1, n + 1):
             mediums.append(large.add("M", f"{stem}{_ordinal(i)}片", Level.MEDIUM))
-    smalls: list[_Node] = []
     for medium, n in zip(mediums, _spread(rng, 165, len(mediums), 6), strict=True):
         for i in range(1, n + 1):
-            smalls.append(medium.add("S", f"{medium.name}第{_ordinal(i)}网格", Level.SMALL))
-    micros: list[_Node] = []
-    for small in smalls:
-        for i in range(1, rng.randint(2, 4) + 1):
-            node = small.add("W", f"{small.name}{i}号微网格", Level.MICRO)
+            node = medium.add("S", f"{medium.name}第{_ordinal(i)}网格", Level.SMALL)
             node.weight = rng.uniform(0.6, 1.4)
-            _fill(node, rng, (20, 45), (2.9, 3.5))
-            micros.append(node)
+            _fill(node, rng, (60, 100), (2.9, 3.5))
     _choose_first_leaders(rng, county, None)
-    linked = sum(rng.randint(5, 10) for _ in micros)
-    _central_households(rng, county, micros, len(micros), linked)
     return county
 
 

@@ -76,11 +76,12 @@ def _verify_factory(redis_url: str) -> tuple[Callable[[str], tuple[str, str, str
 
 
 def _live_main(redis_url: str, host: str, port: int) -> None:
+    from dashboard.components.bands import band
     from streams.live import run_live
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s live %(message)s")
     verify, recheck = _verify_factory(redis_url)
-    asyncio.run(run_live(redis_url, host, port, verify, recheck=recheck))
+    asyncio.run(run_live(redis_url, host, port, verify, recheck=recheck, band=band))
 
 
 def _scheduler_main(redis_url: str) -> None:

@@ -10,13 +10,21 @@ view); the hub folds every change into a per-client pending set and flushes
 it at once after a quiet spell, then at most `flush_hz` times a second while
 changes keep coming, with only what that view shows:
 
+* ``at`` — the log position the message's figures reflect (DESIGN §7.6): the
+  control stream's last id under ``"~"``, each town stream's under its code (the
+  whole view's in a state, what moved in a delta); every figure of one message is
+  of that one position, because the mirror moves all its operations together;
 * ``k`` — totals of each operation on view at the grid the view reads it at;
 * ``c`` — the headline total of the map's operation for each child of the scope
-  (the bars of the board);
-* ``b`` — map cells whose colour band changed (``"index:band,…"``), ``u`` (or
+  (the bars of the board), with ``cb`` their colour bands;
+* ``b`` — map cells whose colour band changed (``"index:band,…"``; ``more`` when
+  the rest follow in the next message), ``u`` (or
   ``ub``, a base64 bitmap when shorter) — cells that just got a report (the
   map's freshness), as indexes into the view's leaf list;
 * ``f`` — the newest increments on leaf grids (the live feed).
+
+Colour bands are a presentation rule: the dashboard passes its `Band` function in
+(`dashboard.components.bands`); nothing here knows the palette or the deciles.
 
 So 1,000 reports a second over a 5,000-cell county become a few messages of a
 couple of kilobytes, and the map never receives geometry: the browser draws
@@ -66,7 +74,8 @@ from command.access import overlaps
 from command.fold import ControlState
 from command.grids import GridTree
 from command.operations import COUNTERS, Operation, OperationState
-from streams.keys import CountyKeys, TownKeys
+from streams.keys import CountyKeys
+from streams.position import CONTROL, ORIGIN, Position, later, read_towns, towns_of
 from streams.readmodel import ControlView, current_county
 from streams.server import Client as RedisClient
 from streams.server import connect
@@ -78,33 +87,10 @@ Verify = Callable[[str], tuple[str, str, str]]
 Recheck = Callable[[Sequence[str]], Sequence[tuple[str, str, str] | None]]
 """tokens → for each, (username, role, scope) now, or None when refused now; one round trip for all."""
 
-# -- colour bands of the map ------------------------------------------------------------
+Band = Callable[[bool, bool, int, int | None], str]
+"""(in wartime, in the map's operation, done, target) → the cell's colour band, one character.
 
-BAND_PEACETIME = "p"
-"""A cell in peacetime."""
-BAND_WARTIME = "w"
-"""A cell in wartime outside the map's operation (or with no operation on view)."""
-BAND_PENDING = "n"
-"""In the operation, no target of its own, nothing reported yet."""
-BAND_ACTIVE = "r"
-"""In the operation, no target of its own, something reported."""
-BAND_OVER = "b"
-"""Beyond its target (floating population: flagged, not refused)."""
-DECILES = "0123456789a"
-"""Completion in tenths: ``0`` under 10 % … ``9`` 90–99 %, ``a`` exactly done."""
-
-
-def band(wartime: bool, in_op: bool, done: int, target: int | None) -> str:
-    """The colour band of one map cell (one character, so a whole map fits a short string)."""
-    if not wartime:
-        return BAND_PEACETIME
-    if not in_op:
-        return BAND_WARTIME
-    if not target:
-        return BAND_ACTIVE if done > 0 else BAND_PENDING
-    if done > target:
-        return BAND_OVER
-    return DECILES[min(10, max(0, done * 10 // target))]
+A presentation rule: the dashboard defines it (`dashboard.components.bands`) and hands it to the hub."""
 
 
 # -- what one board shows ------------------------------------------------------------------
@@ -175,8 +161,8 @@ def board_view(state: ControlState, scope: str, op: str | None = None) -> BoardV
     )
 
 
-def cell_band(state: ControlState, view: BoardView, cell: str, totals: Mapping[str, int]) -> str:
-    """The band of one cell of a view, given the cell's totals for the map's operation."""
+def cell_band(band: Band, state: ControlState, view: BoardView, cell: str, totals: Mapping[str, int]) -> str:
+    """The band of one cell (or bar) of a view, given its totals for the map's operation."""
     op = state.operations.get(view.map_op) if view.map_op else None
     tree = state.tree
     in_op = op is not None and tree is not None and tree.is_within(cell, op.scope)
@@ -211,10 +197,6 @@ def _b36(n: int) -> str:
 # -- the hub's copy of the read models -----------------------------------------------------
 
 
-def _s(v: Any) -> str:
-    return v.decode() if isinstance(v, bytes) else str(v)
-
-
 def cell_of(totals: Mapping[str, Mapping[str, int]], grid: str, tree: GridTree) -> dict[str, int]:
     """Totals of one grid from per-grid totals; the county's is the sum of its towns (as in the read model)."""
     if grid == tree.root:
@@ -227,36 +209,36 @@ def cell_of(totals: Mapping[str, Mapping[str, int]], grid: str, tree: GridTree) 
 
 
 class Mirror:
-    """Totals and last-report times per operation and grid, as the read models hold them."""
+    """Totals and last-report times per operation and grid, as the read models hold them.
+
+    Every operation the mirror holds is at one position per town (`pos`): they are read
+    together, each town atomically with its checkpoint (`streams.position.read_towns`), and a
+    published change moves them all past the page it carries. A change at or before a town's
+    position (one that was in flight while the hashes were read) is already reflected.
+    """
 
     def __init__(self, client: RedisClient, tree: GridTree) -> None:
         self.client = client
         self.tree = tree
         self.totals: dict[str, dict[str, dict[str, int]]] = {}
         self.last: dict[str, dict[str, int]] = {}
+        self.pos: Position = {t: ORIGIN for t in tree.towns}
 
-    def ensure(self, op: str) -> None:
-        """Load an operation's hashes once (the feed keeps them current afterwards)."""
-        if op not in self.totals:
-            self.load(op)
+    def load(self, ops: Iterable[str]) -> None:
+        """(Re)read exactly these operations (others are dropped) in every town, each town at one position."""
+        wanted = list(dict.fromkeys(ops))
+        read = read_towns(self.client, list(self.tree.towns), wanted, wanted)
+        self.totals, self.last = read.counts, read.last
+        self.pos.update(read.pos)
 
-    def load(self, op: str) -> None:
-        """(Re)read every town's hashes of one operation, in one pipeline."""
-        pipe = self.client.pipeline(transaction=False)
-        for t in self.tree.towns:
-            pipe.hgetall(TownKeys(t).counts(op))
-            pipe.hgetall(TownKeys(t).last(op))
-        res = pipe.execute()
-        totals: dict[str, dict[str, int]] = {}
-        last: dict[str, int] = {}
-        for i in range(0, len(res), 2):
-            for k, v in res[i].items():
-                g, _, c = _s(k).partition("|")
-                totals.setdefault(g, {})[c] = int(v)
-            for k, v in res[i + 1].items():
-                last[_s(k)] = int(v)
-        self.totals[op] = totals
-        self.last[op] = last
+    def advance(self, town: str, at: str | None) -> bool:
+        """Whether a change of `town` as of stream id `at` is news; if so the town's position moves to it."""
+        if at is None:  # from a projector that does not say: take it as it comes
+            return True
+        if not later(at, self.pos.get(town, ORIGIN)):
+            return False
+        self.pos[town] = at
+        return True
 
     def cell(self, op: str, grid: str) -> dict[str, int]:
         """Totals of one grid of an operation."""
@@ -291,6 +273,8 @@ class Watch:
     feed: list[list[Any]] = field(default_factory=list)
     control: bool = False
     state_due: bool = True
+    sent_at: Position = field(default_factory=dict)
+    """The position this board was last told (deltas carry only what moved)."""
     sent_bytes: int = 0
     messages: int = 0
     last_sent: float = 0.0
@@ -321,11 +305,14 @@ class LiveHub:
         resync_s: float = 60.0,
         recheck: Recheck | None = None,
         recheck_s: float = RECHECK_S,
+        *,
+        band: Band,
     ) -> None:
         self.redis_url = redis_url
         self.verify = verify
         self.recheck = recheck or self._one_by_one
         self.recheck_s = recheck_s
+        self.band = band
         self.flush_interval = 1.0 / flush_hz
         self.ping_s = ping_s
         self.resync_s = resync_s
@@ -379,24 +366,68 @@ class LiveHub:
         if w.scope not in st.tree:
             w.scope = st.tree.root
         view = board_view(st, w.scope, w.op)
-        for op in view.ops:
-            self.mirror.ensure(op)
+        missing = [op for op in view.ops if op not in self.mirror.totals]
+        if missing:
+            self._reread([*self.mirror.totals, *missing])
         if view != w.view:
             w.view = view
             w.index = view.index
             w.state_due = True
-        bands = self._bands(view)
+        self._rebands(w)
+
+    def _rebands(self, w: Watch) -> None:
+        """Recompute a client's bands, queueing those that changed."""
+        if w.view is None:
+            return
+        bands = self._bands(w.view)
         if not w.state_due:
             for i, (old, new) in enumerate(zip(w.bands, bands, strict=True)):
                 if old != new:
                     w.changed[i] = new
         w.bands = bands
 
+    def _reread(self, ops: Iterable[str]) -> None:
+        """Read the mirror's operations afresh (all at one position) and queue for every board what differs."""
+        mirror = self.mirror
+        assert mirror is not None
+        before = {op: {g: dict(c) for g, c in mirror.totals[op].items()} for op in mirror.totals}
+        mirror.load(ops)
+        for w in self.clients:
+            view = w.view
+            if view is None or w.state_due:
+                continue
+            for op in view.ops:
+                old, new = before.get(op, {}), mirror.totals.get(op, {})
+                kg = view.kpi_grid[op]
+                if cell_of(new, kg, mirror.tree) != cell_of(old, kg, mirror.tree):
+                    w.kpi.add(op)
+                if op == view.map_op:
+                    w.kids.update(c for c in view.children
+                                  if cell_of(new, c, mirror.tree) != cell_of(old, c, mirror.tree))
+            if all(op in mirror.totals for op in view.ops):
+                self._rebands(w)
+
     def _bands(self, view: BoardView) -> list[str]:
         st = self.state
         assert st is not None and self.mirror is not None
         op = view.map_op
-        return [cell_band(st, view, c, self.mirror.cell(op, c) if op else {}) for c in view.cells]
+        return [cell_band(self.band, st, view, c, self.mirror.cell(op, c) if op else {}) for c in view.cells]
+
+    def position(self, view: BoardView) -> Position:
+        """The log position a view's live figures reflect: the control stream's and its towns'."""
+        st, mirror = self.state, self.mirror
+        assert st is not None and st.tree is not None and mirror is not None
+        pos = {CONTROL: st.last_id or ORIGIN}
+        for t in towns_of(st.tree, view.scope):
+            pos[t] = mirror.pos.get(t, ORIGIN)
+        return pos
+
+    def _kid_bands(self, view: BoardView, kids: Iterable[str]) -> dict[str, str]:
+        """Bands of the bars (the scope's children), computed here like the map's."""
+        st, mirror = self.state, self.mirror
+        assert st is not None and mirror is not None
+        op = view.map_op
+        return {c: cell_band(self.band, st, view, c, mirror.cell(op, c) if op else {}) for c in kids}
 
     # -- feed --------------------------------------------------------------------------
 
@@ -420,6 +451,8 @@ class LiveHub:
             return
         tree = st.tree
         town = msg.get("town")
+        if town is not None and not mirror.advance(town, msg.get("at")):
+            return  # in flight while the hashes were read: already in the mirror
         last = msg.get("last", {})
         fresh: list[tuple[int, str, str, dict[str, int]]] = []
         for op, grids in msg.get("totals", {}).items():
@@ -468,7 +501,7 @@ class LiveHub:
                 if i is None:
                     continue
                 w.touched.add(i)
-                b = cell_band(st, view, g, mirror.totals[op].get(g, cell))
+                b = cell_band(self.band, st, view, g, mirror.totals[op].get(g, cell))
                 if b != w.bands[i]:
                     w.bands[i] = b
                     w.changed[i] = b
@@ -498,9 +531,11 @@ class LiveHub:
                 if len(feed) >= FEED_IN_STATE:
                     break
         feed.reverse()
+        w.sent_at = self.position(view)
         return {
             "t": "state",
             "ts": now_ms,
+            "at": w.sent_at,
             "scope": view.scope,
             "ops": list(view.ops),
             "map_op": op,
@@ -508,6 +543,7 @@ class LiveHub:
             "n": len(view.cells),
             "k": {o: mirror.cell(o, view.kpi_grid[o]) for o in view.ops},
             "c": {c: mirror.cell(op, c).get(view.counter or "", 0) for c in view.children} if op else {},
+            "cb": self._kid_bands(view, view.children),
             "bands": "".join(w.bands),
             "ages": ",".join(ages),
             "f": feed,
@@ -523,20 +559,27 @@ class LiveHub:
             out["k"] = {o: mirror.cell(o, view.kpi_grid[o]) for o in sorted(w.kpi)}
         if w.kids and view.map_op:
             out["c"] = {c: mirror.cell(view.map_op, c).get(view.counter or "", 0) for c in sorted(w.kids)}
-        later: dict[int, str] = {}
+            out["cb"] = self._kid_bands(view, sorted(w.kids))
+        rest: dict[int, str] = {}
         if w.changed:
-            # "index:band,…"; beyond MAX_BANDS the rest waits for the next flush (the map is coalesced anyway).
+            # "index:band,…"; beyond MAX_BANDS the rest waits for the next flush, and the message says
+            # so ("more"): until then the map is not yet at this message's position.
             items = sorted(w.changed.items())
             out["b"] = ",".join(f"{i}:{b}" for i, b in items[:MAX_BANDS])
-            later = dict(items[MAX_BANDS:])
+            rest = dict(items[MAX_BANDS:])
+            if rest:
+                out["more"] = 1
         if w.touched:
             out.update(encode_cells(w.touched, len(view.cells)))
         if w.feed:
             out["f"] = w.feed
-        w.kpi, w.kids, w.touched, w.changed, w.feed = set(), set(), set(), later, []
-        if not out:
+        w.kpi, w.kids, w.touched, w.changed, w.feed = set(), set(), set(), rest, []
+        at = self.position(view)
+        moved = {k: v for k, v in at.items() if w.sent_at.get(k) != v}
+        if not out and not moved:
             return None
-        return {"t": "d", "ts": now_ms, **out}
+        w.sent_at = at
+        return {"t": "d", "ts": now_ms, "at": moved, **out}
 
     def pending(self, w: Watch, now_ms: int) -> list[str]:
         """The texts due to one client now, in order."""
@@ -605,25 +648,11 @@ class LiveHub:
         mirror = self.mirror
         if mirror is None:
             return
-        before = {op: {g: dict(c) for g, c in mirror.totals[op].items()} for op in mirror.totals}
         watched = {op for w in self.clients if w.view is not None for op in w.view.ops}
-        for op in list(mirror.totals):
-            if op in watched:
-                mirror.load(op)
-            else:
-                del mirror.totals[op], mirror.last[op]
+        self._reread(op for op in mirror.totals if op in watched)
         for w in self.clients:
-            view = w.view
             self._watch_view(w)
             w.control = w.control or control_changed
-            if view is None or w.view is None or w.state_due:
-                continue
-            for op in view.ops:
-                old, new = before.get(op, {}), mirror.totals.get(op, {})
-                if mirror.cell(op, view.kpi_grid[op]) != cell_of(old, view.kpi_grid[op], mirror.tree):
-                    w.kpi.add(op)
-                if op == view.map_op:
-                    w.kids.update(c for c in view.children if old.get(c) != new.get(c))
 
     async def flush(self) -> None:
         """Send every client what piled up: at once after a quiet spell, then at most `flush_hz` times a second.
@@ -743,9 +772,9 @@ class LiveHub:
 
 
 async def run_live(redis_url: str, host: str, port: int, verify: Verify, ready: Any = None,
-                   recheck: Recheck | None = None) -> None:
-    """Serve the live push until cancelled."""
-    hub = LiveHub(redis_url, verify, recheck=recheck)
+                   recheck: Recheck | None = None, *, band: Band) -> None:
+    """Serve the live push until cancelled (`band`: the dashboard's colour bands)."""
+    hub = LiveHub(redis_url, verify, recheck=recheck, band=band)
     async with serve(hub.handler, host, port, ping_interval=20, max_size=2**16):
         if ready is not None:
             ready.set()

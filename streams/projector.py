@@ -37,7 +37,8 @@ over all its streams) until something arrives.
 
 The control stream is folded whole in memory (`ControlView`); its read model is
 a JSON snapshot written the same way. After each applied page the new totals
-of the touched grids are published on the county's change channel.
+of the touched grids are published on the county's change channel, with the
+page's last id: the position of the town stream they are as of.
 
 Why one module: the lease, the fenced compare-and-set write and the
 checkpoint are one protocol; each step's safety rests on the others, so they
@@ -580,7 +581,7 @@ class Projector:
         if int(res[0]) == 0:
             return False
         if self.publish and plan.order:
-            self._publish_totals(plan.town, plan.order, res[1:], plan.touched)
+            self._publish_totals(plan.town, plan.order, res[1:], plan.touched, plan.page.last_id)
         return True
 
     def drain(self, stream: str, pages: int, until: str = "+") -> int:
@@ -658,14 +659,16 @@ class Projector:
         order: Iterable[tuple[str, str, str]],
         values: Sequence[Any],
         touched: dict[tuple[str, str], int],
+        at: str,
     ) -> None:
+        """The new totals of a written page, with the town stream's position they are as of (``at``)."""
         ops: dict[str, dict[str, dict[str, int]]] = {}
         for (op, grid, counter), v in zip(order, values, strict=True):
             ops.setdefault(op, {}).setdefault(grid, {})[counter] = int(v)
         last = {f"{op}|{g}": ms for (op, g), ms in touched.items()}
         self.client.publish(
             self.keys.changes,
-            json.dumps({"town": town, "totals": ops, "last": last}, separators=(",", ":")),
+            json.dumps({"town": town, "at": at, "totals": ops, "last": last}, separators=(",", ":")),
         )
 
     # -- health --------------------------------------------------------------------

@@ -44,10 +44,13 @@ from command.events import (
 from command.fold import ControlState
 from command.grids import GridTree, Level
 from command.operations import COUNTERS, Operation
+from dashboard.components.bands import band
+from dashboard.components.map import bounds, centroid
 from dashboard.i18n import register, t, table
 from streams.county import County
 from streams.keys import TownKeys
-from streams.live import BoardView, board_view
+from streams.live import BoardView, board_view, cell_band, cell_of
+from streams.position import CONTROL, ORIGIN, TownRead, read_towns, towns_of
 from streams.server import Client
 
 MINUTE = 60_000
@@ -414,29 +417,16 @@ def _units(tree: GridTree, scope: str) -> list[str]:
     return list(tree.leaves(scope))
 
 
-def _slowest(county: County, st: ControlState, view: BoardView) -> dict[str, Any]:
+def _slowest(st: ControlState, view: BoardView, read: TownRead) -> dict[str, Any]:
     tree = st.tree
     assert tree is not None
     op = st.operations.get(view.map_op) if view.map_op else None
     if op is None or view.counter is None:
         return {"lowest": [], "silent": [], "never": 0}
     counter = view.counter
-    towns = list(tree.towns) if view.scope == tree.root else [tree.town_of(view.scope) or view.scope]
-    pipe = county.client.pipeline(transaction=False)
-    for town in towns:
-        pipe.hgetall(TownKeys(town).counts(op.id))
-        pipe.hgetall(TownKeys(town).last(op.id))
-    raw = pipe.execute()
-    totals: dict[str, int] = {}
-    last: dict[str, int] = {}
-    want = "|" + counter
-    for i in range(0, len(raw), 2):
-        for k, v in raw[i].items():
-            key = k.decode() if isinstance(k, bytes) else k
-            if key.endswith(want):
-                totals[key[: -len(want)]] = int(v)
-        for k, v in raw[i + 1].items():
-            last[k.decode() if isinstance(k, bytes) else k] = int(v)
+    counts = read.counts.get(op.id, {})
+    totals = {g: c.get(counter, 0) for g, c in counts.items()}
+    last = read.last.get(op.id, {})
     rows: list[dict[str, Any]] = []
     for g in _units(tree, view.scope):
         if not tree.is_within(g, op.scope):
@@ -513,8 +503,6 @@ def _commands(county: County, st: ControlState, scope: str, lang: str) -> list[d
 
 
 def _alerts(st: ControlState, scope: str, geometry: Mapping[str, Any]) -> dict[str, Any]:
-    from dashboard.components.map import centroid
-
     tree = st.tree
     assert tree is not None
     open_ = [a for a in st.alerts.values() if a.open and a.grid in tree and tree.is_within(a.grid, scope)]
@@ -615,30 +603,30 @@ def snapshot(
     w = st.wartime.get(scope)
     wartime_grids = sum(1 for c in tree.subtree(scope) if c in st.wartime)
     ops = [st.operations[o] for o in view.ops]
-    totals = {o.id: county.progress.totals(o.id, [view.kpi_grid[o.id]])[view.kpi_grid[o.id]] for o in ops}
+    # Every number of the snapshot from one read: each town's hashes with its checkpoint, atomically.
+    read = read_towns(county.client, towns_of(tree, scope), list(view.ops), [view.map_op] if view.map_op else [])
+    position = {CONTROL: st.last_id or ORIGIN, **read.pos}
+    totals = {o.id: cell_of(read.counts[o.id], view.kpi_grid[o.id], tree) for o in ops}
     ops_json = [_op_json(st, view, o, totals[o.id]) for o in ops]
     geometry = county.view.geometry()
     digest = st.geometry or "none"
     map_op = st.operations.get(view.map_op) if view.map_op else None
     children = []
-    child_totals: dict[str, int] = {}
-    if map_op is not None and view.counter:
-        child_rows = county.progress.totals(map_op.id, view.children)
-        child_totals = {c: int(child_rows[c].get(view.counter, 0)) for c in view.children}
     for c in view.children:
+        cell = cell_of(read.counts[map_op.id], c, tree) if map_op is not None else {}
         children.append({
             "code": c,
             "name": tree[c].name,
             "target": int(map_op.targets.get(c, {}).get(view.counter or "", 0)) if map_op else 0,
-            "total": child_totals.get(c, 0),
+            "total": int(cell.get(view.counter or "", 0)),
+            "band": cell_band(band, st, view, c, cell),
             "leaf": not tree.children[c],
         })
     levels = Counter(tree[c].level.value for c in view.children)
     level_of_children = levels.most_common(1)[0][0] if levels else None
-    from dashboard.components.map import PALETTE, bounds
-
     return {
         "now": now_ms,
+        "at": position,
         "lang": lang,
         "county": {"code": tree.root, "name": tree.county.name},
         "scope": {
@@ -671,7 +659,6 @@ def snapshot(
             "outline_url": f"/api/v1/board/geo/{digest}/{scope}/outline.geojson",
             "has_geometry": bool(geometry),
             "bounds": bounds(geometry, tree, scope) if geometry else None,
-            "palette": PALETTE,
             "op_name": map_op.name if map_op else None,
         },
         "children": children,
@@ -680,7 +667,7 @@ def snapshot(
         "secretaries": _secretaries(st, tree, scope),
         "peacetime": _peacetime(tree, scope),
         "alerts": _alerts(st, scope, geometry),
-        "slowest": _slowest(county, st, view),
+        "slowest": _slowest(st, view, read),
         "commands": _commands(county, st, scope, lang),
     }
 

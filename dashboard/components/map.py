@@ -3,8 +3,8 @@
 No tiles and no internet. The grid polygons are served once as static GeoJSON
 by `dashboard.api_board` (cells of the scope with ``id`` = index in the view's
 leaf list, and the outlines of the scope's children) and drawn by the page's
-script on a 2D canvas under the graph, coloured by band (`streams.live`
-explains the bands): a live update changes a few bytes per cell and the
+script on a 2D canvas under the graph, coloured by band (`dashboard.components.bands`
+defines them): a live update changes a few bytes per cell and the
 canvas is repainted, never a re-sent or re-tessellated geometry. The figure
 itself (`#grid-map`, a `dcc.Graph`) is a cartesian frame in the same world
 units as the canvas — x = longitude, y = Web-Mercator latitude in degrees,
@@ -25,23 +25,9 @@ from typing import Any
 import msgspec
 
 from command.grids import GridTree, Level
-from streams.live import BAND_ACTIVE, BAND_OVER, BAND_PEACETIME, BAND_PENDING, BAND_WARTIME, DECILES
 
 BACKGROUND = "#060d1a"
 """The wall's darkest blue: the sea around the county."""
-
-PALETTE: dict[str, str] = {
-    BAND_PEACETIME: "#3b4a5e",
-    BAND_WARTIME: "#24476b",
-    BAND_PENDING: "#2b3f57",
-    BAND_ACTIVE: "#1fb5a8",
-    BAND_OVER: "#22d3ee",
-    **dict(zip(DECILES, (
-        "#8e1b1b", "#b42318", "#d9481c", "#ea6a1d", "#f08c1b",
-        "#f2b01e", "#d9c92a", "#a5cf34", "#6bbf3c", "#35a852", "#139a5f",
-    ), strict=True)),
-}
-"""Band → fill colour: red (nothing done) through amber to green (done), cyan beyond target."""
 
 MAP_STYLE: dict[str, Any] = {
     "version": 8,

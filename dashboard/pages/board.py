@@ -8,7 +8,8 @@ form. `assets/board.js` fills it: it fetches the snapshot (``GET
 (`assets/live.js` → `streams.live`) and applies every update to the DOM, the
 map's canvas and the charts directly — no round trip to a Dash callback for
 live numbers, and never a rebuilt figure. The map needs neither the snapshot
-nor Plotly to be drawn: the config carries the palette and the scope's box,
+nor Plotly to be drawn: the config carries the colour bands (palette, legend,
+texts: `dashboard.components.bands`, the one definition) and the scope's box,
 so the first complete map waits only for the polygons and the hub's state.
 
 The URL is the wall's bookmark: ``/?scope=PN03&op=op-…&lang=en`` (scope: the
@@ -22,6 +23,13 @@ Stable hooks (DESIGN.md §5): `#grid-map`; `[data-kpi=COUNTER]` with
 `data-value`; `[data-mode]` = peacetime | wartime. board.js also marks
 `#grid-map[data-map-state=complete]` with `data-polygons` once every polygon is
 drawn and coloured, and `#board-root[data-conn]` = connecting | live | lost.
+
+One instant (DESIGN §7.6): `#board[data-as-of]` is the log position (control
+and town stream ids, `streams.position.encode`) that the panels on view
+reflect; every panel (`.b-panel`) carries its own `data-as-of`, and one that
+shows an older position marks itself `[data-stale]`. The live panels take each
+update of the push together, in one task; the bars carry
+`[data-child=CODE][data-value]`.
 """
 
 from __future__ import annotations
@@ -33,9 +41,10 @@ import flask
 from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
 from command.errors import CommandRejected
+from dashboard.components.bands import browser_rules
 from dashboard.components.board_model import READER, labels, search
 from dashboard.components.charts import curve_figure
-from dashboard.components.map import PALETTE, base_figure, bounds
+from dashboard.components.map import base_figure, bounds
 from dashboard.components.session import actor_of, backend, login_form, register_login
 from dashboard.i18n import lang_of, t
 
@@ -102,7 +111,7 @@ def _config(
         "live_url": getattr(app_config, "live_url", None),
         "geo": geo,
         "bounds": list(box) if box else None,
-        "palette": PALETTE,
+        "bands": browser_rules(lang),
         "labels": labels(lang),
     }
 
@@ -232,7 +241,7 @@ def layout(
                 html.Div(login_form("board", lang), className="b-login-card"),
                 id="board-signin", className="b-login",
             ),
-            html.Div([header, lost, html.Main([left, centre, right], className="b-grid")],
+            html.Div([header, lost, html.Main([left, centre, right], id="board", className="b-grid")],
                      id="board-frame", className="b-frame"),
         ],
         id="board-root",

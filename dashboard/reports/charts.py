@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from command.report import Report
+from dashboard.components.axes import elapsed_unit, unit_label
 from dashboard.i18n import t
 
 __all__ = ["FONT_NAME", "FONT_PATH", "charts"]
@@ -64,18 +65,21 @@ def _save(fig: Any, fmt: str) -> bytes:
 def _pace_chart(fig: Any, r: Report, lang: str) -> Any:
     ax = fig.subplots()
     head = r.counters[0]
+    times = r.pace["time"].tolist() if len(r.pace) else []
+    per, unit = elapsed_unit(max([1, *(v - r.launched_at for v in times),
+                                  *([r.deadline - r.launched_at] if r.deadline else [])]))
     if len(r.pace):
-        xs = [(v - r.launched_at) / 3_600_000 for v in [r.launched_at, *r.pace["time"].tolist()]]
+        xs = [(v - r.launched_at) / per for v in [r.launched_at, *times]]
         for i, c in enumerate(r.counters):
             ys = [0, *r.pace[c].tolist()]
             ax.step(xs, ys, where="post", label=t(c, lang), linewidth=2.0 if i == 0 else 1.2)
         target = r.summary[r.summary["counter"] == head]["target"].iloc[0]
         if r.deadline and pd.notna(target):
-            dl = (r.deadline - r.launched_at) / 3_600_000
+            dl = (r.deadline - r.launched_at) / per
             ax.plot([0, dl], [0, float(target)], linestyle="--", color="#888888", label=t("rpt.chart.deadline", lang))
         if pd.notna(target):
             ax.axhline(float(target), color="#cc3333", linewidth=0.8, linestyle=":", label=t("rpt.chart.target", lang))
-    ax.set_xlabel("h" if lang == "en" else "小时")
+    ax.set_xlabel(unit_label(unit, lang))
     ax.set_title(t("rpt.chart.pace", lang))
     ax.grid(True, alpha=0.3)
     ax.legend(loc="upper left", fontsize=8)

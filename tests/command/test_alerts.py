@@ -125,21 +125,52 @@ def test_vacancy_clears_when_every_grid_of_the_town_has_an_acting_secretary(worl
     assert world.state.alerts["vacancy:TC02"].open
 
 
-def test_a_changed_rollup_is_updated_at_most_once_per_interval(world: World) -> None:
+def test_a_changed_rollup_is_updated_at_the_next_round_whatever_the_interval(world: World) -> None:
+    """Issue 14 item 10: the count shown is the log's; the interval holds back no fact."""
     rules = AlertRules(AlertConfig(update_every_minutes=10, silent_minutes=100_000))
     world.war()
     world.evaluate(rules)
     vacant = sorted(g for g in world.state.vacancies if g.startswith("TC02"))
     world.at(1)
     world.apply(modes.appoint(world.state, COMMANDER, vacant[0], "甲"))
-    assert world.evaluate(rules) == []  # changed, but the last event on this alert is 1 minute old
-    world.at(10)
-    events = world.evaluate(rules)
+    events = world.evaluate(rules)  # one minute after the last event on this alert: updated all the same
     assert [type(e) for e in events] == [AlertUpdated]
     assert world.state.alerts["vacancy:TC02"].detail["count"] == 3
     assert vacant[0] not in world.state.alerts["vacancy:TC02"].detail["grids"]
+    world.at(2)
+    world.apply(modes.appoint(world.state, COMMANDER, vacant[1], "乙"))
+    assert [type(e) for e in world.evaluate(rules)] == [AlertUpdated]
+    assert world.state.alerts["vacancy:TC02"].detail["count"] == 2
     world.at(30)
-    assert world.evaluate(rules) == []
+    assert world.evaluate(rules) == []  # nothing changed: nothing written
+
+
+def test_a_second_grid_over_target_is_counted_within_a_round(world: World) -> None:
+    rules = AlertRules(AlertConfig(update_every_minutes=10, silent_minutes=100_000))
+    world.war()
+    world.launch()
+    leaves = sorted(world.tree.leaves("TC01"))
+    world.report(leaves[0], 40)  # 40 of 30 people
+    world.at(1)
+    world.evaluate(rules)
+    base = "over_target:op1:TC01"
+    assert world.state.alerts[base].detail["count"] == 1
+    world.report(leaves[1], 40)
+    world.at(2)
+    events = world.evaluate(rules)
+    assert [type(e) for e in events if getattr(e, "alert", "") == base] == [AlertUpdated]
+    assert world.state.alerts[base].detail["count"] == 2
+    assert world.state.alerts[base].detail["grids"] == leaves[:2]
+
+
+def test_a_pace_projection_alone_is_refreshed_at_most_once_per_interval() -> None:
+    from command.alerts import drift, signature
+
+    a = {"grids": ["X"], "count": 1, "behind": ["sampled"], "projected_at": 10 * 60 * MINUTE}
+    b = {**a, "projected_at": 12 * 60 * MINUTE}
+    assert signature("pace", a) == signature("pace", b) and drift("pace", a) != drift("pace", b)
+    assert signature("pace", a) != signature("pace", {**a, "count": 2})
+    assert drift("over_target", a) == ()
 
 
 def test_stand_down_clears_vacancies(world: World, rules: AlertRules) -> None:

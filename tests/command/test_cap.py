@@ -74,15 +74,14 @@ def test_every_kind_of_alert_validates_against_the_cap_1_2_schema(world: Folded)
         assert root.findtext("cap:msgType", namespaces=NS) == "Alert"
 
 
-def test_the_grid_and_the_grids_rolled_up_under_it_are_geocodes(world: Folded) -> None:
+def test_the_grids_rolled_up_under_the_town_are_the_geocodes(world: Folded) -> None:
     a = world.state.alerts["stall:op-7:TC01"]
     root = _parse(to_cap(a, world.state))
     for info in root.findall("cap:info", NS):
         codes = [g.findtext("cap:value", namespaces=NS) for g in info.findall("cap:area/cap:geocode", NS)]
         names = {g.findtext("cap:valueName", namespaces=NS) for g in info.findall("cap:area/cap:geocode", NS)}
         assert names == {GEOCODE}
-        assert codes[0] == "TC01"
-        assert set(codes[1:]) == set(a.detail["grids"])
+        assert codes == sorted(a.detail["grids"]) and "TC01" not in codes  # the affected grids, not the town
     assert [i.findtext("cap:language", namespaces=NS) for i in root.findall("cap:info", NS)] == ["zh-CN", "en-US"]
 
 
@@ -158,3 +157,26 @@ def test_names_with_markup_are_escaped_and_polygons_are_lat_lon(world: Folded) -
         "23.000000,110.000000 23.000000,110.100000 23.100000,110.100000 23.000000,110.000000"
     )
     assert root.findtext("cap:sender", namespaces=NS) == "wartime@X"
+
+
+def test_a_town_alert_over_two_grids_carries_their_polygons_not_the_town_outline(world: Folded) -> None:
+    """Issue 14 item 10: the town's outline (7,486 points in Pingnan) is not the area of two micro grids."""
+    a = world.state.alerts["stall:op-7:TC01"]
+    two = sorted(a.detail["grids"])[:2]
+    alert = Alert(a.id, a.kind, a.grid, a.operation, a.raised_at, {"count": 2, "grids": two, "minutes": 30})
+
+    def square(x: float, n: int) -> dict[str, object]:
+        ring = [[x + i * 0.001, 23.0] for i in range(n)] + [[x, 23.1], [x, 23.0]]
+        return {"type": "Polygon", "coordinates": [ring]}
+
+    geometry = {"TC01": square(110.0, 7486), two[0]: square(110.2, 4), two[1]: square(110.3, 4)}
+    xml = to_cap(alert, world.state, geometry=geometry)
+    root = _parse(xml)
+    for info in root.findall("cap:info", NS):
+        polys = [p.text or "" for p in info.findall("cap:area/cap:polygon", NS)]
+        assert len(polys) == 2 and all(len(p.split()) == 6 for p in polys)
+        assert [g.findtext("cap:value", namespaces=NS) for g in info.findall("cap:area/cap:geocode", NS)] == two
+    assert len(xml) < 10_000
+    single = Alert("vacancy:TC01-L1-M1-S2", "vacancy", "TC01-L1-M1-S2", None, T0, {})
+    one = _parse(to_cap(single, world.state, geometry={"TC01-L1-M1-S2": square(110.4, 4)}))
+    assert len(one.findall("cap:info/cap:area/cap:polygon", NS)) == 2  # its own, in both languages

@@ -211,14 +211,20 @@ def test_dongchang_has_457_community_grids_each_with_a_first_leader(dongchang: G
     assert s["by_level"]["micro"]["comprehensive"] == 2710  # one per building leader
 
 
-def test_qingcao_has_22_50_165_grids_in_its_one_town() -> None:
-    tree, _ = generate("qingcao")
+def test_qingcao_has_exactly_its_three_published_levels_22_50_165_in_its_one_town() -> None:
+    tree, geometry = generate("qingcao")
     s = summary(tree)
     assert tree.root == "QC" and list(tree.towns) == ["QC01"]
     assert tree["QC01"].name == "青草镇"
     counts = [s["by_level"][lv]["comprehensive"] for lv in ("large", "medium", "small")]
     assert counts == [22, 50, 165]
-    assert s["by_level"]["micro"]["comprehensive"] > 0
+    below_town = {tree[c].level for c in tree.subtree("QC01")} - {Level.TOWN}
+    assert below_town == {Level.LARGE, Level.MEDIUM, Level.SMALL}  # no fourth level
+    leaves = list(tree.leaves("QC"))
+    assert len(leaves) == 165 and all(tree[c].level == Level.SMALL for c in leaves)
+    assert all(tree[c].population > 0 and tree[c].first_leader for c in leaves)
+    assert 35_000 < tree["QC"].population < 60_000
+    assert set(geometry) == set(tree.grids)
 
 
 def test_profiles_describe_how_they_map_the_published_figures() -> None:

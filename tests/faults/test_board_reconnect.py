@@ -24,11 +24,11 @@ from typing import Any
 
 import requests
 
+from bench.soak import OwnServe, seed_embedded, wait_until
 from command.access import Actor, Role
 from command.operations import ReportRequest
 from streams.county import County
 from streams.server import EmbeddedRedis, connect
-from tests.faults.harness import OwnServe, seed_embedded, wait_until
 
 BOOT_MS = 90_000
 BOSS = Actor("commander", Role.COMMANDER, "TC")

@@ -24,9 +24,9 @@ import os
 import signal
 from pathlib import Path
 
+from bench.soak import Field, OwnServe, fault_round, make_reports, seed_embedded, verify_exact
 from streams.server import EmbeddedRedis
 from tests.conftest import make_tree
-from tests.faults.harness import Field, OwnServe, fault_round, make_reports, seed_embedded, verify_exact
 
 REPORTS = int(os.environ.get("WARTIME_FAULT_REPORTS", "2000"))
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"

@@ -29,9 +29,9 @@ import pytest
 import redis
 import requests
 
+from bench.soak import Field, OwnServe, make_reports, seed_embedded, verify_exact, wait_until
 from streams.server import EmbeddedRedis
 from tests.conftest import Served, make_tree
-from tests.faults.harness import Field, OwnServe, make_reports, seed_embedded, verify_exact, wait_until
 
 LEAF = "TC01-L1-M1-S1-W1"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"

@@ -22,18 +22,9 @@ from command.fold import ControlState
 from command.grids import GridTree
 from command.modes import SwitchRequest
 from command.operations import ReportRequest
+from dashboard.components.bands import band
 from streams.county import County
-from streams.live import (
-    BAND_ACTIVE,
-    BAND_OVER,
-    BAND_PEACETIME,
-    BAND_PENDING,
-    BAND_WARTIME,
-    LiveHub,
-    band,
-    board_view,
-    encode_cells,
-)
+from streams.live import LiveHub, board_view, encode_cells
 from streams.projector import Projector
 from streams.server import connect
 from tests.conftest import free_port, make_tree
@@ -56,24 +47,6 @@ def verify(token: str) -> tuple[str, str, str]:
 
 
 # -- pure parts ---------------------------------------------------------------------------------
-
-
-def test_band_is_peacetime_grey_and_wartime_blue_outside_the_operation() -> None:
-    assert band(False, True, 10, 100) == BAND_PEACETIME
-    assert band(True, False, 10, 100) == BAND_WARTIME
-
-
-def test_band_counts_tenths_of_the_target_and_flags_over_target() -> None:
-    assert [band(True, True, d, 100) for d in (0, 9, 10, 55, 99, 100, 101)] == ["0", "0", "1", "5", "9", "a", BAND_OVER]
-    assert band(True, True, 0, None) == BAND_PENDING
-    assert band(True, True, 3, 0) == BAND_ACTIVE
-
-
-@given(st.integers(0, 10_000), st.integers(0, 10_000), st.integers(1, 10_000))
-def test_band_never_falls_when_more_is_done(a: int, b: int, target: int) -> None:
-    order = "0123456789ab"
-    lo, hi = sorted((a, b))
-    assert order.index(band(True, True, lo, target)) <= order.index(band(True, True, hi, target))
 
 
 @given(st.sets(st.integers(0, 4999)), st.integers(5000, 6000))
@@ -131,7 +104,7 @@ class Hub:
 
     def __init__(self, redis_url: str, flush_hz: float = 20.0) -> None:
         self.port = free_port()
-        self.hub = LiveHub(redis_url, verify, flush_hz=flush_hz, ping_s=1.0)
+        self.hub = LiveHub(redis_url, verify, flush_hz=flush_hz, ping_s=1.0, band=band)
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)

@@ -1,4 +1,4 @@
-"""Fault-injection harness: a `wartime serve` that owns its embedded Redis, clients that retry, checks.
+"""Fault-injection harness (bench/bench_faults.py, tests/faults): a serve that owns its Redis, retrying clients, checks.
 
 * `OwnServe` runs ``wartime serve --data DIR`` **without** ``--redis``: the
   server uses (and its supervisor restarts) the embedded redis-server of DIR,
@@ -31,9 +31,9 @@ from typing import Any
 
 import requests
 
-from tests.conftest import PASSWORD, free_port
+from bench.testbed import PASSWORD, free_port, seed_county
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def seed_embedded(data: Path, geometry: dict[str, Any] | None = None) -> tuple[str, str]:
@@ -42,7 +42,6 @@ def seed_embedded(data: Path, geometry: dict[str, Any] | None = None) -> tuple[s
     from command.modes import SwitchRequest
     from streams.county import County
     from streams.server import EmbeddedRedis, connect
-    from tests.conftest import seed_county
 
     url = EmbeddedRedis(data).start()
     seed_county(url, None, geometry)

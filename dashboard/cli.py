@@ -21,6 +21,7 @@ from typing import Any
 
 from command.access import Actor, Role
 from command.errors import CommandRejected, RegistryError
+from command.mapimport import FieldMap
 
 
 def _progress(total: int | None, desc: str) -> Any:
@@ -67,9 +68,22 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def import_registry(client: Any, path: Path, actor: Actor | None = None, quiet: bool = False) -> Any:
-    """Load a registry file into the county it describes (all or nothing), and project it."""
+def import_registry(
+    client: Any,
+    path: Path,
+    actor: Actor | None = None,
+    quiet: bool = False,
+    options: FieldMap | None = None,
+    notes: list[str] | None = None,
+) -> Any:
+    """Load a registry file into the county it describes (all or nothing), and project it.
+
+    A GIS file (zipped Shapefile, KML/KMZ, GeoJSON with `options` naming its properties)
+    goes through `dashboard.mapfiles`; `notes` receives what the readers decided (encoding,
+    title rows, CRS, repaired rings, children outside their parent).
+    """
     from command.registry import load_geometry, load_registry
+    from dashboard.mapfiles import is_map_file, read_map
     from streams.county import County
     from streams.projector import Projector
 
@@ -81,10 +95,16 @@ def import_registry(client: Any, path: Path, actor: Actor | None = None, quiet: 
             bar.n = done
             bar.refresh()
 
-    tree = load_registry(path, progress=progress)
+    said: list[str] = [] if notes is None else notes
+    if is_map_file(path, options or FieldMap()):
+        loaded = read_map(path, options or FieldMap(), progress=progress)
+        tree, geometry = loaded.tree, loaded.geometry
+        said.extend(loaded.notes)
+    else:
+        tree = load_registry(path, progress=progress, notes=said)
+        geometry = load_geometry(path)
     if bar is not None:
         bar.close()
-    geometry = load_geometry(path)
     county = County(client, tree.root)
     county.load_registry(tree, geometry, actor or _cli_actor(tree.root), source=path.name)
     Projector(client, tree.root, consumer="import", publish=False).catch_up()
@@ -93,9 +113,20 @@ def import_registry(client: Any, path: Path, actor: Actor | None = None, quiet: 
 
 def cmd_import(args: argparse.Namespace) -> int:
     from command.generate import summary
+    from dashboard.mapfiles import load_mapping
 
+    options = FieldMap(
+        code=args.code_field or "", name=args.name_field or "", parent=args.parent_field or "",
+        level_field=args.level_field or "", kind_field=args.kind_field or "",
+        level=args.level or "", kind=args.kind or "", crs=args.crs or "", gcj02=args.gcj02,
+    )
+    if args.mapping:
+        options = options.merged(load_mapping(Path(args.mapping)))
     client = _client(args)
-    county = import_registry(client, Path(args.file))
+    notes: list[str] = []
+    county = import_registry(client, Path(args.file), options=options, notes=notes)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     from dashboard.audit import record_cli
 
     record_cli(client, county.code, f"import {Path(args.file).name}", detail=f"{len(county.tree)} rows")
@@ -275,8 +306,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=7)
     s.set_defaults(fn=cmd_generate)
 
-    s = sub.add_parser("import", parents=[common], help="load a grid registry (CSV, XLSX, GeoJSON)")
+    s = sub.add_parser("import", parents=[common],
+                       help="load a grid registry (CSV, XLSX, GeoJSON, zipped Shapefile, KML/KMZ)")
     s.add_argument("file")
+    s.add_argument("--code-field", help="the property holding the grid code (GIS files)")
+    s.add_argument("--name-field", help="the property holding the name")
+    s.add_argument("--parent-field", help="the property holding the parent's code")
+    s.add_argument("--level-field", help="the property holding the level (county…micro or 县…微网格)")
+    s.add_argument("--kind-field", help="the property holding the kind")
+    s.add_argument("--level", help="one level for every feature (e.g. small or 小网格)")
+    s.add_argument("--kind", help="one kind for every feature (default comprehensive)")
+    s.add_argument("--mapping", help="JSON file naming the properties (keys: code, name, parent, level…)")
+    s.add_argument("--crs", help="the file's CRS when it has none (or a wrong one), e.g. EPSG:4490")
+    s.add_argument("--gcj02", action="store_true", help="coordinates are GCJ-02 (Chinese web maps)")
     s.set_defaults(fn=cmd_import)
 
     s = sub.add_parser("switch", parents=[common], help="switch a scope to wartime or back")

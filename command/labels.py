@@ -9,6 +9,7 @@ names themselves are always accepted. Pure lookups: no I/O.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Collection
 
 from command.grids import GridKind, Level
 
@@ -56,7 +57,7 @@ def normalise(label: str) -> str:
     return "".join(ch for ch in text if not ch.isspace() and ch not in "*＊")
 
 
-def column(label: str, known: tuple[str, ...] | list[str] | frozenset[str]) -> str | None:
+def column(label: str, known: Collection[str]) -> str | None:
     """The registry column a header cell names (code name or Chinese label), or None."""
     key = normalise(label)
     if key in known:

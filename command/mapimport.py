@@ -32,8 +32,9 @@ import numpy as np
 import shapely
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
-from shapely.geometry import mapping
+from shapely.geometry import MultiPolygon, Polygon, mapping
 from shapely.geometry.base import BaseGeometry
+from shapely.geometry.polygon import orient
 
 from command import gcj02, labels
 from command.errors import RegistryError, RowError
@@ -76,7 +77,7 @@ class FieldMap:
 
     def merged(self, other: FieldMap) -> FieldMap:
         """These options over `other`'s (command-line options win over a mapping file)."""
-        values = {}
+        values: dict[str, Any] = {}
         for f in fields(self):
             mine, theirs = getattr(self, f.name), getattr(other, f.name)
             values[f.name] = {**theirs, **mine} if f.name == "fields" else (mine or theirs)
@@ -341,7 +342,11 @@ def _overlaps(kids: Sequence[str], metric: Mapping[str, BaseGeometry], lines: Ma
 
 
 def geojson(shape: BaseGeometry) -> dict[str, Any]:
-    """A shape as a GeoJSON geometry with lists (not tuples) and `STORED_DECIMALS` decimals."""
+    """A shape as GeoJSON: outer rings counter-clockwise (RFC 7946), lists, `STORED_DECIMALS` decimals."""
+    if isinstance(shape, Polygon):
+        shape = orient(shape, 1.0)
+    elif isinstance(shape, MultiPolygon):
+        shape = MultiPolygon([orient(part, 1.0) for part in shape.geoms])
     doc = mapping(shape)
     return {"type": doc["type"], "coordinates": _lists(doc["coordinates"])}
 
@@ -354,6 +359,33 @@ def _lists(value: Any) -> Any:
         return [_lists(v) for v in value]
     return value
 
+
+
+def outline_of(
+    wkbs: Sequence[bytes | None], file_crs: str, options: FieldMap, source: str, notes: list[str]
+) -> list[tuple[float, float]]:
+    """One county outline (WGS 84 open ring) from a layer: its polygons merged, the largest part's shell."""
+    shapes: list[BaseGeometry | None] = [None if raw is None else shapely.from_wkb(raw) for raw in wkbs]
+    crs_text = options.crs or file_crs
+    if not crs_text and not looks_geographic(shapes):
+        raise RegistryError([RowError(WHOLE_FILE, "the file has no CRS and its coordinates are not longitude/"
+                                      "latitude: give --crs EPSG:N", "crs")], source=source)
+    transformer = transformer_for(crs_text, source) if crs_text else None
+    errors: list[RowError] = []
+    shapes = repair(to_wgs84(shapes, transformer, options.gcj02), errors, notes, source)
+    if errors:
+        raise RegistryError(errors, source=source)
+    polygons = [g for g in shapes if g is not None]
+    if not polygons:
+        raise RegistryError([RowError(WHOLE_FILE, "no polygon in the file to take as the outline")], source=source)
+    merged = shapely.union_all(polygons)
+    parts = sorted(getattr(merged, "geoms", [merged]), key=lambda g: -g.area)
+    if len(parts) > 1:
+        notes.append(f"{source}: the outline has {len(parts)} parts; the largest is tiled")
+    shell = parts[0]
+    if shell.interiors:
+        notes.append(f"{source}: holes in the outline are tiled over (grids cover the whole county)")
+    return [(float(x), float(y)) for x, y in shell.exterior.coords[:-1]]
 
 
 @dataclass

@@ -20,7 +20,7 @@ Design:
   `MAX_XLSX_INFLATED_BYTES`, and CSV fields over `MAX_FIELD_CHARS` are refused with a
   clear reason instead of exhausting memory.
 * **Deterministic output.** `write_registry` writes rows in the tree's pre-order (the
-  registry order), `\\n` line endings, UTF-8 without BOM, coordinates rounded to 5
+  registry order), `\\n` line endings, UTF-8 without BOM, coordinates rounded to 7
   decimals and compact JSON, so the same tree always gives the same bytes.
 
 Registry files: ``grids.csv`` / ``grids.xlsx`` (first sheet) / ``grids.geojson`` (columns
@@ -76,7 +76,7 @@ MAX_XLSX_INFLATED_BYTES = 1024 * 1024 * 1024
 MAX_FIELD_CHARS = 10_000
 MAX_COUNT = 1_000_000_000
 LINKED_MIN, LINKED_MAX = 5, 10
-COORD_DECIMALS = 5
+COORD_DECIMALS = 7  # ~1 cm: real boundaries have vertices closer than 1 m; generated ones carry 5
 
 _MAX_LEN = {
     "code": 64,
@@ -299,7 +299,7 @@ def _header(
 
 def _known_count(raw: Sequence[Any], known: Sequence[str]) -> int:
     """How many cells of a row name a known column: a header names several, a title none."""
-    return sum(1 for cell in raw if labels.column(_cell_text(cell), known) is not None)
+    return len([cell for cell in raw if labels.column(_cell_text(cell), known) is not None])
 
 
 def _is_header(raw: Sequence[Any], known: Sequence[str], seen_rows: int) -> bool:
@@ -800,7 +800,7 @@ def _csv_text(columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> str:
 
 
 def _round_coords(value: Any) -> Any:
-    """Fixed 5-decimal rounding, recursively, so equal geometry always prints the same."""
+    """Fixed `COORD_DECIMALS` rounding, recursively, so equal geometry always prints the same."""
     if isinstance(value, list | tuple):
         return [_round_coords(v) for v in value]
     if isinstance(value, float):

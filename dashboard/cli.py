@@ -53,10 +53,17 @@ def _county(args: argparse.Namespace) -> Any:
 def cmd_generate(args: argparse.Namespace) -> int:
     from command.generate import generate, summary
     from command.registry import write_registry
+    from dashboard.mapfiles import read_outline
 
     t0 = time.monotonic()
+    outline = None
+    if args.outline:
+        notes: list[str] = []
+        outline = read_outline(Path(args.outline), FieldMap(crs=args.crs or "", gcj02=args.gcj02), notes)
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
     bar = _progress(3, f"generate {args.profile}")
-    tree, geometry = generate(args.profile, seed=args.seed)
+    tree, geometry = generate(args.profile, seed=args.seed, outline=outline)
     bar.update(1)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -304,6 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--profile", required=True)
     s.add_argument("--out", required=True)
     s.add_argument("--seed", type=int, default=7)
+    s.add_argument("--outline", help="tile this county boundary (zipped Shapefile, KML/KMZ, GeoJSON)")
+    s.add_argument("--crs", help="the outline file's CRS when it has none, e.g. EPSG:4490")
+    s.add_argument("--gcj02", action="store_true", help="the outline's coordinates are GCJ-02")
     s.set_defaults(fn=cmd_generate)
 
     s = sub.add_parser("import", parents=[common],

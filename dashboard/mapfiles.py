@@ -20,7 +20,7 @@ import pyogrio.raw
 from pyogrio.errors import DataSourceError, FieldError, GeometryError
 
 from command.errors import RegistryError, RowError
-from command.mapimport import FieldMap, MapImport, assemble, parse_mapping
+from command.mapimport import FieldMap, MapImport, assemble, outline_of, parse_mapping
 from command.registry import MAX_FILE_BYTES, MAX_XLSX_INFLATED_BYTES, WHOLE_FILE, Progress
 
 MAP_SUFFIXES = (".zip", ".shp", ".kml", ".kmz", ".geojson", ".json")
@@ -59,6 +59,16 @@ def read_map(path: Path, options: FieldMap, progress: Progress | None = None) ->
     result = assemble(properties, wkbs, crs, options, source, progress)
     result.notes[:0] = notes
     return result
+
+
+def read_outline(path: Path, options: FieldMap, notes: list[str]) -> list[tuple[float, float]]:
+    """A county outline (WGS 84) from any GIS file `read_map` takes; `notes` says what was done."""
+    source = path.name
+    if not path.is_file():
+        raise RegistryError([RowError(WHOLE_FILE, "no such file")], source=source)
+    uri, encoding = _dataset(path, notes)
+    _, wkbs, crs = _read_layers(uri, encoding, source)
+    return outline_of(wkbs, crs, options, source, notes)
 
 
 def _dataset(path: Path, notes: list[str]) -> tuple[str, str | None]:

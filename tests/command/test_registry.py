@@ -448,7 +448,7 @@ def test_write_registry_writes_lf_utf8_files_that_load_back_equal(tmp_path: Path
     assert b"\r" not in data and not data.startswith(b"\xef\xbb\xbf")
     assert load_registry(out / "grids.csv") == tree
     assert load_registry(out / "grids.geojson") == tree
-    assert load_geometry(out)["C"]["coordinates"][0][0] == [110.12346, 23.5]
+    assert load_geometry(out)["C"]["coordinates"][0][0] == [110.1234568, 23.5]  # 7 decimals (~1 cm)
     assert set(load_geometry(out)) == {"C"}
 
 

@@ -1,0 +1,80 @@
+"""`generate(profile, outline=…)`: a real county boundary tiled, the profile's figures kept, no slivers."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+import shapely
+from shapely.geometry import Polygon, shape
+
+from command.errors import InvalidRequest
+from command.generate import generate, summary
+from command.grids import Level
+
+OUTLINE_DECIMALS = 1e-7
+
+
+def ragged_outline(seed: int = 1, vertices: int = 2048) -> list[tuple[float, float]]:
+    """A county-like boundary with the ragged detail of a surveyed one (midpoint displacement)."""
+    rng = random.Random(seed)
+    radius = [1 + rng.uniform(-0.25, 0.25) for _ in range(16)]
+    amp = 0.25
+    while len(radius) < vertices:
+        amp *= 0.6
+        radius = [v for i, a in enumerate(radius)
+                  for v in (a, (a + radius[(i + 1) % len(radius)]) / 2 + rng.uniform(-amp, amp))]
+    n = len(radius)
+    return [(110.5 + 0.26 * r * math.cos(2 * math.pi * i / n), 23.55 + 0.32 * r * math.sin(2 * math.pi * i / n))
+            for i, r in enumerate(radius)]
+
+
+@pytest.fixture(scope="module")
+def tiled() -> tuple[object, dict[str, Polygon], list[tuple[float, float]]]:
+    outline = ragged_outline()
+    tree, geometry = generate("pingnan", outline=outline)
+    return tree, {code: shape(g) for code, g in geometry.items()}, outline
+
+
+def test_the_outline_keeps_the_profiles_exact_figures_and_tree(tiled) -> None:
+    tree, _, _ = tiled
+    plain, _ = generate("pingnan", geometry=False)
+    assert summary(tree) == summary(plain)
+    assert tree.rows() == plain.rows()
+
+
+def test_the_county_is_the_outline_and_towns_tile_it_without_gaps_or_overlaps(tiled) -> None:
+    tree, shapes, outline = tiled
+    county = shapes[tree.root]
+    # The county is the outline but for rounding to 7 decimals along its length.
+    assert county.symmetric_difference(Polygon(outline)).area < Polygon(outline).length * OUTLINE_DECIMALS
+    assert len(county.exterior.coords) > 2000  # the real detail kept, not a blob
+    for code, grid in tree.grids.items():
+        kids = [shapes[c] for c in tree.grids if tree.grids[c].parent == code] if grid.level == Level.COUNTY else None
+        if kids is None:
+            continue
+        union = shapely.union_all(kids)
+        assert union.symmetric_difference(county).area == pytest.approx(0, abs=1e-12)
+        overlap = sum(kids[i].intersection(kids[j]).area for i in range(len(kids)) for j in range(i + 1, len(kids)))
+        assert overlap == pytest.approx(0, abs=1e-12)
+
+
+def test_every_grids_children_tile_it_and_every_polygon_is_valid(tiled) -> None:
+    tree, shapes, _ = tiled
+    children: dict[str, list[str]] = {}
+    for code, grid in tree.grids.items():
+        if grid.parent:
+            children.setdefault(grid.parent, []).append(code)
+    assert all(g.is_valid for g in shapes.values())
+    worst = 0.0
+    for parent, kids in children.items():
+        union = shapely.union_all([shapes[k] for k in kids])
+        worst = max(worst, union.symmetric_difference(shapes[parent]).area / shapes[parent].area)
+    assert worst < 1e-9
+
+
+def test_an_outline_that_crosses_itself_is_refused() -> None:
+    with pytest.raises(InvalidRequest) as info:
+        generate("qingcao", outline=[(116.9, 31.1), (117.0, 31.2), (117.0, 31.1), (116.9, 31.2)])
+    assert info.value.field == "outline"

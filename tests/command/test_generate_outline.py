@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import math
-import random
-
 import pytest
 import shapely
 from shapely.geometry import Polygon, shape
 
+from command import borders
 from command.errors import InvalidRequest
 from command.generate import generate, summary
 from command.grids import Level
@@ -16,18 +14,9 @@ from command.grids import Level
 OUTLINE_DECIMALS = 1e-7
 
 
-def ragged_outline(seed: int = 1, vertices: int = 2048) -> list[tuple[float, float]]:
-    """A county-like boundary with the ragged detail of a surveyed one (midpoint displacement)."""
-    rng = random.Random(seed)
-    radius = [1 + rng.uniform(-0.25, 0.25) for _ in range(16)]
-    amp = 0.25
-    while len(radius) < vertices:
-        amp *= 0.6
-        radius = [v for i, a in enumerate(radius)
-                  for v in (a, (a + radius[(i + 1) % len(radius)]) / 2 + rng.uniform(-amp, amp))]
-    n = len(radius)
-    return [(110.5 + 0.26 * r * math.cos(2 * math.pi * i / n), 23.55 + 0.32 * r * math.sin(2 * math.pi * i / n))
-            for i, r in enumerate(radius)]
+def ragged_outline() -> list[tuple[float, float]]:
+    """A Pingnan-sized boundary with 2,048 ragged vertices."""
+    return borders.ragged_outline((110.5, 23.55), (0.26, 0.32))
 
 
 @pytest.fixture(scope="module")

@@ -45,7 +45,7 @@ import traceback
 from collections.abc import Mapping
 from typing import Any
 
-MODULES = ("core", "http", "board", "report", "alerts", "cluster", "province", "faults")
+MODULES = ("core", "http", "board", "report", "alerts", "cluster", "province", "faults", "maps")
 """Suite order: bench/bench_<name>.py."""
 
 

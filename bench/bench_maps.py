@@ -21,7 +21,6 @@ own path (`dashboard.cli.import_registry` → `dashboard.mapfiles`):
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import time
@@ -177,15 +176,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         with embedded_redis() as url:
             figures = go(url)
+    from bench.run import machine_info, print_results
+
     say(f"load average {os.getloadavg()[0]:.1f} at the end")
-    for name, value in figures.items():
-        target = TARGETS.get(name)
-        mark = ""
-        if target:
-            ok = value <= target[1] if target[0] == "<=" else value >= target[1]
-            mark = f"  (target {target[0]} {target[1]:g}: {'ok' if ok else 'MISSED'})"
-        print(f"{name:>24} {value:>12g}{mark}")
-    print(json.dumps(figures))
+    print_results({"maps": figures}, {"maps": TARGETS}, machine=machine_info())
     return 0
 
 

@@ -179,13 +179,18 @@ def records(
 # ---------------------------------------------------------------------------- geometry
 
 
-def transformer_for(crs_text: str, source: str) -> Transformer | None:
-    """A transformer from the file's CRS to WGS 84 (lon, lat); None when it already is WGS 84."""
+def parse_crs(crs_text: str, source: str) -> CRS:
+    """A CRS from `--crs` or a file (EPSG:N, WKT, PROJ); an unknown one refuses the file."""
     try:
-        crs = CRS.from_user_input(crs_text)
+        return CRS.from_user_input(crs_text)
     except CRSError as exc:
         raise RegistryError([RowError(WHOLE_FILE, f"unknown CRS {crs_text[:80]!r}: {exc}", "crs")],
                             source=source) from None
+
+
+def transformer_for(crs_text: str, source: str) -> Transformer | None:
+    """A transformer from the file's CRS to WGS 84 (lon, lat); None when it already is WGS 84."""
+    crs = parse_crs(crs_text, source)
     if crs.equals(WGS84, ignore_axis_order=True):
         return None
     return Transformer.from_crs(crs, WGS84, always_xy=True)
@@ -418,7 +423,7 @@ def assemble(
             errors.append(RowError(number, f"unreadable geometry ({exc})", "geometry"))
             shapes.append(None)
     crs_text = options.crs or file_crs
-    if options.crs and file_crs and not CRS.from_user_input(file_crs).equals(CRS.from_user_input(options.crs)):
+    if options.crs and file_crs and not parse_crs(file_crs, source).equals(parse_crs(options.crs, source)):
         notes.append(f"{source}: --crs {options.crs} used instead of the file's own CRS")
     if not crs_text:
         if not looks_geographic(shapes):
@@ -427,7 +432,7 @@ def assemble(
         notes.append(f"{source}: no CRS in the file; coordinates taken as WGS 84 longitude/latitude")
     transformer = transformer_for(crs_text, source) if crs_text else None
     if transformer is not None:
-        notes.append(f"{source}: reprojected from {CRS.from_user_input(crs_text).name} to WGS 84")
+        notes.append(f"{source}: reprojected from {parse_crs(crs_text, source).name} to WGS 84")
     if options.gcj02:
         notes.append(f"{source}: GCJ-02 (web map) coordinates converted to WGS 84")
     shapes = to_wgs84(shapes, transformer, options.gcj02)

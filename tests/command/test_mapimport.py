@@ -175,3 +175,10 @@ def test_a_bow_tie_is_repaired_and_noted_and_a_broken_feature_refused_by_number(
     with pytest.raises(RegistryError) as info:
         assemble(props, [shapely.to_wkb(county), line], "EPSG:4326", FieldMap(), "f.geojson")
     assert [e.line for e in info.value.errors] == [2] and "LineString" in info.value.errors[0].reason
+
+
+def test_an_unknown_crs_is_refused_naming_it() -> None:
+    props = [{"code": "C", "name": "县", "level": "county", "parent": ""}]
+    with pytest.raises(RegistryError) as info:
+        assemble(props, [shapely.to_wkb(box(110, 23, 110.01, 23.01))], "", FieldMap(crs="EPSG:99999999"), "f")
+    assert info.value.errors[0].field == "crs" and "EPSG:99999999" in info.value.errors[0].reason

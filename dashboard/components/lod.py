@@ -16,6 +16,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import shapely
 from shapely.geometry import mapping, shape
 
@@ -52,7 +53,7 @@ def for_scope(tree: GridTree, geometry: Mapping[str, Any], scope: str, digest: s
 def _simplified(codes: list[str], geometry: Mapping[str, Any]) -> dict[str, Any]:
     """These codes' polygons (a coverage: they tile without overlap) simplified together; {} if not worth it."""
     codes = [c for c in codes if geometry.get(c)]
-    shapes = [shape(geometry[c]) for c in codes]
+    shapes = [_shape(geometry[c]) for c in codes]
     if not shapes or int(shapely.get_num_coordinates(shapes).sum()) < MIN_VERTICES:
         return {}
     minx, miny, maxx, maxy = shapely.total_bounds(shapes)
@@ -63,8 +64,18 @@ def _simplified(codes: list[str], geometry: Mapping[str, Any]) -> dict[str, Any]
     return {c: _geojson(s) for c, s in zip(codes, simple, strict=True) if not s.is_empty}
 
 
+def _shape(doc: Mapping[str, Any]) -> Any:
+    """A GeoJSON geometry as shapely; a plain one-ring polygon (the usual cell) straight from an array."""
+    coords = doc.get("coordinates") or []
+    if doc.get("type") == "Polygon" and len(coords) == 1:
+        return shapely.polygons(np.asarray(coords[0], dtype=np.float64)[:, :2])
+    return shape(doc)
+
+
 def _geojson(s: Any) -> dict[str, Any]:
     """A shapely polygon as a GeoJSON geometry with lists."""
+    if s.geom_type == "Polygon" and not s.interiors:
+        return {"type": "Polygon", "coordinates": [shapely.get_coordinates(s).tolist()]}
     doc = mapping(s)
 
     def lists(v: Any) -> Any:

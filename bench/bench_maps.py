@@ -59,7 +59,7 @@ def real_county() -> tuple[GridTree, dict[str, Any]]:
     """Pingnan over a ragged outline, every leaf bent to ≥ 100 vertices."""
     tree, geometry = generate("pingnan", outline=ragged_outline((110.5, 23.55), (0.26, 0.32)))
     leaves = {g for g in tree.grids if not tree.children[g]}
-    return tree, natural_borders(geometry, leaves)
+    return tree, natural_borders(geometry, leaves, outline=tree.root)
 
 
 def write_office_shapefile(tree: GridTree, geometry: dict[str, Any], folder: Path) -> Path:

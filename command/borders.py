@@ -27,21 +27,27 @@ BEND = 0.06  # the bend's height as a share of the edge's length: small enough n
 
 
 def natural_borders(
-    geometry: Mapping[str, Mapping[str, Any]], leaves: set[str], min_vertices: int = 100, decimals: int = 7
+    geometry: Mapping[str, Mapping[str, Any]], leaves: set[str], min_vertices: int = 100, decimals: int = 7,
+    outline: str | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Every polygon with its edges bent; each leaf's ring ends with at least `min_vertices` points.
 
+    The edges of the `outline` grid's ring (a real county boundary) are kept as they are.
     Where bends would make a ring cross itself (a narrow corner), that ring's edges are
     subdivided straight instead — on both sides of each, so borders stay shared.
     """
+    straight: set[tuple[Point, Point]] = set()
+    fixed: set[tuple[Point, Point]] = set()
+    if outline is not None:
+        fixed = {(a, b) if a <= b else (b, a) for a, b in itertools.pairwise(_ring(geometry[outline]))}
     pieces: dict[tuple[Point, Point], int] = {}
     for code in leaves:
         ring = _ring(geometry[code])
-        need = math.ceil(min_vertices / max(1, len(ring) - 1))
-        for a, b in itertools.pairwise(ring):
-            key = (a, b) if a <= b else (b, a)
+        keys = [(a, b) if a <= b else (b, a) for a, b in itertools.pairwise(ring)]
+        free = [k for k in keys if k not in fixed]
+        need = math.ceil(max(0, min_vertices - (len(keys) - len(free))) / max(1, len(free)))
+        for key in free:
             pieces[key] = max(pieces.get(key, 1), need)
-    straight: set[tuple[Point, Point]] = set()
     todo = list(geometry)
     out: dict[str, dict[str, Any]] = {}
     for _ in range(4):
@@ -69,7 +75,7 @@ def _bent(ring: list[Point], pieces: Mapping[tuple[Point, Point], int], straight
     bent: list[list[float]] = []
     for a, b in itertools.pairwise(ring):
         key = (a, b) if a <= b else (b, a)
-        points = _bend(key, pieces.get(key, 1), 0.0 if key in straight else None)
+        points = _bend(key, pieces.get(key, 1), 0.0 if key in straight else None)  # an outline edge: 1 piece
         if key[0] != a:
             points = points[::-1]
         bent.extend([round(x, decimals), round(y, decimals)] for x, y in points[:-1])

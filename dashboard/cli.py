@@ -295,6 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8050)
     s.add_argument("--speed", type=float, default=60.0, help="simulated seconds per real second")
     s.add_argument("--workers", type=int, default=2)
+    s.add_argument("--outline", help="tile this real county boundary (zipped Shapefile, KML/KMZ, GeoJSON)")
+    s.add_argument("--crs", help="the outline file's CRS when it has none")
+    s.add_argument("--gcj02", action="store_true", help="the outline's coordinates are GCJ-02")
     s.set_defaults(fn=cmd_demo)
 
     s = sub.add_parser("serve", parents=[common], help="the production server")

@@ -67,3 +67,17 @@ def test_an_outline_that_crosses_itself_is_refused() -> None:
     with pytest.raises(InvalidRequest) as info:
         generate("qingcao", outline=[(116.9, 31.1), (117.0, 31.2), (117.0, 31.1), (116.9, 31.2)])
     assert info.value.field == "outline"
+
+
+def test_natural_borders_bend_shared_edges_the_same_way_and_keep_the_outline() -> None:
+    outline = borders.ragged_outline((116.93, 31.12), (0.06, 0.05), seed=5)
+    tree, geometry = generate("qingcao", outline=outline)
+    leaves = {g for g in tree.grids if not tree.children[g]}
+    bent = borders.natural_borders(geometry, leaves, outline=tree.root)
+    assert bent[tree.root] == geometry[tree.root]  # the real boundary is left as it is
+    shapes = {c: shape(g) for c, g in bent.items()}
+    assert all(s.is_valid for s in shapes.values())
+    assert min(len(bent[c]["coordinates"][0]) for c in leaves) >= 100
+    cells = [shapes[c] for c in leaves]
+    assert shapely.coverage_is_valid(cells)  # no overlaps: both sides of a border got the same bend
+    assert shapely.union_all(cells).symmetric_difference(shapes[tree.root]).area == pytest.approx(0, abs=1e-12)

@@ -28,7 +28,7 @@ def test_a_real_shaped_county_wall_draws_and_paints_every_cell(
     flush.script_flush()
     tree, geometry = generate("qingcao", outline=ragged_outline((116.93, 31.12), (0.06, 0.05), seed=5))
     leaves = {g for g in tree.grids if not tree.children[g]}
-    real = natural_borders(geometry, leaves)
+    real = natural_borders(geometry, leaves, outline=tree.root)
     assert min(len(real[c]["coordinates"][0]) for c in leaves) >= 100
     seed_county(redis_server.url, tree, real)
     served = start_server(redis_server.url, tmp_path)

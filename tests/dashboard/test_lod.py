@@ -16,7 +16,7 @@ from dashboard.components import lod
 @pytest.fixture(scope="module")
 def county() -> tuple[Any, dict[str, Any]]:
     tree, geometry = generate("qingcao", outline=ragged_outline((116.93, 31.12), (0.06, 0.05), seed=5))
-    return tree, natural_borders(geometry, {g for g in tree.grids if not tree.children[g]})
+    return tree, natural_borders(geometry, {g for g in tree.grids if not tree.children[g]}, outline=tree.root)
 
 
 def vertices(geometry: dict[str, Any], codes: list[str]) -> int:

@@ -230,3 +230,19 @@ def test_wartime_generate_tiles_an_outline_from_a_zipped_shapefile(data: Path, t
     assert shapely.union_all(towns).symmetric_difference(shapes["QC"]).area == pytest.approx(0, abs=1e-12)
     imp = wartime("import", str(out / "grids.csv"), data=data)
     assert imp.returncode == 0 and "loaded county QC" in imp.stdout, imp.stderr
+
+
+def test_the_demo_county_can_be_tiled_over_a_real_outline(redis_url: str, tmp_path: Path, county) -> None:
+    from dashboard.demo import prepare
+
+    ring = [(float(x), float(y)) for x, y in county[0].shape.exterior.coords[:-1]]
+    demo, users = prepare(connect(redis_url), "qingcao", tmp_path, "demo-password-1", 1_700_000_000_000,
+                          outline=ring)
+    view = ControlView(connect(redis_url), demo.code)
+    view.refresh()
+    geometry = view.geometry()
+    assert geometry and users
+    leaves = [g for g in view.tree.grids if not view.tree.children[g]]  # type: ignore[union-attr]
+    assert min(len(geometry[c]["coordinates"][0]) for c in leaves) >= 100  # bent, real-looking borders
+    outline = shape(geometry[demo.code])
+    assert outline.symmetric_difference(county[0].shape).area < county[0].shape.length * 1e-6

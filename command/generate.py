@@ -20,6 +20,14 @@ How a county is made:
    areas follow the children's weights, so towns tile the county and every grid's children
    tile it. Coordinates are rounded to 5 decimals (about 1 m).
 
+*From an outline.* ``generate(profile, outline=ring)`` tiles a real county boundary
+(``wartime generate --outline FILE``) instead of the blob; the tree, people and figures
+are the profile's, byte for byte. Cuts leave T-junctions (a cut ending on a neighbour's
+edge); before rounding, every ring gets the vertices of other pieces that lie on its
+edges (`_node`), so that rounding moves shared borders together and towns still tile the
+outline without gaps or slivers. Those coordinates keep 7 decimals (~1 cm): a real
+boundary has vertices closer than the 1 m of 5 decimals.
+
 A *province* (`generate_province`, `province_county`) is many counties of one profile,
 each with its own seed, a code of its own (``P001``, ``P002``… in place of ``PN``, so
 every town keeps a distinct Redis hash tag) and a place of its own on a lattice.
@@ -39,6 +47,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+import shapely
 from shapely.geometry import LineString, Polygon
 from shapely.geometry.polygon import orient
 from shapely.ops import split
@@ -737,13 +747,13 @@ def _partition(ring: Ring, weights: Sequence[float], rng: random.Random) -> list
     return _partition(low, weights[:at], rng) + _partition(high, weights[at:], rng)
 
 
-def _to_geojson(ring: Ring) -> Geometry:
-    """Counter-clockwise closed ring rounded to 5 decimals, repeated points dropped."""
+def _to_geojson(ring: Ring, decimals: int = 5) -> Geometry:
+    """Counter-clockwise closed ring rounded to `decimals`, repeated points dropped."""
     if _area(ring) < 0:
         ring = ring[::-1]
     out: list[list[float]] = []
     for x, y in ring:
-        point = [round(x, 5), round(y, 5)]
+        point = [round(x, decimals), round(y, decimals)]
         if not out or out[-1] != point:
             out.append(point)
     if out[0] == out[-1] and len(out) > 1:
@@ -752,7 +762,7 @@ def _to_geojson(ring: Ring) -> Geometry:
     return {"type": "Polygon", "coordinates": [out]}
 
 
-def _polygons(county: _County, rng: random.Random) -> dict[str, Geometry]:
+def _polygons(county: _County, rng: random.Random, real_outline: bool = False) -> dict[str, Geometry]:
     """Split the outline down the tree: every node's children tile the node's polygon."""
     weight: dict[str, float] = {}
     for node in reversed(list(county.root.walk())):
@@ -763,7 +773,44 @@ def _polygons(county: _County, rng: random.Random) -> dict[str, Geometry]:
             pieces = _partition(shapes[node.code], [weight[c.code] for c in node.children], rng)
             for child, piece in zip(node.children, pieces, strict=True):
                 shapes[child.code] = piece
+    if real_outline:
+        noded = _node(list(shapes.values()))
+        return {code: _to_geojson(ring, OUTLINE_DECIMALS) for code, ring in zip(shapes, noded, strict=True)}
     return {code: _to_geojson(ring) for code, ring in shapes.items()}
+
+
+OUTLINE_DECIMALS = 7
+_ON_EDGE_DEG = 1e-9  # a vertex this close to an edge lies on it (cut points are computed on it)
+
+
+def _node(rings: Sequence[Ring]) -> list[Ring]:
+    """Every ring with the vertices of all rings that lie on its edges inserted, in order along each edge."""
+    arrays = [np.asarray(r, dtype=np.float64) for r in rings]
+    starts = np.concatenate(arrays)
+    ends = np.concatenate([np.roll(a, -1, axis=0) for a in arrays])
+    points = np.unique(starts, axis=0)
+    tree = shapely.STRtree(shapely.points(points))
+    segments = shapely.linestrings(np.stack([starts, ends], axis=1))
+    seg, pt = tree.query(segments, predicate="dwithin", distance=_ON_EDGE_DEG)
+    a, b, p = starts[seg], ends[seg], points[pt]
+    inner = ~((p == a).all(axis=1) | (p == b).all(axis=1))
+    seg, a, b, p = seg[inner], a[inner], b[inner], p[inner]
+    d = b - a
+    t = ((p - a) * d).sum(axis=1) / np.maximum((d * d).sum(axis=1), 1e-300)
+    order = np.lexsort((t, seg))
+    extra: dict[int, list[tuple[float, float]]] = {}
+    for k in order.tolist():
+        extra.setdefault(int(seg[k]), []).append((float(p[k, 0]), float(p[k, 1])))
+    out: list[Ring] = []
+    base = 0
+    for ring in rings:
+        noded: Ring = []
+        for i, vertex in enumerate(ring):
+            noded.append(vertex)
+            noded.extend(extra.get(base + i, ()))
+        out.append(noded)
+        base += len(ring)
+    return out
 
 
 # ---------------------------------------------------------------------------- public
@@ -780,6 +827,7 @@ def generate(
     county_name: str | None = None,
     offset: tuple[float, float] = (0.0, 0.0),
     geometry: bool = True,
+    outline: Sequence[tuple[float, float]] | None = None,
 ) -> tuple[GridTree, dict[str, Geometry]]:
     """A synthetic county for `profile` and its polygons; same arguments, same result.
 
@@ -787,7 +835,8 @@ def generate(
     many counties of one shape can share a Redis (each town keeps its own hash tag);
     `county_name` renames the root; `offset` moves the county by (degrees east, north);
     ``geometry=False`` skips the polygons (most of the time) and returns ``{}`` — the tree
-    is the same either way. The defaults give the profile's county byte for byte.
+    is the same either way; `outline` (an open ring of lon, lat) is tiled instead of the
+    profile's blob, the tree unchanged. The defaults give the profile's county byte for byte.
     """
     spec = PROFILES.get(profile)
     if spec is None:
@@ -802,6 +851,8 @@ def generate(
         _recode(county, county_code)
     if county_name:
         county.root.name = county_name
+    if outline is not None:
+        county.outline = _outline_ring(outline)
     if offset != (0.0, 0.0):
         county.outline = [(x + offset[0], y + offset[1]) for x, y in county.outline]
     for node in county.root.walk():  # registry order = code order (codes sort in pre-order)
@@ -814,7 +865,10 @@ def generate(
     for node in nodes:
         node.leader = _person(rng, county.surnames)
         node.phone = _phone(rng)
-    shapes = _polygons(county, rng) if geometry else {}
+    try:
+        shapes = _polygons(county, rng, real_outline=outline is not None) if geometry else {}
+    except RuntimeError as exc:  # only a given outline can be too contorted for straight cuts
+        raise InvalidRequest(f"cannot tile this outline: {exc}", field="outline") from None
     grids = [
         Grid(
             code=n.code,
@@ -831,6 +885,16 @@ def generate(
         for n in nodes
     ]
     return GridTree.build(grids, county.central_households), shapes
+
+
+def _outline_ring(outline: Sequence[tuple[float, float]]) -> Ring:
+    """A given outline as an open, counter-clockwise, simple ring of floats; refused when not one."""
+    ring = _dedupe([(float(x), float(y)) for x, y in outline])
+    if len(ring) > 1 and ring[0] == ring[-1]:
+        ring = ring[:-1]
+    if len(ring) < 3 or not Polygon(ring).is_valid or abs(_area(ring)) == 0:
+        raise InvalidRequest("the outline must be one simple polygon (no self-crossing)", field="outline")
+    return ring if _area(ring) > 0 else ring[::-1]
 
 
 def _recode(county: _County, code: str) -> None:

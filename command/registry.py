@@ -11,11 +11,16 @@ Design:
   structure) use line 0 unless a more precise line is known.
 * **Cells are text.** Nothing is ever evaluated: a name such as ``=SUM(A1)`` is a name.
   XLSX is opened with formulas left as their text.
+* **What offices save.** zh-CN Excel saves "CSV" in GBK: a file that is not UTF-8 is read
+  as GB18030 (a superset of GBK) when that decodes it to Chinese text, and a note says so.
+  Headers may be the Chinese labels (网格编码, 名称, 层级… see `command.labels`), levels
+  and kinds may be written in Chinese (县, 镇, 小网格, 综合网格), and title rows above the
+  header (a merged title cell in XLSX) are skipped with a note naming them.
 * **Bounded.** Files over `MAX_FILE_BYTES`, XLSX archives that inflate beyond
   `MAX_XLSX_INFLATED_BYTES`, and CSV fields over `MAX_FIELD_CHARS` are refused with a
   clear reason instead of exhausting memory.
 * **Deterministic output.** `write_registry` writes rows in the tree's pre-order (the
-  registry order), `\\n` line endings, UTF-8 without BOM, coordinates rounded to 5
+  registry order), `\\n` line endings, UTF-8 without BOM, coordinates rounded to 7
   decimals and compact JSON, so the same tree always gives the same bytes.
 
 Registry files: ``grids.csv`` / ``grids.xlsx`` (first sheet) / ``grids.geojson`` (columns
@@ -43,6 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from command import labels
 from command.errors import RegistryError, RowError
 from command.grids import CentralHousehold, Grid, GridKind, GridTree, Level
 
@@ -96,7 +102,7 @@ MAX_XLSX_INFLATED_BYTES = 1024 * 1024 * 1024
 MAX_FIELD_CHARS = 10_000
 MAX_COUNT = 1_000_000_000
 LINKED_MIN, LINKED_MAX = 5, 10
-COORD_DECIMALS = 5
+COORD_DECIMALS = 7  # ~1 cm: real boundaries have vertices closer than 1 m; generated ones carry 5
 
 _MAX_LEN = {
     "code": 64,
@@ -109,6 +115,9 @@ _MAX_LEN = {
     "head": 64,
 }
 # Codes travel in URLs, Redis keys (inside {hash tags}) and file names: keep them plain.
+# The header is the first row naming at least this many known columns; rows above it are titles.
+HEADER_MIN_KNOWN = 3
+MAX_TITLE_ROWS = 10
 _CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 _INT_RE = re.compile(r"[0-9]+")
 
@@ -141,17 +150,32 @@ class _Parsed:
 # ---------------------------------------------------------------------------- reading
 
 
-def load_registry(path: str | Path, progress: Progress | None = None) -> GridTree:
-    """Read a CSV, XLSX or GeoJSON registry (or a directory holding one) into a validated tree."""
+def load_registry(
+    path: str | Path, progress: Progress | None = None, notes: list[str] | None = None
+) -> GridTree:
+    """Read a CSV, XLSX or GeoJSON registry (or a directory holding one) into a validated tree.
+
+    `notes` (when given) receives what the reader decided on the user's behalf: the encoding
+    used, title rows skipped.
+    """
     source = _resolve(Path(path))
-    rows = _read_rows(source)
+    said: list[str] = [] if notes is None else notes
+    rows = _read_rows(source, notes=said)
     ch_path = source.with_name(CENTRAL_HOUSEHOLDS_CSV)
     ch_rows = (
-        _read_rows(ch_path, CENTRAL_HOUSEHOLD_COLUMNS, CENTRAL_HOUSEHOLD_COLUMNS)
+        _read_rows(ch_path, CENTRAL_HOUSEHOLD_COLUMNS, CENTRAL_HOUSEHOLD_COLUMNS, said)
         if ch_path != source and ch_path.is_file()
         else []
     )
     return _validate(rows, ch_rows, source.name, progress)
+
+
+def tree_from_records(
+    records: Sequence[tuple[int, Mapping[str, str]]], source: str, progress: Progress | None = None
+) -> GridTree:
+    """Validate rows read elsewhere (a GIS file's features: number, text cells) with the same checks."""
+    rows = [_Row(line, {c: cells.get(c, "") for c in COLUMNS}) for line, cells in records]
+    return _validate(rows, [], source, progress)
 
 
 def load_geometry(path: str | Path) -> dict[str, dict[str, Any]]:
@@ -210,14 +234,16 @@ def _read_rows(
     path: Path,
     required: Sequence[str] = REQUIRED_COLUMNS,
     known: Sequence[str] = COLUMNS,
+    notes: list[str] | None = None,
 ) -> list[_Row]:
     """Dispatch on the file type; every reader yields text cells keyed by known column names."""
     _check_size(path)
     suffix = path.suffix.lower()
+    said: list[str] = [] if notes is None else notes
     if suffix == ".csv":
-        return _read_csv(path, required, known)
+        return _read_csv(path, required, known, said)
     if suffix == ".xlsx":
-        return _read_xlsx(path, required, known)
+        return _read_xlsx(path, required, known, said)
     return _read_geojson_rows(path, known)
 
 
@@ -231,18 +257,48 @@ def _check_size(path: Path) -> None:
         )
 
 
-def _decode(path: Path) -> str:
-    """UTF-8 with or without BOM; anything else is refused at the first bad byte's line."""
-    data = path.read_bytes()
+def _decode(path: Path, notes: list[str] | None = None) -> str:
+    """The file's text: UTF-8 (BOM or not), else GB18030/GBK when `notes` allows it (CSV)."""
+    return decode_text(path.read_bytes(), path.name, notes)
+
+
+def decode_text(data: bytes, source: str, notes: list[str] | None = None) -> str:
+    """UTF-8 with or without BOM; else GB18030 if that gives Chinese text (noted); else refused.
+
+    GB18030 decodes many byte strings, so it is taken only when every non-ASCII character it
+    yields is a CJK ideograph, CJK punctuation or a full-width form — what a GBK registry
+    holds — and never for JSON (`notes` None), which is UTF-8 by definition.
+    """
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
+        if notes is not None:
+            try:
+                text = data.decode("gb18030")
+            except UnicodeDecodeError:
+                text = ""
+            if text and all(ord(ch) < 128 or _looks_chinese(ch) for ch in text):
+                notes.append(f"{source}: not UTF-8; read as GB18030 (GBK), as zh-CN Excel saves CSV")
+                return text
         return _refuse(
-            path.name,
+            source,
             "file is not UTF-8 (GBK/GB18030 or Latin-1?): save it as 'CSV UTF-8' and import it again",
             line,
         )
+
+
+def _looks_chinese(ch: str) -> bool:
+    """CJK ideographs, CJK symbols and punctuation, full-width forms, middle dot and the like."""
+    o = ord(ch)
+    return (
+        0x4E00 <= o <= 0x9FFF  # CJK unified ideographs
+        or 0x3400 <= o <= 0x4DBF  # extension A
+        or 0x3000 <= o <= 0x303F  # CJK symbols and punctuation
+        or 0xFF00 <= o <= 0xFFEF  # full-width forms
+        or 0x2010 <= o <= 0x2027  # dashes, quotes, ellipsis
+        or o in (0x00B7, 0x00D7, 0x2116, 0x2160, 0x2161, 0x2162, 0x2163, 0x3007)  # · × № Ⅰ–Ⅳ 〇
+    )
 
 
 def _header(
@@ -253,8 +309,8 @@ def _header(
     seen: set[str] = set()
     errors: list[RowError] = []
     for i, cell in enumerate(raw):
-        name = _cell_text(cell).lower()
-        if name in known:
+        name = labels.column(_cell_text(cell), known)
+        if name is not None:
             if name in seen:
                 errors.append(RowError(line, f"column {name!r} appears twice", name))
             seen.add(name)
@@ -267,6 +323,23 @@ def _header(
     return positions
 
 
+def _known_count(raw: Sequence[Any], known: Sequence[str]) -> int:
+    """How many cells of a row name a known column: a header names several, a title none."""
+    return len([cell for cell in raw if labels.column(_cell_text(cell), known) is not None])
+
+
+def _is_header(raw: Sequence[Any], known: Sequence[str], seen_rows: int) -> bool:
+    """The first row naming a few known columns is the header; past the title allowance, any row."""
+    return seen_rows >= MAX_TITLE_ROWS or _known_count(raw, known) >= min(HEADER_MIN_KNOWN, len(known))
+
+
+def _note_titles(source: str, titles: list[int], header_line: int, notes: list[str]) -> None:
+    """Say which rows above the header were taken for titles and skipped."""
+    if titles:
+        shown = ", ".join(str(t) for t in titles)
+        notes.append(f"{source}: skipped title row(s) on line {shown}; the header is on line {header_line}")
+
+
 @contextlib.contextmanager
 def _field_limit(limit: int) -> Iterator[None]:
     """csv's field limit is process-wide: set ours only while parsing, then put it back."""
@@ -277,15 +350,16 @@ def _field_limit(limit: int) -> Iterator[None]:
         csv.field_size_limit(old)
 
 
-def _read_csv(path: Path, required: Sequence[str], known: Sequence[str]) -> list[_Row]:
+def _read_csv(path: Path, required: Sequence[str], known: Sequence[str], notes: list[str]) -> list[_Row]:
     """Parse CSV text, remembering the editor line on which each record starts."""
-    text = _decode(path)
-    first = text[: text.find("\n")] if "\n" in text else text
+    text = _decode(path, notes)
+    first = "\n".join(text.split("\n", MAX_TITLE_ROWS + 1)[:MAX_TITLE_ROWS + 1])
     delimiter = max((",", "\t", ";"), key=first.count)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     rows: list[_Row] = []
     positions: dict[int, str] | None = None
     errors: list[RowError] = []
+    titles: list[int] = []
     prev = width = 0
     with _field_limit(MAX_FIELD_CHARS):
         while True:
@@ -307,7 +381,11 @@ def _read_csv(path: Path, required: Sequence[str], known: Sequence[str]) -> list
             if not any(c.strip() for c in record):
                 continue
             if positions is None:
+                if not _is_header(record, known, len(titles)):
+                    titles.append(start)
+                    continue
                 positions = _header(record, path.name, start, required, known)
+                _note_titles(path.name, titles, start, notes)
                 width = len(record)
                 continue
             if len(record) > width and any(c.strip() for c in record[width:]):
@@ -315,14 +393,16 @@ def _read_csv(path: Path, required: Sequence[str], known: Sequence[str]) -> list
             cells = {name: record[i] for i, name in positions.items() if i < len(record)}
             rows.append(_Row(start, cells))
     if positions is None:
+        if titles:
+            _refuse(path.name, f"no header row: no line names the columns {', '.join(required)}", titles[0])
         _refuse(path.name, "empty file: no header row")
     if errors:
         raise RegistryError(errors, source=path.name)
     return rows
 
 
-def _read_xlsx(path: Path, required: Sequence[str], known: Sequence[str]) -> list[_Row]:
-    """First sheet, header on the first non-empty row; formulas are read as their text."""
+def _read_xlsx(path: Path, required: Sequence[str], known: Sequence[str], notes: list[str]) -> list[_Row]:
+    """First sheet, header after any title rows; formulas are read as their text."""
     import openpyxl  # heavy import, only when a spreadsheet is actually read
 
     try:
@@ -342,17 +422,24 @@ def _read_xlsx(path: Path, required: Sequence[str], known: Sequence[str]) -> lis
             _refuse(path.name, "workbook has no sheet")
         sheet = workbook.worksheets[0]
         positions: dict[int, str] | None = None
+        titles: list[int] = []
         for number, values in enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1):
             if not any(_cell_text(v) for v in values):
                 continue
             if positions is None:
+                if not _is_header(values, known, len(titles)):
+                    titles.append(number)
+                    continue
                 positions = _header(values, path.name, number, required, known)
+                _note_titles(path.name, titles, number, notes)
                 continue
             cells = {n: _cell_text(values[i]) for i, n in positions.items() if i < len(values)}
             rows.append(_Row(number, cells))
     finally:
         workbook.close()
     if positions is None:
+        if titles:
+            _refuse(path.name, f"no header row: no row names the columns {', '.join(required)}", titles[0])
         _refuse(path.name, "first sheet is empty: no header row")
     return rows
 
@@ -388,7 +475,9 @@ def _read_geojson_rows(path: Path, known: Sequence[str]) -> list[_Row]:
     rows: list[_Row] = []
     errors: list[RowError] = []
     for number, feature in _read_features(path):
-        props = {str(k).strip().lower(): v for k, v in feature["properties"].items()}
+        props: dict[str, Any] = {}
+        for k, v in feature["properties"].items():
+            props.setdefault(labels.column(str(k), known) or str(k).strip().lower(), v)
         geometry = feature.get("geometry")
         if geometry is not None:
             problem = _geometry_problem(geometry)
@@ -501,8 +590,8 @@ def _parse_grid(row: _Row, errors: list[RowError]) -> _Parsed:
     if code is not None and not _CODE_RE.fullmatch(code):
         errors.append(RowError(line, f"code {code!r}: use letters, digits, '-', '_' or '.' only", "code"))
     name = _required(c, "name", line, errors)
-    level = _member(Level, c.get("level", ""), line, "level", errors)
-    kind = _member(GridKind, c.get("kind", ""), line, "kind", errors)
+    level = _member(Level, labels.level_value(c.get("level", "")), line, "level", errors)
+    kind = _member(GridKind, labels.kind_value(c.get("kind", "")), line, "kind", errors)
     parent = _text(c, "parent", line, errors)
     households = _count(c, "households", line, errors)
     population = _count(c, "population", line, errors)
@@ -737,7 +826,7 @@ def _csv_text(columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> str:
 
 
 def _round_coords(value: Any) -> Any:
-    """Fixed 5-decimal rounding, recursively, so equal geometry always prints the same."""
+    """Fixed `COORD_DECIMALS` rounding, recursively, so equal geometry always prints the same."""
     if isinstance(value, list | tuple):
         return [_round_coords(v) for v in value]
     if isinstance(value, float):

@@ -20,6 +20,7 @@ from typing import Any
 
 from command.errors import CommandRejected, RegistryError, Unavailable
 from command.localtime import parse_instant
+from command.mapimport import FieldMap
 from dashboard.loading import cli_actor
 
 
@@ -42,10 +43,17 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from command.generate import generate, summary
     from command.registry import write_registry
     from dashboard.loading import progress_bar
+    from dashboard.mapfiles import read_outline
 
     t0 = time.monotonic()
+    outline = None
+    if args.outline:
+        notes: list[str] = []
+        outline = read_outline(Path(args.outline), FieldMap(crs=args.crs or "", gcj02=args.gcj02), notes)
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
     bar = progress_bar(3, f"generate {args.profile}")
-    tree, geometry = generate(args.profile, seed=args.seed)
+    tree, geometry = generate(args.profile, seed=args.seed, outline=outline)
     bar.update(1)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -60,9 +68,20 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from command.generate import summary
     from dashboard.loading import import_registry
+    from dashboard.mapfiles import load_mapping
 
+    options = FieldMap(
+        code=args.code_field or "", name=args.name_field or "", parent=args.parent_field or "",
+        level_field=args.level_field or "", kind_field=args.kind_field or "",
+        level=args.level or "", kind=args.kind or "", crs=args.crs or "", gcj02=args.gcj02,
+    )
+    if args.mapping:
+        options = options.merged(load_mapping(Path(args.mapping)))
     client = _client(args)
-    county = import_registry(client, Path(args.file))
+    notes: list[str] = []
+    county = import_registry(client, Path(args.file), options=options, notes=notes)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     from dashboard.audit import record_cli
 
     record_cli(client, county.code, f"import {Path(args.file).name}", detail=f"{len(county.tree)} rows")
@@ -213,6 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8050)
     s.add_argument("--speed", type=float, default=60.0, help="simulated seconds per real second")
     s.add_argument("--workers", type=int, default=2)
+    s.add_argument("--outline", help="tile this real county boundary (zipped Shapefile, KML/KMZ, GeoJSON)")
+    s.add_argument("--crs", help="the outline file's CRS when it has none")
+    s.add_argument("--gcj02", action="store_true", help="the outline's coordinates are GCJ-02")
     s.set_defaults(fn=cmd_demo)
 
     s = sub.add_parser("serve", parents=[common], help="the production server")
@@ -229,10 +251,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--profile", required=True)
     s.add_argument("--out", required=True)
     s.add_argument("--seed", type=int, default=7)
+    s.add_argument("--outline", help="tile this county boundary (zipped Shapefile, KML/KMZ, GeoJSON)")
+    s.add_argument("--crs", help="the outline file's CRS when it has none, e.g. EPSG:4490")
+    s.add_argument("--gcj02", action="store_true", help="the outline's coordinates are GCJ-02")
     s.set_defaults(fn=cmd_generate)
 
-    s = sub.add_parser("import", parents=[common], help="load a grid registry (CSV, XLSX, GeoJSON)")
+    s = sub.add_parser("import", parents=[common],
+                       help="load a grid registry (CSV, XLSX, GeoJSON, zipped Shapefile, KML/KMZ)")
     s.add_argument("file")
+    s.add_argument("--code-field", help="the property holding the grid code (GIS files)")
+    s.add_argument("--name-field", help="the property holding the name")
+    s.add_argument("--parent-field", help="the property holding the parent's code")
+    s.add_argument("--level-field", help="the property holding the level (county…micro or 县…微网格)")
+    s.add_argument("--kind-field", help="the property holding the kind")
+    s.add_argument("--level", help="one level for every feature (e.g. small or 小网格)")
+    s.add_argument("--kind", help="one kind for every feature (default comprehensive)")
+    s.add_argument("--mapping", help="JSON file naming the properties (keys: code, name, parent, level…)")
+    s.add_argument("--crs", help="the file's CRS when it has none (or a wrong one), e.g. EPSG:4490")
+    s.add_argument("--gcj02", action="store_true", help="coordinates are GCJ-02 (Chinese web maps)")
     s.set_defaults(fn=cmd_import)
 
     s = sub.add_parser("switch", parents=[common], help="switch a scope to wartime or back")

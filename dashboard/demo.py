@@ -46,8 +46,16 @@ def _simulator_main(redis_url: str, speed: float) -> None:
     FieldSimulator(county, actor, speed=speed).run(stop)
 
 
-def prepare(client: Any, profile: str, data: Path, password: str, now_ms: int) -> tuple[County, dict[str, str]]:
-    """Load, switch and launch (idempotently); returns the county and the demo accounts' scopes."""
+def prepare(
+    client: Any, profile: str, data: Path, password: str, now_ms: int,
+    outline: list[tuple[float, float]] | None = None,
+) -> tuple[County, dict[str, str]]:
+    """Load, switch and launch (idempotently); returns the county and the demo accounts' scopes.
+
+    With `outline` (a real county boundary, WGS 84) the profile's county is tiled over it and
+    its borders bent like real ones (`command.borders`), in place of the generated blob.
+    """
+    from command.borders import natural_borders
     from command.generate import generate
     from command.registry import write_registry
     from dashboard.auth import Accounts
@@ -56,10 +64,12 @@ def prepare(client: Any, profile: str, data: Path, password: str, now_ms: int) -
 
     code = current_county(client)
     if code is None:
-        reg = data / f"registry-{profile}"
+        reg = data / (f"registry-{profile}" if outline is None else f"registry-{profile}-outline")
         if not (reg / "grids.csv").exists():
             print(f"generating the {profile} county…", flush=True)
-            tree, geometry = generate(profile)
+            tree, geometry = generate(profile, outline=outline)
+            if outline is not None:
+                geometry = natural_borders(geometry, {g for g in tree.grids if not tree.children[g]}, outline=tree.root)
             write_registry(tree, reg, geometry)
         source = reg / "grids.geojson" if (reg / "grids.geojson").exists() else reg / "grids.csv"
         county = import_registry(client, source)
@@ -122,7 +132,16 @@ def run_demo(args: argparse.Namespace) -> int:
     url = resolve(data, args.redis)
     client = connect(url)
     password = demo_password()
-    _, users = prepare(client, args.profile, data, password, now_ms())
+    outline = None
+    if getattr(args, "outline", None):
+        from command.mapimport import FieldMap
+        from dashboard.mapfiles import read_outline
+
+        notes: list[str] = []
+        outline = read_outline(Path(args.outline), FieldMap(crs=args.crs or "", gcj02=args.gcj02), notes)
+        for note in notes:
+            print(f"note: {note}", flush=True)
+    _, users = prepare(client, args.profile, data, password, now_ms(), outline=outline)
     # The demo owns its embedded redis-server as `wartime serve` does: restarted if it dies (AOF keeps the data).
     embedded = None if (args.redis or os.environ.get("WARTIME_REDIS_URL")) else data
     sup, live = build(url, args.host, args.port, workers=args.workers, embedded=embedded, state=data)

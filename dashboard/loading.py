@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from command.access import Actor, Role
+from command.mapimport import FieldMap
 from command.registry import load_geometry, load_registry
+from dashboard.mapfiles import is_map_file, read_map
 from streams.county import County
 from streams.projector import Projector
 
@@ -33,8 +35,20 @@ def cli_actor(county: str) -> Actor:
     return Actor(f"cli:{getpass.getuser()}", Role.COMMANDER, county)
 
 
-def import_registry(client: Any, path: Path, actor: Actor | None = None, quiet: bool = False) -> County:
-    """Load a registry file into the county it describes (all or nothing), and project it."""
+def import_registry(
+    client: Any,
+    path: Path,
+    actor: Actor | None = None,
+    quiet: bool = False,
+    options: FieldMap | None = None,
+    notes: list[str] | None = None,
+) -> County:
+    """Load a registry file into the county it describes (all or nothing), and project it.
+
+    A GIS file (zipped Shapefile, KML/KMZ, GeoJSON with `options` naming its properties)
+    goes through `dashboard.mapfiles`; `notes` receives what the readers decided (encoding,
+    title rows, CRS, repaired rings, children outside their parent).
+    """
     bar = None if quiet else progress_bar(None, f"import {path.name}")
 
     def progress(done: int, total: int) -> None:
@@ -43,10 +57,16 @@ def import_registry(client: Any, path: Path, actor: Actor | None = None, quiet: 
             bar.n = done
             bar.refresh()
 
-    tree = load_registry(path, progress=progress)
+    said: list[str] = [] if notes is None else notes
+    if is_map_file(path, options or FieldMap()):
+        loaded = read_map(path, options or FieldMap(), progress=progress)
+        tree, geometry = loaded.tree, loaded.geometry
+        said.extend(loaded.notes)
+    else:
+        tree = load_registry(path, progress=progress, notes=said)
+        geometry = load_geometry(path)
     if bar is not None:
         bar.close()
-    geometry = load_geometry(path)
     county = County(client, tree.root)
     county.load_registry(tree, geometry, actor or cli_actor(tree.root), source=path.name)
     Projector(client, tree.root, consumer="import", publish=False).catch_up()

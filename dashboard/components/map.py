@@ -25,6 +25,7 @@ from typing import Any
 import msgspec
 
 from command.grids import GridTree, Level
+from dashboard.components import lod
 
 BACKGROUND = "#060d1a"
 """The wall's darkest blue: the sea around the county."""
@@ -129,10 +130,11 @@ def cells_geojson(tree: GridTree, geometry: Mapping[str, Any], scope: str, diges
     """The scope's leaf polygons, ``id`` = index in the view's cell list (static: cache it)."""
 
     def make() -> bytes:
+        shapes = lod.for_scope(tree, geometry, scope, digest)
         feats = []
         kids = {c: k for k, c in enumerate(tree.children[scope])}
         for i, code in enumerate(tree.leaves(scope)):
-            geo = geometry.get(code)
+            geo = shapes.get(code)
             if not geo:
                 continue
             _, name, small, leader, kid = _cell_props(tree, scope, code, kids)
@@ -169,6 +171,7 @@ def cells_packed(tree: GridTree, geometry: Mapping[str, Any], scope: str, digest
     """
 
     def make() -> bytes:
+        shapes = lod.for_scope(tree, geometry, scope, digest)
         kids = {c: k for k, c in enumerate(tree.children[scope])}
         ids: list[int] = []
         props: list[list[Any]] = []
@@ -177,7 +180,7 @@ def cells_packed(tree: GridTree, geometry: Mapping[str, Any], scope: str, digest
         xy: list[int] = []
         px = py = 0
         for i, code in enumerate(tree.leaves(scope)):
-            geo: Mapping[str, Any] = geometry.get(code) or {}
+            geo: Mapping[str, Any] = shapes.get(code) or {}
             kind = geo.get("type")
             polys = [geo["coordinates"]] if kind == "Polygon" else geo["coordinates"] if kind == "MultiPolygon" else []
             if not polys:
@@ -206,9 +209,10 @@ def outline_geojson(tree: GridTree, geometry: Mapping[str, Any], scope: str, dig
     """Borders drawn on top of the cells: the scope's children and the scope itself."""
 
     def make() -> bytes:
+        shapes = lod.for_scope(tree, geometry, scope, digest)
         feats = []
         for code in (*tree.children[scope], scope):
-            geo = geometry.get(code)
+            geo = shapes.get(code)
             if geo and tree.children[code]:
                 feats.append({
                     "type": "Feature",

@@ -247,10 +247,17 @@ def test_a_missing_column_refuses_the_whole_file_at_the_header(tmp_path: Path) -
     assert "missing column(s): population" in err.errors[0].reason
 
 
-def test_a_gbk_file_is_refused_at_its_first_non_utf8_line(tmp_path: Path) -> None:
-    err = refusal(write_csv(tmp_path / "grids.csv", GOOD, encoding="gbk"))
-    assert "not UTF-8" in str(err) and "GBK" in str(err)
-    assert lines_of(err) == [2]
+def test_a_gbk_file_is_read_as_gb18030_and_says_so(tmp_path: Path) -> None:
+    notes: list[str] = []
+    tree = load_registry(write_csv(tmp_path / "grids.csv", GOOD, encoding="gbk"), notes=notes)
+    assert tree.county.name == "平安县" and tree.grids["T1-L01-M01-S01"].first_leader == "张三"
+    assert any("GB18030" in n for n in notes), notes
+
+
+def test_a_latin1_file_is_not_taken_for_gbk(tmp_path: Path) -> None:
+    rows = ["C,Comt\u00e9 de Caf\u00e9,county,comprehensive,,0,0,,,"]
+    err = refusal(write_csv(tmp_path / "grids.csv", rows, encoding="latin-1"))
+    assert "not UTF-8" in str(err) and lines_of(err) == [2]
 
 
 def test_a_latin1_file_is_refused_at_its_first_non_utf8_line(tmp_path: Path) -> None:
@@ -441,7 +448,7 @@ def test_write_registry_writes_lf_utf8_files_that_load_back_equal(tmp_path: Path
     assert b"\r" not in data and not data.startswith(b"\xef\xbb\xbf")
     assert load_registry(out / "grids.csv") == tree
     assert load_registry(out / "grids.geojson") == tree
-    assert load_geometry(out)["C"]["coordinates"][0][0] == [110.12346, 23.5]
+    assert load_geometry(out)["C"]["coordinates"][0][0] == [110.1234568, 23.5]  # 7 decimals (~1 cm)
     assert set(load_geometry(out)) == {"C"}
 
 

@@ -283,8 +283,9 @@ def _hostile_files(tmp: Path) -> dict[str, Path]:
     rows = "\n".join(f"=X{i},<b>{i}</b>,nope,nope,=A1,-1,x,=1" for i in range(50_000))
     (tmp / "bad-rows.csv").write_text(header + "\n" + rows + "\n")
     files["50 000 bad rows"] = tmp / "bad-rows.csv"
-    (tmp / "gbk.csv").write_bytes((header + "\nTC,测试县,county,comprehensive,,0,0,\n").encode("gbk"))
-    files["GBK encoding"] = tmp / "gbk.csv"
+    # GBK is read as such now (zh-CN Excel's CSV); Latin-1 is still neither UTF-8 nor Chinese.
+    (tmp / "latin1.csv").write_bytes((header + "\nTC,Comt\u00e9 test,county,comprehensive,,0,0,\n").encode("latin-1"))
+    files["Latin-1 encoding"] = tmp / "latin1.csv"
     (tmp / "u16.csv").write_bytes((header + "\nTC,测试县,county,comprehensive,,0,0,\n").encode("utf-16"))
     files["UTF-16 encoding"] = tmp / "u16.csv"
     (tmp / "empty.csv").write_bytes(b"")
@@ -308,7 +309,7 @@ def test_fixed_hostile_files_are_refused_with_a_clear_reason(env: Env, hostile: 
         reasons[what] = out.message
     assert "inflates" in reasons["zip bomb (1.1 GB inflated)"]
     assert "limit is 200 MB" in reasons["huge csv (201 MB)"]
-    assert "not UTF-8" in reasons["GBK encoding"] and "not UTF-8" in reasons["UTF-16 encoding"]
+    assert "not UTF-8" in reasons["Latin-1 encoding"] and "not UTF-8" in reasons["UTF-16 encoding"]
     assert "nested too deeply" in reasons["JSON nested 100 000 deep"]
     assert "amplification" in reasons["billion laughs in a sheet"] or "entity" in reasons["billion laughs in a sheet"]
     assert "root:" not in reasons["external entity (XXE)"]  # /etc/passwd was not read into a cell
@@ -319,7 +320,7 @@ def test_wartime_import_refuses_hostile_files_and_changes_nothing(
     env: Env, hostile: dict[str, Path], tmp_path: Path
 ) -> None:
     files = hostile
-    for what in ("billion laughs in a sheet", "JSON nested 100 000 deep", "GBK encoding"):
+    for what in ("billion laughs in a sheet", "JSON nested 100 000 deep", "Latin-1 encoding"):
         before = env.fingerprint()
         out = subprocess.run([sys.executable, "-m", "dashboard.cli", "import", str(files[what]),
                               "--redis", env.url], cwd=ROOT, capture_output=True, text=True, timeout=120,

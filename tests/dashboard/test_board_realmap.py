@@ -1,0 +1,49 @@
+"""The wall on real shapes: a ragged county outline tiled with bent, shared borders, drawn in real Chromium."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import requests
+
+from command.borders import natural_borders, ragged_outline
+from command.generate import generate
+from streams.server import EmbeddedRedis
+from tests.conftest import seed_county, start_server
+
+pytestmark = pytest.mark.browser
+
+PROBE = """() => { const p = window.wartimeBoard.mapProbe();
+    return {cells: p.cells, drawn: p.drawn, painted: p.painted, sized: p.cells - p.subpixel}; }"""
+
+
+def test_a_real_shaped_county_wall_draws_and_paints_every_cell(
+    browser: Any, redis_server: EmbeddedRedis, tmp_path: Path, artifacts: Path
+) -> None:
+    flush = redis.Redis(unix_socket_path=str(redis_server.socket))
+    flush.flushall()
+    flush.script_flush()
+    tree, geometry = generate("qingcao", outline=ragged_outline((116.93, 31.12), (0.06, 0.05), seed=5))
+    leaves = {g for g in tree.grids if not tree.children[g]}
+    real = natural_borders(geometry, leaves, outline=tree.root)
+    assert min(len(real[c]["coordinates"][0]) for c in leaves) >= 100
+    seed_county(redis_server.url, tree, real)
+    served = start_server(redis_server.url, tmp_path)
+    try:
+        kiosk = requests.post(f"{served.url}/api/v1/kiosk", json={"scope": tree.root},
+                              headers=served.headers("commander"), timeout=10).json()["token"]
+        context = browser.new_context(viewport={"width": 1920, "height": 1080})
+        page = context.new_page()
+        page.goto(f"{served.url}/?token={kiosk}")
+        page.wait_for_selector("#grid-map[data-map-state=complete]", timeout=180_000)
+        assert page.get_attribute("#grid-map", "data-polygons") == str(len(list(tree.leaves(tree.root))))
+        probe = page.evaluate(PROBE)
+        assert probe["drawn"] == probe["cells"] == len(leaves) and probe["painted"] == probe["sized"], probe
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(artifacts / "board-real-shapes-1920.png"))
+        context.close()
+    finally:
+        served.stop()

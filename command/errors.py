@@ -22,7 +22,8 @@
     │   │   └── UnknownLink         no such live kiosk link (never made, withdrawn or expired)
     │   └── StateConflict           right request, wrong moment                      → 409
     │       ├── ModeConflict        e.g. launch outside wartime
-    │       └── OperationClosed     reports after close
+    │       ├── OperationClosed     reports after close
+    │       └── ReportIdReused      a report_id of the operation used with another body
     └── Unavailable                 the infrastructure cannot serve now (retry)      → 503
         ├── RedisUnavailable        the embedded server did not start, or a URL did not answer
         ├── LogUnavailable          Redis refused or lost a write: nothing acknowledged
@@ -54,6 +55,7 @@ __all__ = [
     "OperationClosed",
     "RedisUnavailable",
     "RegistryError",
+    "ReportIdReused",
     "RowError",
     "StateConflict",
     "TooLarge",
@@ -241,6 +243,12 @@ class OperationClosed(StateConflict):
     """The operation is closed; its totals are frozen."""
 
     code = "operation_closed"
+
+
+class ReportIdReused(StateConflict):
+    """A report_id of this operation already names a report with another body (DESIGN §7.1)."""
+
+    code = "report_id_reused"
 
 
 class Unavailable(WartimeError):

@@ -215,12 +215,13 @@ def report(
     if any(n < 0 for n in counts.values()):
         if not reason.strip():
             raise InvalidReport("a negative count is a correction and needs a reason", field="reason")
-        have = current or {}
+        # The append script checks every correction against the log's own totals, atomically;
+        # a caller that passes the totals it knows (a pure fold, a test) is refused here already.
         for counter, n in counts.items():
-            if have.get(counter, 0) + n < 0:
+            have = current.get(counter, 0) if current is not None else None
+            if have is not None and have + n < 0:
                 raise InvalidReport(
-                    f"correction would take {counter} below zero (now {have.get(counter, 0)})",
-                    field=f"counts.{counter}",
+                    f"correction would take {counter} below zero (now {have})", field=f"counts.{counter}"
                 )
     return ProgressReported(
         operation=op.id, grid=grid, counts=counts, report_id=req.report_id, note=note, reason=reason

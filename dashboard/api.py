@@ -37,21 +37,20 @@ from command.errors import (
     UnknownEndpoint,
     WartimeError,
 )
-from command.events import ProgressReported
 from command.modes import SwitchRequest
-from command.operations import ReportRequest, operation_of, over_target
+from command.operations import operation_of, over_target
 from dashboard import audit
 from dashboard.auth import Accounts, Session
 from streams.county import County
-from streams.log import Appended
 from streams.projector import projector_lag_ms, wait_applied
 from streams.server import Client
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024
-REPORT_STATE_MAX_AGE_MS = 250
-"""How stale the control state may be when validating a report (see County.plan_report)."""
+"""Largest API body (bytes); past it: 413."""
+DRAIN_MAX = 4 * 1024 * 1024
+"""Bytes of an oversized body read and dropped, so that the client gets our 413 rather than a reset."""
 
 STATUS: list[tuple[type[WartimeError], int]] = [
     (LoginThrottled, 429),
@@ -109,10 +108,10 @@ def error_response(exc: CommandRejected) -> Response:
 class Backend:
     """What every worker shares: the Redis client, the county and the accounts."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, county: County | None = None) -> None:
         self.client = client
         self.lock = threading.RLock()
-        self._county: County | None = None
+        self._county: County | None = county
         self._accounts: Accounts | None = None
 
     @property
@@ -160,14 +159,27 @@ class Backend:
 
 def body(optional: bool = False) -> dict[str, Any]:
     """The request's JSON object (empty allowed when `optional`), or a 400/413 naming what is wrong."""
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        _drain()
-        raise TooLarge(f"body larger than {MAX_BODY} bytes", field="body")
-    raw = request.stream.read(MAX_BODY + 1)
-    if len(raw) > MAX_BODY:
-        _drain()
-        raise TooLarge(f"body larger than {MAX_BODY} bytes", field="body")
-    return json_object(raw, optional)
+    return json_object(read_body(request.stream.read, request.content_length), optional)
+
+
+def read_body(read: Callable[[int], bytes], length: int | None) -> bytes:
+    """A request body by the API's one rule: over `MAX_BODY` (declared or sent) is 413.
+
+    Before refusing, what the client still sends is read and dropped (up to
+    `DRAIN_MAX`), so it gets our 413 rather than a reset connection. Every
+    transport reads bodies through here (Flask's stream, the ASGI route's bytes).
+    """
+    if length is None or length <= MAX_BODY:
+        raw = read(MAX_BODY + 1)
+        if len(raw) <= MAX_BODY:
+            return raw
+    left = DRAIN_MAX
+    while left > 0:
+        chunk = read(min(65536, left))
+        if not chunk:
+            break
+        left -= len(chunk)
+    raise TooLarge(f"body larger than {MAX_BODY} bytes", field="body")
 
 
 def json_object(raw: bytes, optional: bool = False) -> dict[str, Any]:
@@ -203,16 +215,6 @@ def _refuse_surrogates(value: Any, path: str) -> None:
     elif isinstance(value, list):
         for i, v in enumerate(value):
             _refuse_surrogates(v, f"{path}[{i}]")
-
-
-def _drain(limit: int = 4 * 1024 * 1024) -> None:
-    """Read (and drop) what the client is still sending, so it gets our 413 instead of a reset."""
-    left = limit
-    while left > 0:
-        chunk = request.stream.read(min(65536, left))
-        if not chunk:
-            return
-        left -= len(chunk)
 
 
 def _str(data: dict[str, Any], name: str, *, required: bool = True, limit: int = bounds.MAX_LINE) -> str:
@@ -277,6 +279,19 @@ def refusal(exc: BaseException) -> tuple[dict[str, Any], int, CommandRejected | 
     return None
 
 
+INTERNAL_ERROR = {"error": {"code": "internal", "message": "internal error", "field": None}}
+"""The body of a 500: nothing of the failure leaks to the client (it is in the server's log)."""
+
+
+def answer_to(exc: BaseException, what: str) -> tuple[dict[str, Any], int, CommandRejected | None]:
+    """`refusal(exc)`, or — for a bug — the one 500 answer, logged with `what` was being done."""
+    refused = refusal(exc)
+    if refused is not None:
+        return refused
+    log.error("%s failed", what, exc_info=exc)
+    return INTERNAL_ERROR, 500, None
+
+
 def extra_headers(exc: CommandRejected | None) -> dict[str, str]:
     """Headers a refusal adds to its answer (Retry-After on a throttled login)."""
     if isinstance(exc, LoginThrottled):
@@ -301,34 +316,6 @@ def handler(fn: Callable[..., Any]) -> Callable[..., Response]:
 
     wrapped.__name__ = fn.__name__
     return wrapped
-
-
-def plan_report(backend: Backend, actor: Actor, op: str, data: dict[str, Any]) -> ProgressReported:
-    """The report a POST /operations/{op}/reports body asks for, validated (refusals raise)."""
-    req = ReportRequest(
-        operation=op,
-        report_id=data.get("report_id"),
-        grid=data.get("grid"),
-        counts=data.get("counts"),
-        note=data.get("note", ""),
-        reason=data.get("reason", ""),
-    )
-    with backend.lock:
-        return backend.county.plan_report(actor, req, max_age_ms=REPORT_STATE_MAX_AGE_MS)
-
-
-def report_answer(out: Appended) -> tuple[dict[str, Any], int]:
-    """201 with the new entry's id, or 200 marked duplicate for a report_id seen before."""
-    if out.duplicate:
-        return {"event_id": out.id, "duplicate": True}, 200
-    return {"event_id": out.id}, 201
-
-
-def post_report(backend: Backend, actor: Actor, op: str, data: dict[str, Any]) -> tuple[dict[str, Any], int]:
-    """POST /operations/{op}/reports once authenticated and parsed (Flask route, dashboard.fastpath)."""
-    event = plan_report(backend, actor, op, data)
-    # Outside the lock: appends run concurrently, and concurrent ones go in one round trip (GroupCommit).
-    return report_answer(backend.county.append_report(event, actor).appended)
 
 
 Extension = Callable[[Blueprint, "Backend"], None]
@@ -494,12 +481,6 @@ def create_api(backend: Backend, extensions: Iterable[Extension] = ()) -> Bluepr
                 totals = county.progress.totals(o.id, [at])[at]
                 out.append({**o.summary(), "at": at, "targets": o.target_of(at), "totals": totals})
         return {"operations": out}
-
-    @api.post("/operations/<op>/reports")
-    @handler
-    def report(op: str) -> Any:
-        actor = backend.actor()
-        return post_report(backend, actor, op, body())  # also served by dashboard.fastpath
 
     @api.get("/operations/<op>/progress")
     @handler

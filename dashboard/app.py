@@ -16,9 +16,8 @@ from typing import Any
 import dash
 from flask import Flask, Response, request
 
-from dashboard import api_alerts, api_board, api_field, api_kiosk, api_matters, api_review, privacy
+from dashboard import api_alerts, api_board, api_field, api_kiosk, api_matters, api_review, intake, privacy
 from dashboard.api import Backend, Extension, create_api
-from dashboard.fastpath import ReportsFastPath
 from dashboard.refusals import install_errors
 from streams.server import connect
 
@@ -81,7 +80,7 @@ class SecurityHeaders:
         return self._csp
 
     def api(self) -> list[tuple[str, str]]:
-        """Every header an /api/ answer carries (for answers made without Flask: dashboard.fastpath)."""
+        """Every header an /api/ answer carries (for answers made without Flask: dashboard.asgi)."""
         return [*self._common(), ("Cache-Control", "no-store")]
 
     def api_raw(self) -> list[tuple[bytes, bytes]]:
@@ -116,6 +115,7 @@ ROUTES: tuple[Extension, ...] = (
     api_board.register,
     privacy.register,
     api_kiosk.register,
+    intake.register,
 )
 """Route modules added to /api/v1; each imports dashboard.api, so the list lives here, above them."""
 
@@ -147,7 +147,6 @@ def create_app(config: Config) -> dash.Dash:
     headers = SecurityHeaders(app)
     server.config["WARTIME_HEADERS"] = headers
     server.after_request(headers)
-    server.wsgi_app = ReportsFastPath(server.wsgi_app, backend, headers.api)  # type: ignore[method-assign]
     # Dash finishes its setup in before-request hooks of the first request; two first requests at once
     # (a gthread worker just started, field clients retrying) race inside them and one gets a 500.
     # Run them now, once, before the worker takes any request.

@@ -6,23 +6,22 @@ its own machinery — poller hand-offs, futures, a Python HTTP parser — which 
 two cores caps field reports far below the 2,000/s of issue 3; the asyncio
 worker spends ≈ 0.1 ms. So:
 
-* ``POST /api/v1/operations/{id}/reports`` (`dashboard.fastpath.ROUTE`) is
-  served on the loop: the token from this process's session cache (a miss asks
-  Redis in a thread), the same body rules, validation and answers as the Flask
-  route (`dashboard.api.plan_report`, `report_answer`, `refusal`), the audit
-  entry queued for the background writer, and the append handed to a
-  `LoopGroupCommit`: every report waiting at that moment goes in one
-  `EventLog.append_many` (one round trip, one fsync), each with its own answer.
-* Anything else — pages, Dash callbacks, the rest of the API, a report request
-  in an unusual shape — goes to the unchanged WSGI app (Flask, Dash, and
-  `dashboard.fastpath` in front) in a thread pool, as under gthread.
+* a request that Flask's route table (`flask.Flask.url_map`, the one table of
+  /api/v1) routes to ``POST /api/v1/operations/{id}/reports``
+  (`dashboard.intake.REPORT_ENDPOINT`) is served on the loop: its bytes are
+  read here and handed to the app's `dashboard.intake.Intake`, which does
+  everything else (token, validation, group commit, audit, answer), and its
+  `Answer` is written back;
+* anything else — pages, Dash callbacks, the rest of the API, a report request
+  in an unusual shape (chunked, no length) — goes to the WSGI app (Flask, Dash)
+  in a thread pool, as under gthread; there the same intake answers reports.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
-import json
 import logging
 import os
 import sys
@@ -31,13 +30,14 @@ from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from flask import Flask
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RequestRedirect
+
 from command.errors import TooLarge
-from dashboard.api import MAX_BODY, Backend, extra_headers, json_object, plan_report, refusal, report_answer
+from dashboard.api import DRAIN_MAX, MAX_BODY, read_body
 from dashboard.app import SecurityHeaders
-from dashboard.auth import Session
-from dashboard.fastpath import DRAIN_MAX, ROUTE, audit_report
-from streams.county import GROUP_MAX, County, send_batch_spread
-from streams.log import Appended, Pending
+from dashboard.intake import REPORT_ENDPOINT, Intake, intake_of
 
 log = logging.getLogger(__name__)
 
@@ -50,74 +50,45 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-class LoopGroupCommit:
-    """`streams.county.GroupCommit` for an event loop: appends waiting together go in one call.
-
-    At most one batch is in flight (in its own thread); reports arriving meanwhile
-    wait in the queue and go together in the next one.
-    """
-
-    def __init__(self) -> None:
-        self.queue: list[tuple[Pending, asyncio.Future[Appended]]] = []
-        self.busy = False
-        self.pool = ThreadPoolExecutor(1, thread_name_prefix="appender")
-
-    async def append(self, county: County, item: Pending) -> Appended:
-        """Append one report (with the others waiting now); its own answer."""
-        fut: asyncio.Future[Appended] = asyncio.get_running_loop().create_future()
-        self.queue.append((item, fut))
-        if not self.busy:
-            self._start(county)
-        return await fut
-
-    def _start(self, county: County) -> None:
-        batch, self.queue = self.queue[:GROUP_MAX], self.queue[GROUP_MAX:]
-        self.busy = True
-        loop = asyncio.get_running_loop()
-        task = loop.run_in_executor(self.pool, send_batch_spread, county.log, [item for item, _ in batch])
-        task.add_done_callback(lambda t: self._done(county, batch, t))
-
-    def _done(self, county: County, batch: list[tuple[Pending, asyncio.Future[Appended]]],
-              task: asyncio.Future[list[Appended | BaseException]]) -> None:
-        self.busy = False
-        exc = task.exception()
-        results: list[Appended | BaseException] = [exc] * len(batch) if exc is not None else task.result()
-        for (_, fut), r in zip(batch, results, strict=True):
-            if fut.done():  # the client went away
-                continue
-            if isinstance(r, BaseException):
-                fut.set_exception(r)
-            else:
-                fut.set_result(r)
-        if self.queue:
-            self._start(county)
-
-
 class ASGIApp:
     """Reports on the loop, the rest through the WSGI app in `threads` threads."""
 
-    def __init__(self, wsgi: WSGIApp, backend: Backend, security: SecurityHeaders, threads: int = 32) -> None:
-        self.wsgi = wsgi
-        self.backend = backend
-        self.security = security  # the headers of every /api/ answer (as dashboard.fastpath.answer_headers)
+    def __init__(self, server: Flask, intake: Intake, security: SecurityHeaders, threads: int = 32) -> None:
+        self.wsgi: WSGIApp = server
+        self.routes = server.url_map.bind("localhost")  # matching paths only: any host name will do
+        self.intake = intake
+        self.security = security  # the headers of every /api/ answer
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="wsgi")
-        self.commit = LoopGroupCommit()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "lifespan":
             await self._lifespan(receive, send)
         elif kind == "http":
-            m = ROUTE.fullmatch(scope.get("path", "")) if scope.get("method") == "POST" else None
-            length = _header(scope, b"content-length")
-            if (m is not None and length.isdigit() and not _header(scope, b"transfer-encoding")
-                    and not scope.get("root_path")):
-                await self._report(scope, receive, send, m.group(1), int(length))
+            op = self._report_of(scope)
+            length = _header(scope, b"content-length") if op is not None else ""
+            if op is not None and length.isdigit() and not _header(scope, b"transfer-encoding"):
+                await self._report(scope, receive, send, op, int(length))
             else:
                 await self._wsgi(scope, receive, send)
         elif kind == "websocket":  # live push has its own server (streams.live)
             await receive()
             await send({"type": "websocket.close", "code": 1000})
+
+    def _report_of(self, scope: Scope) -> str | None:
+        """The operation of a report post, by the app's own route table; None for any other request."""
+        if scope.get("method") != "POST" or scope.get("root_path"):
+            return None
+        return self._post_route(scope.get("path", ""))
+
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 — one app per process, kept for its life
+    def _post_route(self, path: str) -> str | None:
+        """The operation of a POST to `path` when the route table sends it to the report endpoint."""
+        try:
+            endpoint, args = self.routes.match(path, method="POST")
+        except (HTTPException, RequestRedirect):
+            return None
+        return str(args["op"]) if endpoint == REPORT_ENDPOINT else None
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         from dashboard import audit
@@ -131,43 +102,23 @@ class ASGIApp:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    # -- the report route -------------------------------------------------------------
+    # -- the report route: bytes in, bytes out; the intake does the rest -------------------
 
     async def _report(self, scope: Scope, receive: Receive, send: Send, op: str, length: int) -> None:
-        backend = self.backend
-        loop = asyncio.get_running_loop()
-        session: Session | None = None
-        try:
-            header = _header(scope, b"authorization")
-            session = backend.cached_session_of(header)
-            if session is None:
-                session = await loop.run_in_executor(self.pool, backend.session_of, header)
-            data = json_object(await _read_body(receive, length))
-            actor = session.actor
-            if backend.lock.acquire(blocking=False):  # the usual case: validate here, no thread hop
-                try:
-                    event = plan_report(backend, actor, op, data)
-                finally:
-                    backend.lock.release()
-            else:  # a page holds the county (a long fold): wait for it in a thread, not on the loop
-                event = await loop.run_in_executor(self.pool, plan_report, backend, actor, op, data)
-            county = backend.county
-            body, status = report_answer(await self.commit.append(county, county.pending_report(event, actor)))
-            exc = None
-        except Exception as err:
-            refused = refusal(err)
-            if refused is None:
-                log.exception("report on %s failed", op)
-                refused = {"error": {"code": "internal", "message": "internal error", "field": None}}, 500, None
-            body, status, exc = refused
+        async def body() -> bytes:
+            sent = await _receive_all(receive, DRAIN_MAX, keep=MAX_BODY + 1) or b""
+            return read_body(io.BytesIO(sent).read, length)
+
         client = scope.get("client")
-        audit_report(backend, str(client[0]) if client else "", scope["path"], session, body, status, exc,
-                     now_if_idle=False)
-        payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        answer = await self.intake.receive_async(
+            _header(scope, b"authorization"), op, body, source=str(client[0]) if client else "",
+            path=scope["path"], pool=self.pool,
+        )
+        payload = answer.payload()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
                    *self.security.api_raw(),
-                   *((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in extra_headers(exc).items())]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
+                   *((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in answer.headers.items())]
+        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
 
     # -- everything else: the WSGI app in a thread --------------------------------------
@@ -216,21 +167,12 @@ def _header(scope: Scope, name: bytes) -> str:
     return ""
 
 
-async def _read_body(receive: Receive, length: int) -> bytes:
-    """The body of a report (the rules of `dashboard.api.body`: over `MAX_BODY` is 413, after draining)."""
-    if length > MAX_BODY:
-        left = DRAIN_MAX
-        more = True
-        while more and left > 0:
-            msg = await receive()
-            left -= len(msg.get("body", b""))
-            more = msg.get("more_body", False)
-        raise TooLarge(f"body larger than {MAX_BODY} bytes", field="body")
-    return await _receive_all(receive, MAX_BODY) or b""
+async def _receive_all(receive: Receive, limit: int, keep: int | None = None) -> bytes | None:
+    """The whole request body; None if the client went away first; TooLarge past `limit` bytes.
 
-
-async def _receive_all(receive: Receive, limit: int) -> bytes | None:
-    """The whole request body; None if the client went away first; TooLarge past `limit` bytes."""
+    With `keep`, a body is read (and dropped past its first `keep` bytes) up to `limit`
+    bytes and what was kept is returned: the body rule (`read_body`) then refuses it.
+    """
     chunks: list[bytes] = []
     size = 0
     more = True
@@ -239,10 +181,13 @@ async def _receive_all(receive: Receive, limit: int) -> bytes | None:
         if msg["type"] == "http.disconnect":
             return None
         part = msg.get("body", b"")
+        if keep is None or size < keep:
+            chunks.append(part)
         size += len(part)
         if size > limit:
-            raise TooLarge(f"body larger than {limit} bytes", field="body")
-        chunks.append(part)
+            if keep is None:
+                raise TooLarge(f"body larger than {limit} bytes", field="body")
+            break
         more = msg.get("more_body", False)
     return b"".join(chunks)
 
@@ -308,6 +253,6 @@ def application_from_env() -> ASGIApp:
 
             app = create_app(Config.from_env())
             server = app.server
-            _APP = ASGIApp(server, server.config["WARTIME_BACKEND"], server.config["WARTIME_HEADERS"],
+            _APP = ASGIApp(server, intake_of(server), server.config["WARTIME_HEADERS"],
                            threads=int(os.environ.get("WARTIME_THREADS", "32")))
         return _APP

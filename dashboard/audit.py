@@ -77,7 +77,6 @@ __all__ = [
     "record_cli",
     "record_soon",
     "source_address",
-    "source_of",
     "writer_for",
 ]
 
@@ -275,12 +274,6 @@ def source_address() -> str:
     return (request.remote_addr or "") if has_request_context() else ""
 
 
-def source_of(environ: dict[str, Any]) -> str:
-    """`source_address` for a request seen as a bare WSGI environ (dashboard.fastpath)."""
-    outer = _SOURCE.get()
-    return outer if outer is not None else str(environ.get("REMOTE_ADDR") or "")
-
-
 def install(api: Any, backend: Any) -> None:
     """Hook the audit into the API blueprint: every non-read API request leaves an entry."""
     from flask import request
@@ -303,6 +296,8 @@ def install(api: Any, backend: Any) -> None:
             return resp
         if request.method == "POST" and request.path.endswith("/session"):
             return resp  # logins are audited by dashboard.auth with the username tried
+        if request.environ.get("wartime.audited"):
+            return resp  # written by the handler itself (dashboard.intake)
         session = request.environ.get("wartime.session")
         actor = session.actor.username if session is not None else ""
         event = code = None

@@ -8,8 +8,9 @@ grid works (fixed per code and seed: some towns race ahead, a few grids lag far
 behind, which is what a county's map looks like), never beyond a grid's target
 (but a few grids with floating population go a little over), with a few grids
 that go quiet for hours (so the stall alert has something to find). Flood and fire operations
-get their own, smaller streams of reports. Reports go through the same
-`County.report_many` path as the API (validation, idempotency, the log).
+get their own, smaller streams of reports. Reports go through the same intake
+as the API's (`dashboard.intake.Intake.submit_reports`: validation, exactly-once,
+the log), one batch per tick.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ import time
 from collections.abc import Callable
 
 from command.access import Actor
-from command.operations import COUNTERS, Operation, OperationState, ReportRequest
+from command.operations import COUNTERS, Operation, OperationState
+from dashboard.api import Backend
+from dashboard.intake import Intake
 from streams.county import County
 
 __all__ = ["TESTS_PER_3_DAYS", "FieldSimulator", "rhythm"]
@@ -51,6 +54,7 @@ class FieldSimulator:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.county = county
+        self.intake = Intake(Backend(county.client, county))
         self.actor = actor
         self.speed = speed
         self.rng = random.Random(seed)
@@ -76,7 +80,7 @@ class FieldSimulator:
         """Send the reports that `dt_real` real seconds are worth; returns reports sent."""
         st = self.county.refresh()
         tree = self.county.tree
-        reqs: list[ReportRequest] = []
+        reqs: list[tuple[str, dict[str, object]]] = []
         dt_sim = dt_real * self.speed
         for op in st.operations.values():
             if op.state != OperationState.OPEN:
@@ -117,10 +121,11 @@ class FieldSimulator:
                               "people_evacuated": size}
                 counts = {c: n for c, n in counts.items() if n}
                 self._seq += 1
-                reqs.append(ReportRequest(op.id, f"sim-{self.rng.getrandbits(40):x}-{self._seq}", grid, counts))
+                rid = f"sim-{self.rng.getrandbits(40):x}-{self._seq}"
+                reqs.append((op.id, {"report_id": rid, "grid": grid, "counts": counts}))
                 n_units -= size
         if reqs:
-            self.county.report_many(self.actor, reqs)
+            self.intake.submit_reports(self.actor, reqs)
             self.sent += len(reqs)
         return len(reqs)
 

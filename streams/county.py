@@ -8,6 +8,7 @@ idempotency key. Nothing here decides anything the domain has not decided.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import threading
@@ -29,7 +30,7 @@ from command.grids import GridTree
 from command.modes import SwitchRequest
 from command.operations import LaunchRequest, ReportRequest
 from streams.keys import CURRENT_COUNTY, CountyKeys
-from streams.log import Appended, EventLog, LogUnavailable, Pending
+from streams.log import Appended, ClaimMode, EventLog, LogUnavailable, Pending
 from streams.readmodel import ControlView, ProgressView, current_county, geometry_digest
 from streams.server import Client
 
@@ -67,12 +68,17 @@ class Outcome:
 
 
 class _Slot:
-    """One append waiting in a group commit: its item, then its answer (or error)."""
+    """One append waiting in a group commit: its item, then its answer (or error).
 
-    __slots__ = ("done", "error", "item", "lead", "result")
+    A thread waits on `done`; a coroutine awaits `future`, settled on its own loop.
+    """
 
-    def __init__(self, item: Pending) -> None:
+    __slots__ = ("done", "error", "future", "item", "lead", "loop", "result")
+
+    def __init__(self, item: Pending, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.item = item
+        self.loop = loop
+        self.future: asyncio.Future[Appended] | None = loop.create_future() if loop is not None else None
         self.done = threading.Event()
         self.lead = False  # woken to send the next batch rather than with an answer
         self.result: Appended | None = None
@@ -84,21 +90,39 @@ class _Slot:
         assert self.result is not None
         return self.result
 
+    def finish(self) -> None:
+        """Wake the caller with its answer."""
+        if self.loop is None:
+            self.done.set()
+        else:
+            self.loop.call_soon_threadsafe(self._settle)
+
+    def _settle(self) -> None:
+        fut = self.future
+        if fut is None or fut.done():  # the client went away
+            return
+        if self.error is not None:
+            fut.set_exception(self.error)
+        else:
+            fut.set_result(self.answer())
+
 
 GROUP_MAX = 256
 """Appends sent in one group commit at most."""
 
 
 class GroupCommit:
-    """Appends from many threads, sent together: one `append_many` for all that wait at that moment.
+    """Appends from many threads and coroutines, sent together: one `append_each` for all that wait.
 
-    The first caller sends its own append at once (the leader). Callers arriving
-    while a batch is in flight queue up; when the batch returns, the leader hands
-    over to the first of them, which sends everything queued in one call, and so
-    on. Alone, a caller pays nothing but a lock; under load, one round trip (and
-    one fsync) serves a whole batch. Every caller gets its own answer: its id,
-    duplicate or not, or its own error — a batch that fails is retried item by
-    item, so one report on a just-closed operation refuses only itself.
+    The first caller's append goes at once (a thread sends it itself; a coroutine
+    hands it to the commit's own appender thread, so the event loop never waits on
+    Redis). Callers arriving while a batch is in flight queue up; when the batch
+    returns, the sender hands over to the first of them (its thread, or the
+    appender thread for a coroutine), which sends everything queued in one call,
+    and so on. Alone, a caller pays nothing but a lock; under load, one round trip
+    (and one fsync) serves a whole batch. Every caller gets its own answer: its id,
+    duplicate or not, or its own refusal — a report on a just-closed operation or
+    one that would overdraw a grid refuses only itself.
     """
 
     def __init__(self, log: Callable[[], EventLog]) -> None:
@@ -106,39 +130,64 @@ class GroupCommit:
         self._lock = threading.Lock()
         self._queue: list[_Slot] = []
         self._busy = False
+        self._pool: ThreadPoolExecutor | None = None
 
     def append(self, item: Pending) -> Appended:
-        """Append one event (with the others waiting now); its own answer."""
+        """Append one event from a thread (with the others waiting now); its own answer."""
         slot = _Slot(item)
+        if self._enqueue(slot):
+            self._lead()
+            return slot.answer()
+        slot.done.wait()
+        if slot.lead:
+            self._lead()
+        return slot.answer()
+
+    async def append_async(self, item: Pending) -> Appended:
+        """Append one event from a coroutine without blocking its loop; its own answer."""
+        slot = _Slot(item, asyncio.get_running_loop())
+        if self._enqueue(slot):
+            self._appender().submit(self._lead)
+        assert slot.future is not None
+        return await slot.future
+
+    def _enqueue(self, slot: _Slot) -> bool:
+        """Queue a slot; True when its caller is to send the next batch."""
         with self._lock:
             self._queue.append(slot)
             lead = not self._busy
             self._busy = True
-        if not lead:
-            slot.done.wait()
-            if not slot.lead:
-                return slot.answer()
-        self._lead()
-        return slot.answer()
+        return lead
+
+    def _appender(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            with self._lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(1, thread_name_prefix="appender")
+        return self._pool
 
     def _lead(self) -> None:
         with self._lock:
             batch, self._queue = self._queue[:GROUP_MAX], self._queue[GROUP_MAX:]
+        handoff: _Slot | None = None
         try:
             self._send(batch)
         finally:
             with self._lock:
                 if self._queue:
-                    nxt = self._queue[0]
-                    nxt.lead = True
-                    nxt.done.set()
+                    handoff = self._queue[0]
                 else:
                     self._busy = False
             for s in batch:
                 if s.result is None and s.error is None:
                     s.error = RuntimeError("append not answered")
-                if not s.lead:
-                    s.done.set()
+                s.finish()
+            if handoff is not None:
+                if handoff.loop is None:
+                    handoff.lead = True
+                    handoff.done.set()
+                else:
+                    self._appender().submit(self._lead)
 
     def _send(self, batch: list[_Slot]) -> None:
         for s, r in zip(batch, send_batch_spread(self._log(), [s.item for s in batch]), strict=True):
@@ -149,21 +198,21 @@ class GroupCommit:
 
 
 def send_batch(log: EventLog, items: list[Pending]) -> list[Appended | BaseException]:
-    """`log.append_many(items)` with an answer per item: a failed batch is retried item by item.
+    """`log.append_each(items)`, and when the batch fails as a whole, item by item.
 
     In the retry, a 'duplicate' whose stored entry is exactly this item (same
     event, actor, instant and key) was written by the failed batch: it is ours.
     """
     try:
-        return list(log.append_many(items))
+        return list(log.append_each(items))
     except BaseException as exc:
         if len(items) == 1:
             return [exc]
     out: list[Appended | BaseException] = []
     for item in items:
         try:
-            one = log.append_many([item])[0]
-            if one.duplicate and _written_as(log, item, one.id):
+            one = log.append_each([item])[0]
+            if isinstance(one, Appended) and one.duplicate and _written_as(log, item, one.id):
                 one = Appended(one.id, False)
             out.append(one)
         except BaseException as exc:
@@ -193,9 +242,17 @@ def send_batch_spread(log: EventLog, items: list[Pending]) -> list[Appended | Ba
     """
     if not isinstance(log.client, RedisCluster):
         return send_batch(log, items)
+    out: list[Appended | BaseException | None] = [None] * len(items)
+    try:  # claims first, on each operation's slot; the masters' shares then append what was not refused
+        for i, refused in enumerate(log.claim(items)):
+            out[i] = refused
+    except BaseException as exc:
+        return [exc] * len(items)
     groups: dict[str, list[int]] = {}
     logs: dict[str, EventLog] = {}
     for i, item in enumerate(items):
+        if out[i] is not None:
+            continue
         try:
             node = log.client.get_node_from_key(log.keys_for(item.event).log)
             name = node.name
@@ -227,7 +284,6 @@ def send_batch_spread(log: EventLog, items: list[Pending]) -> list[Appended | Ba
                 if _FANOUT is None:
                     _FANOUT = ThreadPoolExecutor(8, thread_name_prefix="append-fanout")
         answers = list(_FANOUT.map(share, parts))
-    out: list[Appended | BaseException | None] = [None] * len(items)
     for (_, idxs), got in zip(parts, answers, strict=True):
         for i, r in zip(idxs, got, strict=True):
             out[i] = r
@@ -239,7 +295,8 @@ def _node_log(log: EventLog, node: Any) -> EventLog:
     key = (id(log), node.name)
     got = _NODE_LOGS.get(key)
     if got is None or got.towns != log.towns:
-        got = _NODE_LOGS[key] = EventLog(node.redis_connection, log.county.county, log.towns, log.town_of)
+        got = _NODE_LOGS[key] = EventLog(node.redis_connection, log.county.county, log.towns, log.town_of,
+                                         claims=ClaimMode.DONE)
     return got
 
 
@@ -384,22 +441,17 @@ class County:
 
         A slightly old state is safe for reports: an operation closed since is
         refused by the append script, and an operation too new to be known makes
-        us look again before refusing.
+        us look again before refusing. A correction's overdraft is refused by the
+        append script too, against the log's own running totals, atomically.
         """
         self.refresh(max_age_ms)
         try:
-            op = operations.operation_of(self.state, req.operation)
+            operations.operation_of(self.state, req.operation)
         except UnknownOperation:
             if not max_age_ms:
                 raise
             self.refresh()
-            op = operations.operation_of(self.state, req.operation)
-        current = None
-        grid = req.grid if isinstance(req.grid, str) else ""
-        counts = req.counts if isinstance(req.counts, Mapping) else {}
-        if grid in self.tree and any(isinstance(v, int) and v < 0 for v in counts.values()):
-            current = self.progress.totals(op.id, [grid])[grid]
-        return operations.report(self.state, actor, req, current)
+        return operations.report(self.state, actor, req)
 
     def pending_report(self, event: ProgressReported, actor: Actor) -> Pending:
         """A validated report with its envelope and idempotency key, ready for `append_many`."""
@@ -408,6 +460,10 @@ class County:
     def append_report(self, event: ProgressReported, actor: Actor) -> Outcome:
         """Append a validated report under its idempotency key, grouped with concurrent ones (GroupCommit)."""
         return Outcome(event, self._commit.append(self.pending_report(event, actor)))
+
+    async def append_report_async(self, event: ProgressReported, actor: Actor) -> Outcome:
+        """`append_report` from an event loop: the same group commit, the loop never waiting on Redis."""
+        return Outcome(event, await self._commit.append_async(self.pending_report(event, actor)))
 
     def report(self, actor: Actor, req: ReportRequest) -> Outcome:
         """Validate and append one progress report; a repeated report_id is a duplicate."""

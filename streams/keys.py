@@ -7,6 +7,8 @@ the read models, so Redis Cluster keeps what one script touches on one slot:
   secretaries, operations, alerts, accounts; low volume.
 * ``{TOWN}`` (e.g. ``{PN07}``) — one report stream and its read models per town;
   the high-volume part, spread over the shards town by town.
+* ``{COUNTY:OPERATION}`` (e.g. ``{PN:op-1a2b}``) — one operation's report-id claims,
+  so exactly-once holds per operation whichever town's shard a report lands on.
 
 County roll-ups are computed from the per-town ones at read time, so no write
 ever spans two slots.
@@ -50,6 +52,15 @@ class CountyKeys:
     def closed(self) -> str:
         """Unused on the control shard; present so both shards share one append script."""
         return f"wt:{self.tag}:closed"
+
+    @property
+    def totals(self) -> str:
+        """Unused on the control shard (no report goes there); present for the shared append script."""
+        return f"wt:{self.tag}:totals"
+
+    def claims(self, operation: str) -> str:
+        """Report ids of one operation → digest of the body first sent (exactly-once per operation)."""
+        return "wt:{" + f"{self.county}:{operation}" + "}:claims"
 
     @property
     def checkpoint(self) -> str:
@@ -167,6 +178,16 @@ class TownKeys:
     def closed(self) -> str:
         """Operations closed for this town: the append script refuses their reports."""
         return f"wt:{self.tag}:closed"
+
+    @property
+    def totals(self) -> str:
+        """Running totals ``operation|grid|counter`` of the town's leaf grids, kept by the append script.
+
+        A fold of the town stream written atomically with each XADD (field ``@`` marks it
+        kept), so a correction is checked against the total the log defines. Not a read
+        model: replay leaves it alone, as it leaves the stream.
+        """
+        return f"wt:{self.tag}:totals"
 
     @property
     def checkpoint(self) -> str:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
+from redis.cluster import RedisCluster
 
 from bench.testbed import PASSWORD, free_port, make_tree, rollup, seed_county  # noqa: F401 (re-exported to tests)
 from command.grids import GridTree
+from streams.keys import TownKeys
 from streams.server import EmbeddedRedis
 
 
@@ -170,3 +173,23 @@ def artifacts() -> Path:
     """Where browser tests leave screenshots for a person to look at."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+def town_elsewhere(client: Any, towns: Iterable[str], town: str) -> str:
+    """A town other than `town`; on a Redis Cluster, one whose stream sits on another master."""
+    others = [t for t in towns if t != town]
+    if not isinstance(client, RedisCluster):
+        return others[-1]
+    here = client.get_node_from_key(TownKeys(town).log).name
+    return next(t for t in others if client.get_node_from_key(TownKeys(t).log).name != here)
+
+
+def wartime_operation(s: Served, headers: dict[str, str], scope: str = "TC") -> str:
+    """Over HTTP: switch `scope` to wartime and launch a mass-testing operation there; its id."""
+    r = requests.post(f"{s.url}/api/v1/modes", json={"scope": scope, "mode": "wartime", "incident": "epidemic",
+                                                       "level": "II"}, headers=headers, timeout=30)
+    assert r.status_code == 200, r.text
+    r = requests.post(f"{s.url}/api/v1/operations", json={"kind": "mass_testing", "scope": scope, "name": "hot"},
+                      headers=headers, timeout=30)
+    assert r.status_code == 201, r.text
+    return str(r.json()["operation_id"])

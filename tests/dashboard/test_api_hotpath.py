@@ -16,7 +16,7 @@ import requests
 from dashboard import audit
 from streams.county import County
 from streams.server import connect
-from tests.conftest import PASSWORD, Served, seed_county, start_server
+from tests.conftest import PASSWORD, Served, seed_county, start_server, wartime_operation
 
 LEAVES = ["TC01-L1-M1-S1-W1", "TC01-L1-M2-S1-W1", "TC02-L1-M1-S1-W1", "TC02-L2-M2-S2-W2"]
 
@@ -35,20 +35,9 @@ def _login(s: Served) -> str:
     return str(r.json()["token"])
 
 
-def _op(s: Served, token: str) -> str:
-    h = {"Authorization": f"Bearer {token}"}
-    r = requests.post(f"{s.url}/api/v1/modes", json={"scope": "TC", "mode": "wartime", "incident": "epidemic",
-                                                       "level": "II"}, headers=h, timeout=30)
-    assert r.status_code == 200, r.text
-    r = requests.post(f"{s.url}/api/v1/operations", json={"kind": "mass_testing", "scope": "TC", "name": "hot"},
-                      headers=h, timeout=30)
-    assert r.status_code == 201, r.text
-    return str(r.json()["operation_id"])
-
-
 def test_concurrent_reports_each_get_their_own_answer_and_retries_are_duplicates(served2: Served) -> None:
     token = _login(served2)
-    op = _op(served2, token)
+    op = wartime_operation(served2, {"Authorization": f"Bearer {token}"})
     url = f"{served2.url}/api/v1/operations/{op}/reports"
     local = threading.local()
 
@@ -85,7 +74,7 @@ def test_concurrent_reports_each_get_their_own_answer_and_retries_are_duplicates
 
 def test_a_logged_out_token_is_refused_by_every_worker_as_soon_as_logout_answers(served2: Served) -> None:
     token = _login(served2)
-    op = _op(served2, token)
+    op = wartime_operation(served2, {"Authorization": f"Bearer {token}"})
     h = {"Authorization": f"Bearer {token}"}
     url = f"{served2.url}/api/v1/operations/{op}/reports"
     for i in range(40):  # fresh connections: both workers verify (and cache) the token
@@ -114,7 +103,7 @@ def test_a_rate_limited_login_is_429_with_retry_after(served2: Served) -> None:
 
 def test_every_report_is_audited_and_a_clean_stop_loses_no_entry(served2: Served, redis_url: str) -> None:
     token = _login(served2)
-    op = _op(served2, token)
+    op = wartime_operation(served2, {"Authorization": f"Bearer {token}"})
     h = {"Authorization": f"Bearer {token}"}
     url = f"{served2.url}/api/v1/operations/{op}/reports"
     local = threading.local()
@@ -145,7 +134,7 @@ def test_every_report_is_audited_and_a_clean_stop_loses_no_entry(served2: Served
 
 def test_the_served_report_path_refuses_bad_input_naming_the_field_and_appends_nothing(served2: Served) -> None:
     token = _login(served2)
-    op = _op(served2, token)
+    op = wartime_operation(served2, {"Authorization": f"Bearer {token}"})
     url = f"{served2.url}/api/v1/operations/{op}/reports"
     h = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     client = connect(served2.redis_url)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import pytest
 import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from command.access import Actor, Role
 from command.alerts import acknowledge
+from command.errors import ReportIdReused
 from command.events import AlertCleared, AlertRaised
 from command.modes import SwitchRequest
 from command.operations import ReportRequest
@@ -70,8 +72,10 @@ def build_scenario(redis_url: str, *, close: bool = True, reports: int = 120, se
             county.change_level(boss, "TC", "I", "升级")
         if i == 80:
             county.record(AlertCleared(alert="al-1"), boss)
-    # a duplicate (same report id) changes nothing
-    county.report(leaders[0], ReportRequest(OP, "r1", leaves[7], {"sampled": 5}))
+    # a duplicate (same report id, same body) changes nothing; the id with another body is refused
+    assert county.report(leaders[1], ReportRequest(OP, "r1", leaves[7 % len(leaves)], {"sampled": 7})).duplicate
+    with pytest.raises(ReportIdReused):
+        county.report(leaders[0], ReportRequest(OP, "r1", leaves[7], {"sampled": 5}))
     if close:
         county.close(boss, OP, "完成")
     Projector(client, "TC", consumer="t", publish=False).catch_up()

@@ -7,11 +7,11 @@ from collections import Counter
 
 import pytest
 
-from command.errors import OperationClosed
+from command.errors import OperationClosed, ReportIdReused
 from command.events import ModeSwitched, ProgressReported
 from command.grids import GridTree
 from streams.keys import CountyKeys
-from streams.log import EventLog, Pending, id_tuple
+from streams.log import Appended, EventLog, Pending, id_tuple
 from streams.server import connect
 
 
@@ -27,8 +27,10 @@ def test_retried_append_returns_the_first_id_and_writes_nothing(redis_url: str, 
     log = _log(redis_url, tree)
     leaf = next(tree.leaves("TC"))
     first = log.append(_rep(leaf, "r1"), actor="a", at=1, key="op1:r1")
-    again = log.append(_rep(leaf, "r1", 99), actor="a", at=2, key="op1:r1")
+    again = log.append(_rep(leaf, "r1"), actor="a", at=2, key="op1:r1")
     assert not first.duplicate and again.duplicate and again.id == first.id
+    with pytest.raises(ReportIdReused):  # the same id with another body (DESIGN §7.1)
+        log.append(_rep(leaf, "r1", 99), actor="a", at=3, key="op1:r1")
     assert sum(log.client.xlen(s) for s in log.streams()) == 1
 
 
@@ -139,11 +141,14 @@ def test_a_key_twice_in_one_batch_over_two_towns_is_written_once(redis_url: str,
     items = [
         Pending(_rep(a, "r1"), "x", 1, "op1:r1"),
         Pending(_rep(b, "r2"), "x", 1, "op1:r2"),
-        Pending(_rep(a, "r1", 5), "x", 2, "op1:r1"),
+        Pending(_rep(a, "r1"), "x", 2, "op1:r1"),
         Pending(_rep(a, "r3"), "x", 3, ""),  # no key: always written
         Pending(_rep(a, "r3"), "x", 3, ""),
+        Pending(_rep(b, "r1"), "x", 4, "op1:r1"),  # the id again, another body in another town
     ]
-    out = log.append_many(items)
-    assert [r.duplicate for r in out] == [False, False, True, False, False]
-    assert out[2].id == out[0].id and out[3].id != out[4].id
+    out = log.append_each(items)
+    assert isinstance(out[5], ReportIdReused)
+    got = [r for r in out if isinstance(r, Appended)]
+    assert [r.duplicate for r in got] == [False, False, True, False, False]
+    assert got[2].id == got[0].id and got[3].id != got[4].id
     assert sum(log.client.xlen(s) for s in log.streams()) == 4

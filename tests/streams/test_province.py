@@ -81,8 +81,8 @@ def loaded(province_url: str, trees: list[GridTree]) -> Iterator[Loaded]:
 
 
 def tags_of(tree: GridTree) -> set[str]:
-    """The hash tags a county may use: its own code (control shard) and its towns'."""
-    return {tree.root, *tree.towns}
+    """The hash tags a county may use: its own code (control shard), its towns' and its operation's claims."""
+    return {tree.root, *tree.towns, f"{tree.root}:{operation_of(tree)}"}
 
 
 def test_generated_counties_have_distinct_codes_and_town_tags(trees: list[GridTree]) -> None:

@@ -16,7 +16,16 @@ from typing import Any
 import dash
 from flask import Flask, Response, request
 
-from dashboard import api_alerts, api_board, api_field, api_kiosk, api_matters, api_review, privacy
+from dashboard import (
+    api_alerts,
+    api_board,
+    api_field,
+    api_kiosk,
+    api_matters,
+    api_mobilisation,
+    api_review,
+    privacy,
+)
 from dashboard.api import Backend, Extension, create_api
 from dashboard.fastpath import ReportsFastPath
 from dashboard.refusals import install_errors
@@ -116,6 +125,7 @@ ROUTES: tuple[Extension, ...] = (
     api_board.register,
     privacy.register,
     api_kiosk.register,
+    api_mobilisation.register,
 )
 """Route modules added to /api/v1; each imports dashboard.api, so the list lives here, above them."""
 

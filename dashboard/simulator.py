@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 from command.access import Actor
 from command.operations import COUNTERS, Operation, OperationState, ReportRequest
+from dashboard.arrivals import ArrivalSimulator
 from streams.county import County
 
 __all__ = ["TESTS_PER_3_DAYS", "FieldSimulator", "rhythm"]
@@ -66,6 +67,7 @@ class FieldSimulator:
         self._caps: dict[str, float] = {}
         self.sim_start = clock()
         self.real_start = clock()
+        self.arrivals = ArrivalSimulator(county, speed, seed, clock)  # secretaries confirming on post
 
     def sim_hour(self) -> float:
         """Simulated local hour of day (Asia/Shanghai), starting at 07:00 on day one."""
@@ -74,6 +76,7 @@ class FieldSimulator:
 
     def tick(self, dt_real: float) -> int:
         """Send the reports that `dt_real` real seconds are worth; returns reports sent."""
+        self.arrivals.tick()
         st = self.county.refresh()
         tree = self.county.tree
         reqs: list[ReportRequest] = []

@@ -561,15 +561,17 @@
     clear(box);
     var wartime = B.snap.mode.mode === 'wartime' || B.snap.mode.wartime_grids > 0;
     var row = el('div', 'b-sec-row');
-    function fig(value, label, cls) {
-      var f = el('div', 'b-sec-fig ' + cls);
+    function fig(value, label, cls, key) {
+      var f = el('div', 'b-sec-fig ' + cls, null, key ? {'data-sec': key, 'data-value': String(value || 0)} : null);
       f.appendChild(el('span', 'b-num b-sec-num', fmt(value)));
       f.appendChild(el('span', 'b-sec-label', label));
       row.appendChild(f);
     }
     if (wartime) {
-      fig(s.installed, L('board.installed'), 'b-sec-ok');
-      fig(s.acting, L('board.acting'), 'b-sec-acting');
+      // On post (已到岗) counts the secretaries' own confirmations, never installations (DESIGN §7.2).
+      fig(s.on_post || 0, L('board.on_post'), 'b-sec-ok', 'on_post');
+      fig(s.acknowledged || 0, L('board.acknowledged'), 'b-sec-acting', 'acknowledged');
+      fig(s.installed + s.acting, L('board.installed'), 'b-sec-total', 'installed');
       fig(s.vacant, L('board.vacancies'), s.vacant ? 'b-sec-bad' : 'b-sec-ok');
     } else {
       fig(s.first_leaders, L('board.first_leaders'), 'b-sec-ok');
@@ -578,12 +580,14 @@
     box.appendChild(row);
     if (wartime && s.small) {
       var bar = el('div', 'b-stack');
-      [['installed', 'b-stack-ok'], ['acting', 'b-stack-acting'], ['vacant', 'b-stack-bad']].forEach(function (p) {
+      var rest = s.installed + s.acting - (s.on_post || 0);
+      [[s.on_post || 0, 'b-stack-ok'], [rest, 'b-stack-acting'], [s.vacant, 'b-stack-bad']].forEach(function (p) {
         var seg = el('div', p[1]);
-        seg.style.width = (s[p[0]] * 100 / s.small) + '%';
+        seg.style.width = (p[0] * 100 / s.small) + '%';
         bar.appendChild(seg);
       });
       box.appendChild(bar);
+      if (window.wartimeMobCurve) { window.wartimeMobCurve(box, s, L); }  // assets/board-mobilisation.js
     }
   }
 

@@ -274,7 +274,8 @@
     var body = { report_id: item.report_id, grid: item.grid, counts: item.counts };
     if (item.note) { body.note = item.note; }
     if (item.reason) { body.reason = item.reason; }
-    return timedFetch(API + '/operations/' + encodeURIComponent(item.op) + '/reports', {
+    if (item.path) { body = item.body || {}; }  /* another field action (on post: assets/field-order.js) */
+    return timedFetch(item.path ? API + item.path : API + '/operations/' + encodeURIComponent(item.op) + '/reports', {
       method: 'POST', headers: authHeaders(token), body: JSON.stringify(body)
     }).then(function (res) {
       return classify(res.status, res.data);
@@ -758,8 +759,8 @@
         h('div', { className: 'field-report-top' },
           h('span', { className: 'field-badge field-badge-' + r.state, text: badge }),
           h('time', { className: 'field-report-time', text: clock(r.created_at) })),
-        h('div', { className: 'field-report-counts', text: countsText(r.counts) }),
-        h('div', { className: 'field-report-where', text: (r.grid_name || r.grid) + ' · ' + (r.op_name || r.op) }),
+        h('div', { className: 'field-report-counts', text: r.label ? tr(r.label) : countsText(r.counts) }),
+        h('div', { className: 'field-report-where', text: (r.grid_name || r.grid) + (r.op ? ' · ' + (r.op_name || r.op) : '') }),
         r.note ? h('div', { className: 'field-report-note', text: r.note }) : null,
         r.reason ? h('div', { className: 'field-report-reason', text: tr('correction') + colon() + r.reason }) : null,
         r.state === 'refused' ? h('div', { className: 'field-report-error', text: errorText(r) }) : null,
@@ -1014,9 +1015,24 @@
   });
   setInterval(tick, 1000);
 
+  /* Queue another field action (POST `path` with `body`, sent once like a report: its report_id). */
+  function enqueue(item) {
+    var s = session();
+    if (!s) { return null; }
+    var full = Object.assign({ report_id: newReportId(), user: s.username, created_at: Date.now(),
+                               state: 'queued', attempts: 0 }, item);
+    updateReports(function (list) { list.push(full); });
+    renderQueueViews();
+    drain();
+    return full;
+  }
+
   window.wartimeField = {
     boot: boot,
     drain: drain,
+    enqueue: enqueue,
+    items: reports,
+    tr: tr,
     queued: function () { return queued().length; }
   };
 })();

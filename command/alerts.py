@@ -14,7 +14,9 @@ alerts in the state in line with the conditions of the world:
   children;
 * ``over_target`` — totals beyond the target by more than a margin;
 * ``silent_secretary`` — a secretary installed (or appointed) N minutes ago who
-  has neither logged in nor had a report on the grid since.
+  has neither logged in nor had a report on the grid since;
+* ``not_on_post`` — a secretary installed (or appointed) N minutes ago who has
+  not confirmed on post (到岗, DESIGN §7.2).
 
 Identity and roll-up. An alert's id is deterministic: ``kind:grid`` or
 ``kind:operation:grid``. Grid-level conditions (vacancy, stall, over_target,
@@ -82,10 +84,12 @@ class AlertKind:
     PACE = "pace"
     OVER_TARGET = "over_target"
     SILENT_SECRETARY = "silent_secretary"
+    NOT_ON_POST = "not_on_post"
 
 
 RULE_KINDS = frozenset(
-    {AlertKind.VACANCY, AlertKind.STALL, AlertKind.PACE, AlertKind.OVER_TARGET, AlertKind.SILENT_SECRETARY}
+    {AlertKind.VACANCY, AlertKind.STALL, AlertKind.PACE, AlertKind.OVER_TARGET, AlertKind.SILENT_SECRETARY,
+     AlertKind.NOT_ON_POST}
 )
 """Kinds the rules own: only alerts of these kinds are cleared by `evaluate`."""
 
@@ -106,6 +110,7 @@ class AlertConfig:
     default_stall_minutes: int = 30
     over_target_margin: float = 0.10
     silent_minutes: int = 30
+    on_post_minutes: int = 30
     pace_min_elapsed_minutes: int = 30
     pace_clear_margin: float = 0.05
     pace_bucket_minutes: int = 60
@@ -245,6 +250,7 @@ class AlertRules:
         open_bases = {base_of(a.id) for a in state.alerts.values() if a.open and a.kind == AlertKind.PACE}
         self._vacancies(state, tree, out)
         self._silent(state, tree, progress, now, out)
+        self._not_on_post(state, tree, now, out)
         for op in state.open_operations():
             if op.scope not in tree:
                 continue
@@ -315,6 +321,21 @@ class AlertRules:
             for t, n in names.items()
         }
         self._rollup(out, AlertKind.SILENT_SECRETARY, groups, extra=extra)
+
+    def _not_on_post(self, state: ControlState, tree: GridTree, now: int, out: dict[str, Condition]) -> None:
+        """Secretaries installed N minutes ago who have not confirmed on post (DESIGN §7.2), by town."""
+        limit = self.config.on_post_minutes * MINUTE
+        groups: dict[str, list[str]] = defaultdict(list)
+        names: dict[str, dict[str, str]] = defaultdict(dict)
+        for g, post in state.mobilisation.posts.items():
+            if post.on_post_at is None and now - post.installed_at >= limit and g in tree:
+                town = _group(tree, g)
+                groups[town].append(g)
+                names[town][g] = post.person
+        cap = self.config.max_listed
+        extra = {t: {"minutes": self.config.on_post_minutes, "secretaries": dict(sorted(n.items())[:cap])}
+                 for t, n in names.items()}
+        self._rollup(out, AlertKind.NOT_ON_POST, groups, extra=extra)
 
     def _units(
         self, op: Operation, plan: OperationPlan, progress: Progress, now: int, out: dict[str, Condition]

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from command.alerts import AlertKind
 from command.localtime import local_datetime
+from command.mobilisation import FAILED_ALERT
 
 if TYPE_CHECKING:
     from command.fold import Alert, ControlState
@@ -45,6 +46,8 @@ KIND_LABELS: Mapping[str, tuple[str, str]] = {
     AlertKind.PACE: ("进度滞后", "Behind pace"),
     AlertKind.OVER_TARGET: ("超出目标", "Over target"),
     AlertKind.SILENT_SECRETARY: ("书记未响应", "Silent secretary"),
+    AlertKind.NOT_ON_POST: ("书记未到岗", "Secretary not on post"),
+    FAILED_ALERT: ("通知发送失败", "Notification failed"),
 }
 
 CATEGORY: Mapping[str, tuple[str, ...]] = {

@@ -27,7 +27,8 @@
     └── Unavailable                 the infrastructure cannot serve now (retry)      → 503
         ├── RedisUnavailable        the embedded server did not start, or a URL did not answer
         ├── LogUnavailable          Redis refused or lost a write: nothing acknowledged
-        └── LeaseLost               a projector lost its stream to another (never reaches a client)
+        ├── LeaseLost               a projector lost its stream to another (never reaches a client)
+        └── DeliveryFailed          a notification channel did not take a message (retried; never reaches a client)
 
 The HTTP layer maps these to status codes in one table (`dashboard.api.STATUS`);
 the CLI prints a refusal's message and exits 1.
@@ -41,6 +42,7 @@ from dataclasses import dataclass
 __all__ = [
     "CallbackInput",
     "CommandRejected",
+    "DeliveryFailed",
     "HttpRefusal",
     "InvalidReport",
     "InvalidRequest",
@@ -267,3 +269,7 @@ class LogUnavailable(Unavailable):
 
 class LeaseLost(Unavailable):
     """This worker no longer owns the stream it was applying (another took it over)."""
+
+
+class DeliveryFailed(Unavailable):
+    """A notification channel did not take a message (network, non-2xx, a robot's errcode): retried later."""

@@ -463,3 +463,75 @@ def _event(wire: str, payload: bytes | str) -> Event:
         raise InvalidRequest(f"the payload of {wire} is not an object", field="d")
     names = {f.name for f in dataclasses.fields(cls)}
     return cls(**{k: _freeze(v) for k, v in data.items() if k in names})
+
+
+# --- mobilisation: notifications and secretaries on post (DESIGN §7.2) ----------------
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationQueued(Event):
+    """A message to a person (通知) waits for delivery; `notification` is its stable id."""
+
+    wire: ClassVar[str] = "notification_queued"
+    notification: str
+    kind: str
+    grid: str
+    person: str
+    incident: str | None = None
+    level: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationDelivered(Event):
+    """A channel took a notification (HTTP 2xx, or the field page showed it)."""
+
+    wire: ClassVar[str] = "notification_delivered"
+    notification: str
+    channel: str
+    attempts: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationFailed(Event):
+    """Every attempt to deliver a notification failed; the commander is alerted."""
+
+    wire: ClassVar[str] = "notification_failed"
+    notification: str
+    channel: str
+    attempts: int = 0
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SecretaryAcknowledged(Event):
+    """The secretary opened the order (已确认); the account is the actor."""
+
+    wire: ClassVar[str] = "secretary_acknowledged"
+    grid: str
+    notification: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SecretaryOnPost(Event):
+    """The secretary confirmed arrival in the grid (已到岗), with a coarse location if given."""
+
+    wire: ClassVar[str] = "secretary_on_post"
+    grid: str
+    report_id: str
+    lat: float | None = None
+    lon: float | None = None
+    accuracy_m: int | None = None
+
+
+EVENT_TYPES.update(
+    {
+        cls.wire: cls
+        for cls in (
+            NotificationQueued,
+            NotificationDelivered,
+            NotificationFailed,
+            SecretaryAcknowledged,
+            SecretaryOnPost,
+        )
+    }
+)

@@ -57,6 +57,7 @@ from command.events import (
     decode,
 )
 from command.grids import CentralHousehold, Grid, GridTree
+from command.mobilisation_state import Mobilisation
 from command.vocabulary import Mode, Operation, OperationState, Wartime, default_targets
 
 __all__ = [
@@ -320,6 +321,7 @@ class ControlState:
     contact: dict[str, dict[str, ContactEntry]] = field(default_factory=dict)
     unreadable: list[str] = field(default_factory=list)
     """Ids of control entries no event type takes (skipped; see command.events.Unreadable)."""
+    mobilisation: Mobilisation = field(default_factory=Mobilisation)
     last_id: str = "0-0"
     last_at: int = 0
 
@@ -412,6 +414,7 @@ class ControlState:
             if entry is not None and entry.completed_at is None:
                 entry.completed_at, entry.completed_by = at, rec.actor
                 entry.note, entry.concerns = ev.note, ev.concerns
+        self.mobilisation.apply(rec)
         self.last_id = rec.id
         self.last_at = at
 

@@ -166,6 +166,13 @@ def _analysis(
             lag.append(Finding("vacancies_open", {"n": len(unfilled), "of": len(vac_rows)}))
     elif sec.installed:
         well.append(Finding("no_vacancy", {"n": len(sec.installed)}))
+    mob = sec.counts
+    if mob["installed"]:
+        mins = mob["minutes_to"]["100"]
+        if mins is not None:
+            well.append(Finding("all_on_post", {"n": mob["on_post"], "within": int(mins * 60_000)}))
+        else:
+            lag.append(Finding("not_on_post", {"n": mob["installed"] - mob["on_post"], "of": mob["installed"]}))
     town_rows = units.rows
     if town_rows:
         done90 = [r for r in town_rows if r["reached_90"] is not None]

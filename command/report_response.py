@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from command import mobilisation
 from command.events import ModeSwitched, SecretaryAppointed
 from command.fold import Alert
 from command.grids import Level
@@ -92,6 +93,7 @@ def secretaries(s: Scope, switch_at: int | None) -> Secretaries:
         "all_filled_at": all_filled_at if vac_rows else None,
         "time_to_fill_all": (all_filled_at - switch_at) if (vac_rows and all_filled_at and switch_at) else None,
         "small_grids": sum(1 for g in s.scope_grids if tree.grids[g].level == Level.SMALL),
+        **mobilisation.report_figures(s.st, scope),  # on post from confirmations, never from installation
     }
 
     # tenures (who held which small grid from when to when) and what they did

@@ -16,7 +16,17 @@ from typing import Any
 import dash
 from flask import Flask, Response, request
 
-from dashboard import api_alerts, api_board, api_field, api_kiosk, api_matters, api_review, intake, privacy
+from dashboard import (
+    api_alerts,
+    api_board,
+    api_field,
+    api_kiosk,
+    api_matters,
+    api_mobilisation,
+    api_review,
+    intake,
+    privacy,
+)
 from dashboard.api import Backend, Extension, create_api
 from dashboard.refusals import install_errors
 from streams.server import connect
@@ -116,6 +126,7 @@ ROUTES: tuple[Extension, ...] = (
     privacy.register,
     api_kiosk.register,
     intake.register,
+    api_mobilisation.register,
 )
 """Route modules added to /api/v1; each imports dashboard.api, so the list lives here, above them."""
 

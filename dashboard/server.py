@@ -94,6 +94,13 @@ def _scheduler_main(redis_url: str) -> None:
     run_scheduler(redis_url)
 
 
+def _notifier_main(redis_url: str) -> None:
+    from dashboard.notifier import run_notifier
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s notifier %(message)s")
+    run_notifier(redis_url)
+
+
 WORKER_CLASS = os.environ.get("WARTIME_WORKER_CLASS", "asgi")
 """gunicorn's worker: ``asgi`` (an asyncio loop; report posts served on it, the rest of the app in
 threads: dashboard.asgi) or ``gthread`` (a thread per request, the plain WSGI app). The loop costs
@@ -298,4 +305,6 @@ def build(
     sup.add("live", _live_main, redis_url, host, live)
     if scheduler:
         sup.add("scheduler", _scheduler_main, redis_url)
+        if os.environ.get("WARTIME_NOTIFY_URL", "").strip():  # without a channel, the field page alone tells
+            sup.add("notifier", _notifier_main, redis_url)
     return sup, live

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from command.access import Actor
 from command.operations import COUNTERS, Operation, OperationState
 from dashboard.api import Backend
+from dashboard.arrivals import ArrivalSimulator
 from dashboard.intake import Intake
 from streams.county import County
 
@@ -70,6 +71,7 @@ class FieldSimulator:
         self._caps: dict[str, float] = {}
         self.sim_start = clock()
         self.real_start = clock()
+        self.arrivals = ArrivalSimulator(county, speed, seed, clock)  # secretaries confirming on post
 
     def sim_hour(self) -> float:
         """Simulated local hour of day (Asia/Shanghai), starting at 07:00 on day one."""
@@ -78,6 +80,7 @@ class FieldSimulator:
 
     def tick(self, dt_real: float) -> int:
         """Send the reports that `dt_real` real seconds are worth; returns reports sent."""
+        self.arrivals.tick()
         st = self.county.refresh()
         tree = self.county.tree
         reqs: list[tuple[str, dict[str, object]]] = []

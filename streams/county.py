@@ -13,7 +13,7 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +21,7 @@ from typing import Any
 import msgspec
 from redis.cluster import RedisCluster
 
-from command import modes, operations
+from command import mobilisation, modes, operations
 from command.access import Actor
 from command.errors import ModeConflict, UnknownGrid, UnknownOperation
 from command.events import Event, ProgressReported, RegistryLoaded, encode
@@ -369,6 +369,22 @@ class County:
         self._bind_tree()
         return Outcome(event, appended)
 
+    def record_many(self, items: Sequence[tuple[Event, str]], actor: Actor) -> list[Outcome]:
+        """Append control events (each with its idempotency key) in one atomic script call."""
+        if not items:
+            return []
+        at = self.clock()
+        appended = self.log.append_many([Pending(e, actor.username, at, k) for e, k in items])
+        self._bind_tree()
+        return [Outcome(e, a) for (e, _), a in zip(items, appended, strict=True)]
+
+    def _with_notices(self, event: Event, actor: Actor, key: str) -> Outcome:
+        """A switch or an appointment and the notifications it queues, appended together."""
+        seed = key or f"{self.code}:{self.clock()}:{self.state.last_id}"
+        notes = mobilisation.notices(self.state, event, seed)
+        items = [(event, key), *((n, mobilisation.notification_key(n)) for n in notes)]
+        return self.record_many(items, actor)[0]
+
     # -- registry ------------------------------------------------------------------
 
     def load_registry(
@@ -406,7 +422,7 @@ class County:
     def switch(self, actor: Actor, req: SwitchRequest, key: str = "") -> Outcome:
         """Peacetime ↔ wartime over a subtree (see command.modes.switch)."""
         self.refresh()
-        return self.record(modes.switch(self.state, actor, req), actor, key)
+        return self._with_notices(modes.switch(self.state, actor, req), actor, key)
 
     def change_level(self, actor: Actor, scope: str, level: str, reason: str = "") -> Outcome:
         """Raise or lower the response level."""
@@ -416,7 +432,31 @@ class County:
     def appoint(self, actor: Actor, grid: str, person: str) -> Outcome:
         """Fill a vacancy with an acting secretary."""
         self.refresh()
-        return self.record(modes.appoint(self.state, actor, grid, person), actor)
+        return self._with_notices(modes.appoint(self.state, actor, grid, person), actor, "")
+
+    # -- mobilisation (DESIGN §7.2) -------------------------------------------------
+
+    def renotify(self, actor: Actor, grid: str, key: str = "") -> Outcome:
+        """Queue the grid's secretary a fresh notification (a commander's re-send)."""
+        self.refresh()
+        ev = mobilisation.renotify(self.state, actor, grid, key or f"{self.clock()}:{self.state.last_id}")
+        return self.record_many([(ev, mobilisation.notification_key(ev))], actor)[0]
+
+    def acknowledge_order(self, actor: Actor, grid: str, notification: str = "") -> Outcome:
+        """The secretary opened the order: acknowledged, and what waited for them counts as delivered."""
+        self.refresh()
+        ev, key = mobilisation.acknowledge(self.state, actor, grid, notification)
+        mob = self.state.mobilisation
+        person = mob.posts[grid].person
+        seen = [(mobilisation.delivered(n.id, mobilisation.FIELD_CHANNEL, 1), mobilisation.delivered_key(n.id))
+                for n in mob.pending() if n.grid == grid and n.person == person]
+        return self.record_many([(ev, key), *seen], actor)[0]
+
+    def confirm_on_post(self, actor: Actor, grid: str, report_id: object, location: object = None) -> Outcome:
+        """The secretary confirmed arrival; a repeat is a duplicate (one confirmation per installation)."""
+        self.refresh()
+        ev, key = mobilisation.confirm_on_post(self.state, actor, grid, report_id, location)
+        return self.record_many([(ev, key)], actor)[0]
 
     # -- operations ----------------------------------------------------------------
 

@@ -149,6 +149,11 @@ class CountyKeys:
         return f"wt:{self.tag}:hist:snaps"
 
     @property
+    def notify_tries(self) -> str:
+        """Delivery attempts per notification: id → ``attempts next_at_ms`` (the worker's back-off)."""
+        return f"wt:{self.tag}:notify:tries"
+
+    @property
     def report_index(self) -> str:
         """After-action report aggregates folded so far, with the stream positions they stand at."""
         return f"wt:{self.tag}:hist:report"

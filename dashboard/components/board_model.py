@@ -30,6 +30,7 @@ from typing import Any
 
 import msgspec
 
+from command import mobilisation as mob
 from command.access import Actor, overlaps, require_read
 from command.bounds import Increment
 from command.events import (
@@ -95,7 +96,10 @@ register({
     "board.eta_unknown": ("暂无速率", "no pace yet"),
     "board.need": ("所需速率", "Needed"),
     "board.secretaries": ("临时党支部书记", "Temporary branch secretaries"),
-    "board.installed": ("已到岗", "installed"),
+    "board.installed": ("已任命", "installed"),
+    "board.on_post": ("已到岗", "on post"),
+    "board.acknowledged": ("已确认", "acknowledged"),
+    "board.mob_curve": ("到岗用时", "Time to on post"),
     "board.acting": ("代理", "acting"),
     "board.vacancies": ("空缺", "vacant"),
     "board.small_grids": ("小网格", "small grids"),
@@ -152,7 +156,8 @@ _LABEL_PREFIXES = ("board.", "level.", "login.")
 _GLOSSARY = (
     "county", "town", "large", "medium", "small", "micro", "peacetime", "wartime", "secretary",
     "acting_secretary", "vacancy", "epidemic", "flood", "fire", "other", "level", "operation",
-    "stall", "pace", "over_target", "silent_secretary", "language", *COUNTERS,
+    "stall", "pace", "over_target", "silent_secretary", "not_on_post", "notification_failed", "language",
+    *COUNTERS,
     *(c for cs in COUNTERS.values() for c in cs),
 )
 
@@ -530,7 +535,7 @@ def _alerts(st: ControlState, scope: str, geometry: Mapping[str, Any]) -> dict[s
     return {"open": len(open_), "by_kind": by_kind, "latest": latest, "markers": markers}
 
 
-def _secretaries(st: ControlState, tree: GridTree, scope: str) -> dict[str, int]:
+def _secretaries(st: ControlState, tree: GridTree, scope: str) -> dict[str, Any]:
     smalls = tree.small_grids(scope)
     installed = acting = vacant = leaders = 0
     for g in smalls:
@@ -544,8 +549,12 @@ def _secretaries(st: ControlState, tree: GridTree, scope: str) -> dict[str, int]
             vacant += 1
         if tree[g].first_leader:
             leaders += 1
+    # On post counts confirmations from the field (DESIGN §7.2), never installations.
+    m = mob.summary(st, None, scope, limit=0)
     return {"small": len(smalls), "installed": installed, "acting": acting, "vacant": vacant,
-            "first_leaders": leaders}
+            "first_leaders": leaders, "on_post": m["on_post"], "acknowledged": m["acknowledged"],
+            "notified": m["notified"], "silent": m["by_state"][mob.PostState.INSTALLED],
+            "minutes_to": m["minutes_to"], "curve": mob.thin(m["curve"])}
 
 
 _PEACETIME: dict[tuple[int, str], tuple[GridTree, dict[str, Any]]] = {}

@@ -30,6 +30,7 @@ from typing import Any
 import dash
 from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
+from dashboard.components.console_mobilisation import mobilisation_card
 from dashboard.components.session import login_form, register_login
 from dashboard.i18n import lang_of, t
 from dashboard.pages import console_actions, console_scope  # noqa: F401  (their callbacks)
@@ -213,7 +214,8 @@ def layout(lang: str | None = None, scope: str | None = None, **_: Any) -> html.
                 [
                     html.Div([_mode_card(lang),
                               _card(t("console.people", lang), html.Div(id="console-people"),
-                                    id_="console-people-card")], className="console-col"),
+                                    id_="console-people-card"),
+                              mobilisation_card(lang)], className="console-col"),
                     html.Div([_ops_card(lang),
                               _card(t("console.alerts", lang), html.Div(id="console-alerts"),
                                     id_="console-alerts-card"),

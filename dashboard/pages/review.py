@@ -22,6 +22,7 @@ import dash
 import plotly.graph_objects as go
 from dash import ALL, Input, Output, Patch, State, callback, clientside_callback, dcc, html, no_update
 
+from command import bounds
 from command.access import Actor, require_read, within_scope
 from command.errors import CommandRejected
 from command.operations import COUNTERS
@@ -313,11 +314,13 @@ def _select(op: str | None, session: Any, lang: str) -> Any:
 def _at(at: int | None, op: str | None, span: Any, session: Any, lang: str) -> Any:
     """The county at the chosen instant: patch the map colours, the curve, the totals."""
     actor = _actor(session)
-    if actor is None or not op or not span or at is None:
+    when = bounds.readable_time(at)  # a slider value from the browser: any number, or none
+    if actor is None or not op or not isinstance(span, dict) or when is None:
         return (no_update,) * 5
+    at = when
     county = backend().county
     hist = history_for(county.client, county.code)
-    inst = hist.state_at(int(at))
+    inst = hist.state_at(at)
     view = operation_view(inst, op)
     leaves = span["leaves"]
     geometry = county.view.geometry()

@@ -145,12 +145,23 @@ def build_document(r: Report, lang: str) -> tuple[str, list[Section]]:
     se.pairs = [
         (t("rpt.k.small_grids", L), num(s["small_grids"])),
         (t("rpt.k.installed", L), num(s["installed_at_switch"])),
+        (t("rpt.k.acknowledged", L), num(s.get("acknowledged", 0))),
+        (t("rpt.k.on_post", L), num(s.get("on_post", 0))),
+        (t("rpt.k.minutes_to", L), " / ".join(
+            "—" if m is None else t("rpt.k.minutes", L, m=m) for m in (s.get("minutes_to") or {}).values())),
         (t("rpt.k.vacancies", L), num(s["vacancies_at_switch"])),
         (t("rpt.k.appointed", L), num(s["appointed"])),
         (t("rpt.k.still_vacant", L), num(s["still_vacant"])),
         (t("rpt.k.time_to_fill", L), dur(s["time_to_fill_all"]) if s["time_to_fill_all"] is not None
          else (t("rpt.k.not_filled", L) if s["still_vacant"] else "—")),
     ]
+    mob_rows = [{"name": row["name"], "installed": row["installed"], "on_post": row["on_post"],
+                 **{f"m{k}": v for k, v in row["minutes_to"].items()}} for row in s.get("by_town", [])]
+    se.tables.append(_table("mobilisation", pd.DataFrame(mob_rows, columns=[
+        "name", "installed", "on_post", "m50", "m90", "m100"]), [
+        ("name", "rpt.c.name", txt), ("installed", "rpt.c.installed", num), ("on_post", "rpt.c.on_post", num),
+        ("m50", "rpt.c.m50", num), ("m90", "rpt.c.m90", num), ("m100", "rpt.c.m100", num),
+    ], L))
     se.tables.append(_table("vacancies", r.vacancies, [
         ("grid", "rpt.c.grid", txt), ("name", "rpt.c.name", txt), ("raised_at", "rpt.c.raised_at", tm),
         ("filled_at", "rpt.c.filled_at", tm), ("person", "rpt.c.person", txt),

@@ -20,6 +20,7 @@ from command.events import (
     ProgressReported,
     Recorded,
     RegistryLoaded,
+    SecretaryOnPost,
     UserAdded,
     UserLoggedIn,
 )
@@ -89,8 +90,8 @@ def world() -> World:
 
 @pytest.fixture
 def rules() -> AlertRules:
-    """Default thresholds, except silent secretaries (tested on their own)."""
-    return AlertRules(AlertConfig(silent_minutes=100_000))
+    """Default thresholds, except silent secretaries and not on post (tested on their own)."""
+    return AlertRules(AlertConfig(silent_minutes=100_000, on_post_minutes=100_000))
 
 
 # -- vacancy ------------------------------------------------------------------------
@@ -127,7 +128,7 @@ def test_vacancy_clears_when_every_grid_of_the_town_has_an_acting_secretary(worl
 
 def test_a_changed_rollup_is_updated_at_the_next_round_whatever_the_interval(world: World) -> None:
     """Issue 14 item 10: the count shown is the log's; the interval holds back no fact."""
-    rules = AlertRules(AlertConfig(update_every_minutes=10, silent_minutes=100_000))
+    rules = AlertRules(AlertConfig(update_every_minutes=10, silent_minutes=100_000, on_post_minutes=100_000))
     world.war()
     world.evaluate(rules)
     vacant = sorted(g for g in world.state.vacancies if g.startswith("TC02"))
@@ -494,3 +495,18 @@ def test_property_after_a_round_the_open_alerts_are_exactly_the_conditions(steps
         assert open_bases == set(conditions)
         per_base = [alerts.base_of(a.id) for a in world.state.alerts.values() if a.open]
         assert len(per_base) == len(set(per_base))  # one open alert per condition
+
+
+def test_not_on_post_is_raised_by_town_after_n_minutes_and_clears_on_confirmation(world: World) -> None:
+    rules = AlertRules(AlertConfig(silent_minutes=100_000, on_post_minutes=30))
+    world.war()
+    world.at(29)
+    assert [e for e in world.evaluate(rules) if getattr(e, "kind", "") == "not_on_post"] == []
+    world.at(31)
+    raised = {e.grid: e for e in world.evaluate(rules) if getattr(e, "kind", "") == "not_on_post"}
+    assert sorted(raised) == ["TC01", "TC02"] and raised["TC01"].detail["count"] == 4
+    for g in [g for g, p in world.state.mobilisation.posts.items() if g.startswith("TC01")]:
+        world.apply(SecretaryOnPost(grid=g, report_id=f"r-{g}"), actor=f"sec-{g}")
+    world.at(32)
+    cleared = [e for e in world.evaluate(rules) if isinstance(e, AlertCleared)]
+    assert [e.alert for e in cleared] == ["not_on_post:TC01"]

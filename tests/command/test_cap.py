@@ -67,7 +67,7 @@ def _parse(xml: bytes) -> ET.Element:
 
 def test_every_kind_of_alert_validates_against_the_cap_1_2_schema(world: Folded) -> None:
     kinds = {a.kind for a in world.state.alerts.values()}
-    assert kinds == {"vacancy", "stall", "pace", "over_target", "silent_secretary"}
+    assert kinds == {"vacancy", "stall", "pace", "over_target", "silent_secretary", "not_on_post"}
     for a in world.state.alerts.values():
         root = _parse(to_cap(a, world.state))
         assert root.tag == f"{{{CAP_NS}}}alert"

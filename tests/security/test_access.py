@@ -186,6 +186,9 @@ WRITES: list[tuple[str, str, Any]] = [
     ("POST", "/api/v1/matters/overdue", {}),
     ("POST", "/api/v1/evaluations", {"scope": "TC"}),
     ("PUT", "/api/v1/evaluations/weights", {"weights": {}}),
+    ("POST", "/api/v1/secretaries/TC01-L1-M1-S1/on-post", {"report_id": "v1"}),
+    ("POST", "/api/v1/secretaries/TC01-L1-M1-S1/acknowledged", {}),
+    ("POST", "/api/v1/secretaries/TC01-L1-M1-S1/renotify", {}),
 ]
 
 
@@ -204,7 +207,7 @@ def test_a_viewer_or_a_kiosk_link_writes_nothing(env: Env, who: str) -> None:
         for m in r.methods - {"GET", "HEAD", "OPTIONS"}
     }
     known = {(m, p.replace("{op}", "<op>").replace("{alert}", "<alert>").replace("2025Q2", "<round_id>")
-               .replace("{link}", "<link_id>"))
+               .replace("{link}", "<link_id>").replace("secretaries/TC01-L1-M1-S1/", "secretaries/<grid>/"))
              for m, p, _ in WRITES}
     per_matter = {w for w in writes if "<matter>" in w[1] or "<evaluation>" in w[1]}
     catch_all = {w for w in writes if w[1] in ("/api/v1/", "/api/v1/<path:unknown>")}  # JSON 404s

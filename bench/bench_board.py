@@ -175,31 +175,39 @@ def _first_loads(browser: Any, url: str, loads: int, cells: int) -> tuple[list[f
     return out, warm
 
 
+def measure_wall(redis_url: str, tmp: Path, workers: int, code: str, op: str, cells: list[str], loads: int,
+                 rate: int, probes: int) -> tuple[list[float], float, dict[str, float]]:
+    """Serve the county, open its wall through a kiosk link: first loads, warm reload, live figures."""
+    from playwright.sync_api import sync_playwright
+
+    server = start_server(redis_url, tmp, workers)
+    try:
+        _, login = request(server.port, "POST", "/api/v1/session",
+                           {"username": "bench-commander", "password": PASSWORD})
+        token = login["token"]
+        _, kiosk = request(server.port, "POST", "/api/v1/kiosk", {"scope": code}, token)
+        url = f"http://127.0.0.1:{server.port}/?token={kiosk['token']}"
+        chromium = os.environ.get("WARTIME_CHROMIUM") or "/usr/bin/chromium"
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+            first, warm = _first_loads(browser, url, loads, len(cells))
+            live = _live(browser, url, server.port, token, redis_url, code, op, cells, rate, probes)
+            browser.close()
+    finally:
+        server.stop()
+    return first, warm, live
+
+
 def run(redis_url: str, quick: bool, *, rate: int = 1000, probes: int = 100, loads: int = 3,
         workers: int = 2) -> dict[str, float]:
     """Seed, serve, then measure first load, update sizes and report-to-DOM latency under load."""
-    from playwright.sync_api import sync_playwright
 
     if quick:
         probes, loads = min(probes, 30), 1
     code, op, leaves = seed(redis_url)
     say(f"seeded {code}: {len(leaves)} leaf grids, operation {op}")
     with tempfile.TemporaryDirectory(prefix="bench-board-") as tmp:
-        server = start_server(redis_url, Path(tmp), workers)
-        try:
-            _, login = request(server.port, "POST", "/api/v1/session",
-                               {"username": "bench-commander", "password": PASSWORD})
-            token = login["token"]
-            _, kiosk = request(server.port, "POST", "/api/v1/kiosk", {"scope": code}, token)
-            url = f"http://127.0.0.1:{server.port}/?token={kiosk['token']}"
-            chromium = os.environ.get("WARTIME_CHROMIUM") or "/usr/bin/chromium"
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
-                first, warm = _first_loads(browser, url, loads, len(leaves))
-                live = _live(browser, url, server.port, token, redis_url, code, op, leaves, rate, probes)
-                browser.close()
-        finally:
-            server.stop()
+        first, warm, live = measure_wall(redis_url, Path(tmp), workers, code, op, leaves, loads, rate, probes)
     first.sort()
     return {
         "first_map_ms": round(first[len(first) // 2], 1),

@@ -32,9 +32,8 @@ import numpy as np
 import pyogrio.raw
 import shapely
 
-from bench.bench_board import CHROMIUM_ARGS, PASSWORD, _first_loads, _live
+from bench.bench_board import PASSWORD, measure_wall
 from bench.bench_core import embedded_redis, leaf_grids
-from bench.bench_http import request, start_server
 from command.borders import natural_borders, ragged_outline
 from command.generate import generate
 from command.grids import GridTree
@@ -124,7 +123,6 @@ def seed(redis_url: str, archive: Path) -> tuple[str, str, list[str], dict[str, 
 def run(redis_url: str, quick: bool, *, rate: int = 1000, probes: int = 100, loads: int = 3,
         workers: int = 2) -> dict[str, float]:
     """Make the county, import it, serve it, then the wall's figures."""
-    from playwright.sync_api import sync_playwright
 
     if quick:
         probes, loads = min(probes, 30), 1
@@ -138,21 +136,7 @@ def run(redis_url: str, quick: bool, *, rate: int = 1000, probes: int = 100, loa
         say(f"wrote {archive.name}: {archive.stat().st_size / 1e6:.1f} MB")
         code, op, cells, figures = seed(redis_url, archive)
         say(f"imported {code}: {figures}")
-        server = start_server(redis_url, Path(tmp), workers)
-        try:
-            _, login = request(server.port, "POST", "/api/v1/session",
-                               {"username": "bench-commander", "password": PASSWORD})
-            token = login["token"]
-            _, kiosk = request(server.port, "POST", "/api/v1/kiosk", {"scope": code}, token)
-            url = f"http://127.0.0.1:{server.port}/?token={kiosk['token']}"
-            chromium = os.environ.get("WARTIME_CHROMIUM") or "/usr/bin/chromium"
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
-                first, warm = _first_loads(browser, url, loads, len(cells))
-                live = _live(browser, url, server.port, token, redis_url, code, op, cells, rate, probes)
-                browser.close()
-        finally:
-            server.stop()
+        first, warm, live = measure_wall(redis_url, Path(tmp), workers, code, op, cells, loads, rate, probes)
     first.sort()
     return {**figures, "first_map_ms": round(first[len(first) // 2], 1), "first_map_max_ms": round(first[-1], 1),
             "first_map_warm_ms": round(warm, 1), **live}

@@ -7,10 +7,10 @@ from typing import Any
 
 import pandas as pd
 
+import dashboard.reports.strings as _strings  # noqa: F401 - the keys used below
 from command.localtime import local_second
 from command.report import Finding, TimelineItem
 from dashboard.i18n import t
-from dashboard.reports import strings as _strings  # noqa: F401 - the keys used below
 
 __all__ = [
     "activity_text",

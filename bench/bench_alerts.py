@@ -24,13 +24,11 @@ runs it alone on a throwaway embedded Redis.
 
 from __future__ import annotations
 
-import argparse
 import random
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
+from bench.bench_core import run_alone
 from command.access import Actor, Role
 from command.alerts import MINUTE
 from command.events import AlertRaised
@@ -39,7 +37,7 @@ from command.operations import ReportRequest
 from streams.alerting import AlertEvaluator
 from streams.county import County
 from streams.projector import Projector
-from streams.server import EmbeddedRedis, connect
+from streams.server import connect
 
 TARGETS: dict[str, tuple[str, float]] = {
     "alerts_round_p50_ms": ("<=", 200.0),
@@ -139,25 +137,7 @@ def run(redis_url: str, quick: bool = False) -> dict[str, float]:
 
 def main() -> int:
     """Run alone on a throwaway embedded Redis (or --redis URL, which is flushed)."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--redis", help="Redis URL to use (FLUSHALL is run on it)")
-    p.add_argument("--quick", action="store_true")
-    args = p.parse_args()
-    if args.redis:
-        figures = run(args.redis, args.quick)
-    else:
-        with tempfile.TemporaryDirectory(prefix="wartime-bench-alerts-") as d:
-            server = EmbeddedRedis(Path(d))
-            url = server.start()
-            try:
-                figures = run(url, args.quick)
-            finally:
-                server.stop()
-    for k, v in figures.items():
-        target = TARGETS.get(k)
-        mark = "" if target is None else f"  (target {target[0]} {target[1]:g})"
-        print(f"{k} = {v:g}{mark}")
-    return 0
+    return run_alone(__doc__ or "", run, TARGETS)
 
 
 if __name__ == "__main__":

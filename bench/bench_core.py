@@ -93,6 +93,25 @@ def embedded_redis() -> Iterator[str]:
             server.stop()
 
 
+def run_alone(doc: str, run: Callable[[str, bool], dict[str, float]],
+              targets: dict[str, tuple[str, float]]) -> int:
+    """A bench module's `main`: --redis URL (flushed) or a throwaway embedded Redis, then its figures."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument("--redis", help="Redis URL to use (FLUSHALL is run on it)")
+    p.add_argument("--quick", action="store_true")
+    args = p.parse_args()
+    if args.redis:
+        figures = run(args.redis, args.quick)
+    else:
+        with embedded_redis() as url:
+            figures = run(url, args.quick)
+    for k, v in figures.items():
+        target = targets.get(k)
+        mark = "" if target is None else f"  (target {target[0]} {target[1]:g})"
+        print(f"{k} = {v:g}{mark}")
+    return 0
+
+
 @dataclass
 class Seeded:
     """A Pingnan county in wartime with one open mass-testing operation."""

@@ -18,13 +18,12 @@ nothing was sent twice).
 
 from __future__ import annotations
 
-import argparse
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
-from bench.bench_core import embedded_redis
+from bench.bench_core import run_alone
 from command.access import Actor, Role
 from command.generate import generate
 from command.modes import SwitchRequest
@@ -101,18 +100,7 @@ def run(redis_url: str, quick: bool = False) -> dict[str, float]:
 
 def main() -> int:
     """Run alone on a throwaway embedded Redis (or --redis URL, which is flushed)."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--redis", help="Redis URL to use (FLUSHALL is run on it)")
-    p.add_argument("--quick", action="store_true")
-    args = p.parse_args()
-    if args.redis:
-        figures = run(args.redis, args.quick)
-    else:
-        with embedded_redis() as url:
-            figures = run(url, args.quick)
-    for k, v in figures.items():
-        print(f"{k} = {v:g}" + (f"  (target {TARGETS[k][0]} {TARGETS[k][1]:g})" if k in TARGETS else ""))
-    return 0
+    return run_alone(__doc__ or "", run, TARGETS)
 
 
 if __name__ == "__main__":

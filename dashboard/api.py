@@ -1,7 +1,10 @@
 """HTTP API under /api/v1 (DESIGN.md §5): parse → command/ → streams/ → answer.
 
-Every handler authenticates the bearer token, parses the body (malformed JSON
-is 400, oversized 413), calls one `County` method and answers JSON. Domain
+Here: the shared `Backend`, the body rule (malformed JSON is 400, oversized
+413), sign-in and health. The commands and reads themselves sit on route tables
+(`dashboard.intake.Routes`: `dashboard.api_control` and the other ``api_*``
+modules) answered by the one `dashboard.intake.Intake`, which authenticates the
+bearer token, reads the body, runs one `County` method and answers JSON. Domain
 errors map to status codes in `STATUS` — the one place where that happens —
 with the body ``{"error": {"code", "message", "field"}}``. A refused request
 has appended nothing: commands validate before they append.
@@ -19,10 +22,8 @@ from typing import Any
 import redis
 from flask import Blueprint, Response, request
 
-from command import alerts as alert_commands
 from command import bounds
-from command import modes as modes_commands
-from command.access import Actor, overlaps_scope, require_read, within_scope
+from command.access import Actor, require_read
 from command.errors import (
     CommandRejected,
     InvalidRequest,
@@ -37,12 +38,12 @@ from command.errors import (
     UnknownEndpoint,
     WartimeError,
 )
-from command.modes import SwitchRequest
-from command.operations import operation_of, over_target
+from command.fold import ControlState
+from command.grids import GridTree
 from dashboard import audit
 from dashboard.auth import Accounts, Session
 from streams.county import County
-from streams.projector import projector_lag_ms, wait_applied
+from streams.projector import projector_lag_ms
 from streams.server import Client
 
 log = logging.getLogger(__name__)
@@ -155,6 +156,16 @@ class Backend:
 
     def actor(self) -> Actor:
         return self.session().actor
+
+    def read_scope(self, actor: Actor, asked: str | None) -> tuple[ControlState, GridTree, str]:
+        """A read's preamble, under `lock`: the state refreshed, its tree, and the scope asked (else the
+        actor's, else the county) — refused unless the actor may read it."""
+        county = self.county
+        st = county.refresh()
+        tree = county.tree
+        scope = asked or actor.scope or tree.root
+        require_read(actor, tree, scope, field="scope")
+        return st, tree, scope
 
 
 def body(optional: bool = False) -> dict[str, Any]:
@@ -335,13 +346,6 @@ def create_api(backend: Backend, extensions: Iterable[Extension] = ()) -> Bluepr
         )
         return {"token": token, "role": actor.role.value, "scope": actor.scope, "username": actor.username}
 
-    @api.delete("/session")
-    @handler
-    def logout() -> Any:
-        s = backend.session()
-        backend.accounts.revoke(s.token_id, s.expires)
-        return {"ok": True}
-
     @api.get("/health")
     @handler
     def health() -> Any:
@@ -355,197 +359,6 @@ def create_api(backend: Backend, extensions: Iterable[Extension] = ()) -> Bluepr
         except StateConflict:
             return {"status": "ok", "redis": "up", "projector_lag_ms": 0, "county": None}
         return {"status": "ok", "redis": "up", "projector_lag_ms": lag, "county": county.code}
-
-    @api.get("/me")
-    @handler
-    def me() -> Any:
-        a = backend.actor()
-        return {"username": a.username, "role": a.role.value, "scope": a.scope}
-
-    @api.get("/grids/<code>")
-    @handler
-    def grid(code: str) -> Any:
-        actor = backend.actor()
-        with backend.lock:
-            county = backend.county
-            county.refresh()
-            require_read(actor, county.tree, code)
-            return county.grid(code)
-
-    @api.post("/modes")
-    @handler
-    def modes() -> Any:
-        actor = backend.actor()
-        data = body()
-        req = SwitchRequest(
-            scope=_str(data, "scope"),
-            mode=_str(data, "mode"),
-            incident=_str(data, "incident", required=False) or None,
-            level=_str(data, "level", required=False) or None,
-            reason=_str(data, "reason", required=False, limit=2000),
-        )
-        dry_run = request.args.get("dry_run") in ("1", "true") or data.get("dry_run") is True
-        with backend.lock:
-            county = backend.county
-            ev: Any
-            if dry_run:
-                county.refresh()
-                ev = modes_commands.switch(county.state, actor, req)
-                event_id = None
-            else:
-                out = county.switch(actor, req, key=_str(data, "request_id", required=False))
-                ev, event_id = out.event, out.event_id
-        return {
-            "event_id": event_id,
-            "dry_run": dry_run,
-            "grids_switched": len(ev.grids),  # type: ignore[attr-defined]
-            "secretaries_installed": len(ev.installed),  # type: ignore[attr-defined]
-            "installed": [list(p) for p in ev.installed],  # type: ignore[attr-defined]
-            "vacancies": list(ev.vacancies),  # type: ignore[attr-defined]
-            "released": len(ev.released),  # type: ignore[attr-defined]
-        }
-
-    @api.post("/levels")
-    @handler
-    def levels() -> Any:
-        actor = backend.actor()
-        data = body()
-        with backend.lock:
-            out = backend.county.change_level(
-                actor, _str(data, "scope"), _str(data, "level"), _str(data, "reason", required=False, limit=2000)
-            )
-        return {"event_id": out.event_id, "grids": len(out.event.grids)}  # type: ignore[attr-defined]
-
-    @api.post("/secretaries")
-    @handler
-    def secretaries() -> Any:
-        actor = backend.actor()
-        data = body()
-        with backend.lock:
-            out = backend.county.appoint(actor, _str(data, "grid"), _str(data, "person", limit=100))
-        return {"event_id": out.event_id, "grid": out.event.grid, "person": out.event.person}, 201  # type: ignore[attr-defined]
-
-    @api.get("/secretaries")
-    @handler
-    def list_secretaries() -> Any:
-        actor = backend.actor()
-        with backend.lock:
-            county = backend.county
-            st = county.refresh()
-            tree = county.tree
-            scope = request.args.get("scope") or actor.scope or tree.root
-            require_read(actor, tree, scope, field="scope")
-            return {
-                "secretaries": [
-                    {"grid": g, "name": s.name, "acting": s.acting, "since": s.since}
-                    for g, s in sorted(st.secretaries.items()) if tree.is_within(g, scope)
-                ],
-                "vacancies": [g for g in sorted(st.vacancies) if tree.is_within(g, scope)],
-            }
-
-    @api.post("/operations")
-    @handler
-    def launch() -> Any:
-        actor = backend.actor()
-        data = body()
-        targets = data.get("targets") or {}
-        if not isinstance(targets, dict):
-            raise InvalidRequest("targets must be an object", field="targets")
-        with backend.lock:
-            out = backend.county.launch(
-                actor,
-                _str(data, "kind"),
-                _str(data, "scope"),
-                _str(data, "name", limit=200),
-                _opt_int(data, "deadline"),
-                targets,
-            )
-        return {"operation_id": out.event.operation, "event_id": out.event_id}, 201  # type: ignore[attr-defined]
-
-    @api.get("/operations")
-    @handler
-    def list_operations() -> Any:
-        actor = backend.actor()
-        with backend.lock:
-            county = backend.county
-            st = county.refresh()
-            tree = county.tree
-            ops = [
-                o for o in st.operations.values()
-                if overlaps_scope(actor, tree, o.scope)
-            ]
-            out = []
-            for o in ops:
-                # An operation wider than the caller's scope is shown at the caller's scope, never above it.
-                at = o.scope if within_scope(actor, tree, o.scope) else actor.scope
-                totals = county.progress.totals(o.id, [at])[at]
-                out.append({**o.summary(), "at": at, "targets": o.target_of(at), "totals": totals})
-        return {"operations": out}
-
-    @api.get("/operations/<op>/progress")
-    @handler
-    def progress(op: str) -> Any:
-        actor = backend.actor()
-        with backend.lock:
-            county = backend.county
-            st = county.refresh()
-            operation = operation_of(st, op)
-            grid = request.args.get("grid") or operation.scope
-            tree = county.tree
-            tree[grid]
-            require_read(actor, tree, grid)
-            answer = county.progress.progress(op, grid)
-            answer["over_target"] = over_target(operation, answer["counts"], grid)
-            answer["state"] = operation.state.value
-            return answer
-
-    @api.post("/operations/<op>/close")
-    @handler
-    def close(op: str) -> Any:
-        actor = backend.actor()
-        data = body(optional=True)
-        with backend.lock:
-            county = backend.county
-            out = county.close(actor, op, _str(data, "reason", required=False, limit=500))
-            operation = county.state.operations[op]
-        # Final totals: wait (briefly) for the projector to apply what was acknowledged before close.
-        wait_applied(backend.client, county.log, timeout_s=10)
-        totals = county.progress.totals(op, [operation.scope])[operation.scope]
-        return {
-            "operation_id": op,
-            "event_id": out.event_id,
-            "state": "closed",
-            "targets": operation.target_of(operation.scope),
-            "totals": totals,
-        }
-
-    @api.get("/alerts")
-    @handler
-    def list_alerts() -> Any:
-        actor = backend.actor()
-        only_open = request.args.get("open") in ("1", "true", "yes")
-        with backend.lock:
-            county = backend.county
-            st = county.refresh()
-            tree = county.tree
-            items = [
-                a.to_json() for a in st.alerts.values()
-                if (not only_open or a.open) and within_scope(actor, tree, a.grid)
-            ]
-        items.sort(key=lambda a: (a["raised_at"], a["id"]))
-        return {"alerts": items}
-
-    @api.post("/alerts/<alert>/ack")
-    @handler
-    def ack(alert: str) -> Any:
-        actor = backend.actor()
-        body(optional=True)  # no fields; but a body that is sent must be a JSON object (else 400, no ack)
-        with backend.lock:
-            county = backend.county
-            county.refresh()
-            ev = alert_commands.acknowledge(county.state, actor, alert)
-            county.record(ev, actor)
-            return county.state.alerts[alert].to_json()
 
     for register in extensions:
         register(api, backend)

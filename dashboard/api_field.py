@@ -2,8 +2,9 @@
 
 Both pages sit on the HTTP API — the field page from the browser (assets/field.js,
 so that reports can queue offline), the console from its Dash callbacks through
-`call_api`, an in-process request that runs the very same handlers, token check
-and error mapping as a request from the network. There is no second path to the
+`call_api`, which hands the request to the app's one intake (`dashboard.intake`):
+the same route table, token check, audit entry and error mapping as a request
+from the network, without HTTP. There is no second path to the
 data. The routes here are read-only conveniences that save the pages many round
 trips:
 
@@ -25,23 +26,25 @@ Every route checks the caller's token and scope like the core API does.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import flask
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response
 
 from command.access import Actor, Role, overlaps, require_read, within_scope
 from command.fold import ControlState
 from command.grids import GRID_LEVELS, GridTree, Level
 from command.operations import Operation, OperationState
-from dashboard.api import Backend, handler
+from dashboard import audit
+from dashboard.api import Backend
+from dashboard.intake import Call, Routes, intake_of
 
 __all__ = [
     "MAX_LEAVES",
     "MAX_ROWS",
+    "ROUTES",
     "SW_FILE",
     "SW_SCOPE",
     "call_api",
@@ -63,21 +66,14 @@ MAX_ROWS = 200
 
 
 def call_api(method: str, path: str, token: str | None, payload: Any = None) -> tuple[int, dict[str, Any]]:
-    """Run one /api/v1 request in-process (the console's only way to the data)."""
-    app = flask.current_app
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    kwargs: dict[str, Any] = {"method": method, "headers": headers}
-    if payload is not None:
-        kwargs["data"] = json.dumps(payload)
-        kwargs["content_type"] = "application/json"
-    # A fresh application context: the inner request gets its own `g`, the outer one keeps its own.
-    with app.app_context():
-        resp = app.test_client().open(f"/api/v1{path}", **kwargs)
-    try:
-        data = json.loads(resp.get_data(as_text=True) or "null")
-    except json.JSONDecodeError:
-        data = None
-    return resp.status_code, data if isinstance(data, dict) else {}
+    """One /api/v1 request of a page, answered in-process by the app's intake (no HTTP, no test client).
+
+    The path is routed by the same table as the HTTP routes (`dashboard.intake.Intake.call`); the token
+    is checked, the body read and the answer audited as for a request from the network, with the
+    address of the page's own request (`dashboard.audit.source_address`).
+    """
+    answer = intake_of(flask.current_app).call(method, path, token, payload, source=audit.source_address())
+    return answer.status, answer.body
 
 
 def _secretary(st: ControlState, code: str) -> dict[str, Any] | None:
@@ -275,29 +271,30 @@ def scope_view(backend: Backend, actor: Actor, code: str) -> dict[str, Any]:
     }
 
 
+ROUTES = Routes()
+
+
+@ROUTES.get("/field/mine")
+def field_mine(c: Call) -> Any:
+    with c.backend.lock:
+        return mine(c.backend, c.actor, c.args.get("grid") or None)
+
+
+@ROUTES.get("/console/tree/<code>")
+def console_tree(c: Call, code: str) -> Any:
+    with c.backend.lock:
+        return tree_node(c.backend, c.actor, code)
+
+
+@ROUTES.get("/console/scope/<code>")
+def console_scope(c: Call, code: str) -> Any:
+    with c.backend.lock:
+        return scope_view(c.backend, c.actor, code)
+
+
 def register(api: Blueprint, backend: Backend) -> None:
     """Add the field and console routes to the /api/v1 blueprint."""
-
-    @api.get("/field/mine")
-    @handler
-    def field_mine() -> Any:
-        actor = backend.actor()
-        with backend.lock:
-            return mine(backend, actor, request.args.get("grid") or None)
-
-    @api.get("/console/tree/<code>")
-    @handler
-    def console_tree(code: str) -> Any:
-        actor = backend.actor()
-        with backend.lock:
-            return tree_node(backend, actor, code)
-
-    @api.get("/console/scope/<code>")
-    @handler
-    def console_scope(code: str) -> Any:
-        actor = backend.actor()
-        with backend.lock:
-            return scope_view(backend, actor, code)
+    ROUTES.register(api, backend)
 
     @api.get("/field/sw.js")
     def field_sw() -> Response:

@@ -52,9 +52,11 @@ from command.errors import InvalidRequest, NotAuthorised, UnknownEvaluation
 from command.events import AlertCleared, AlertRaised
 from command.grids import GridTree, Level
 from command.matters import CATEGORIES, STAGES, TIERS, Matter, MatterRequest, Step
+from dashboard.api import Backend, handler
 from dashboard.components.map import centroid
 from dashboard.i18n import lang_of, t
 from dashboard.i18n import register as register_strings
+from dashboard.intake import Call, Routes
 from streams.matters import Matters, matters_for, recompute
 
 __all__ = [
@@ -157,12 +159,13 @@ register_strings({
 })
 
 
-def _flag(name: str) -> bool:
-    return request.args.get(name) in ("1", "true", "yes")
+def _flag(args: Mapping[str, str], name: str) -> bool:
+    return args.get(name) in ("1", "true", "yes")
 
 
-def _int_arg(name: str, default: int | None = None, lo: int = 0, hi: int | None = None) -> int | None:
-    raw = request.args.get(name)
+def _int_arg(args: Mapping[str, str], name: str, default: int | None = None, lo: int = 0,
+             hi: int | None = None) -> int | None:
+    raw = args.get(name)
     if raw is None or raw == "":
         return default
     try:
@@ -223,26 +226,25 @@ def _where(tree: GridTree, geometry: Mapping[str, Any], grid: str) -> tuple[floa
     return None, None
 
 
-def _scope_arg(actor: Actor, tree: GridTree) -> str:
-    scope = request.args.get("scope") or actor.scope or tree.root
+def _scope_arg(args: Mapping[str, str], actor: Actor, tree: GridTree) -> str:
+    scope = args.get("scope") or actor.scope or tree.root
     require_read(actor, tree, scope, field="scope")
     return scope
 
 
-def register(api: Blueprint, backend: Any) -> None:
-    """Add the matters and evaluations routes to the blueprint."""
-    from dashboard.api import body, handler
+def register(api: Blueprint, backend: Backend) -> None:
+    """Add the matters and evaluations routes to the blueprint (on the intake's table, but the export)."""
+    routes = Routes()
 
     def svc() -> Matters:
         return matters_for(backend.county)
 
     # -- matters ------------------------------------------------------------------------
 
-    @api.post("/matters")
-    @handler
-    def create_matter() -> Any:
-        actor = backend.actor()
-        data = body()
+    @routes.post("/matters")
+    def create_matter(c: Call) -> Any:
+        actor = c.actor
+        data = c.body
         matter_id = _opt_str(data, "matter_id")
         request_id = _opt_str(data, "request_id")
         if not matter_id:
@@ -260,39 +262,38 @@ def register(api: Blueprint, backend: Any) -> None:
             return out, 200
         return out, 201
 
-    @api.get("/matters")
-    @handler
-    def list_matters() -> Any:
-        actor = backend.actor()
-        limit = _int_arg("limit", 100, 1, MAX_LIMIT) or 100
-        offset = _int_arg("offset", 0, 0) or 0
+    @routes.get("/matters")
+    def list_matters(c: Call) -> Any:
+        actor = c.actor
+        limit = _int_arg(c.args, "limit", 100, 1, MAX_LIMIT) or 100
+        offset = _int_arg(c.args, "offset", 0, 0) or 0
         with backend.lock:
             s = svc()
             s.refresh()
             tree = backend.county.tree
-            scope = _scope_arg(actor, tree)
+            scope = _scope_arg(c.args, actor, tree)
             now = backend.county.clock()
-            grid = request.args.get("grid") or None
+            grid = c.args.get("grid") or None
             if grid is not None:
                 require_read(actor, tree, grid)
             items = list(m_commands.select(
-                s.state, tree, scope, now, grid=grid, stage=request.args.get("stage") or None,
-                category=request.args.get("category") or None, level=request.args.get("level") or None,
-                open_only=_flag("open"), overdue_only=_flag("overdue"), unfinished=_flag("unfinished"),
-                since=_int_arg("since"), until=_int_arg("until"),
+                s.state, tree, scope, now, grid=grid, stage=c.args.get("stage") or None,
+                category=c.args.get("category") or None, level=c.args.get("level") or None,
+                open_only=_flag(c.args, "open"), overdue_only=_flag(c.args, "overdue"),
+                unfinished=_flag(c.args, "unfinished"),
+                since=_int_arg(c.args, "since"), until=_int_arg(c.args, "until"),
             ))
             page = [matter_json(tree, m, now, actor) for m in items[offset:offset + limit]]
         return {"scope": scope, "total": len(items), "offset": offset, "limit": limit, "matters": page}
 
-    @api.get("/matters/summary")
-    @handler
-    def matters_summary() -> Any:
-        actor = backend.actor()
+    @routes.get("/matters/summary")
+    def matters_summary(c: Call) -> Any:
+        actor = c.actor
         with backend.lock:
             s = svc()
             control, state = s.refresh()
             tree = backend.county.tree
-            scope = _scope_arg(actor, tree)
+            scope = _scope_arg(c.args, actor, tree)
             now = backend.county.clock()
             out = m_commands.summary(state, tree, scope, now)
             wartime = sum(1 for g in control.wartime if g in tree and tree.is_within(g, scope))
@@ -307,10 +308,9 @@ def register(api: Blueprint, backend: Any) -> None:
             o["lon"], o["lat"] = _where(tree, geometry, o["grid"])
         return out
 
-    @api.get("/matters/grids")
-    @handler
-    def matter_grids() -> Any:
-        actor = backend.actor()
+    @routes.get("/matters/grids")
+    def matter_grids(c: Call) -> Any:
+        actor = c.actor
         with backend.lock:
             backend.county.refresh()
             tree = backend.county.tree
@@ -325,15 +325,14 @@ def register(api: Blueprint, backend: Any) -> None:
         return {"scope": root, "grids": grids, "truncated": len(grids) >= MAX_GRIDS,
                 "may_record": actor.role.value != "viewer"}
 
-    @api.get("/matters/map")
-    @handler
-    def matters_map() -> Any:
-        actor = backend.actor()
+    @routes.get("/matters/map")
+    def matters_map(c: Call) -> Any:
+        actor = c.actor
         with backend.lock:
             county = backend.county
             county.refresh()
             tree = county.tree
-            scope = _scope_arg(actor, tree)
+            scope = _scope_arg(c.args, actor, tree)
             geometry = county.view.geometry()
         level = map_level(tree, scope)
         feats = []
@@ -344,26 +343,22 @@ def register(api: Blueprint, backend: Any) -> None:
                 feats.append({"type": "Feature", "id": code, "properties": {"name": g.name}, "geometry": geo})
         return {"scope": scope, "level": level.value, "geojson": {"type": "FeatureCollection", "features": feats}}
 
-    @api.get("/matters/categories")
-    @handler
-    def matter_categories() -> Any:
-        backend.actor()
-        lang = lang_of(request.args.get("lang"))
+    @routes.get("/matters/categories")
+    def matter_categories(c: Call) -> Any:
+        lang = lang_of(c.args.get("lang"))
         return {
             "categories": [
-                {"code": c.code, "hours": c.hours, "label": t(f"matters.cat.{c.code}", lang)}
-                for c in CATEGORIES.values()
+                {"code": cat.code, "hours": cat.hours, "label": t(f"matters.cat.{cat.code}", lang)}
+                for cat in CATEGORIES.values()
             ],
             "stages": [{"code": s.value, "label": t(f"matters.stage.{s.value}", lang)} for s in STAGES],
             "steps": [{"code": s.value, "label": t(f"matters.step.{s.value}", lang)} for s in Step],
             "levels": [{"code": v.value, "label": t(f"matters.level.{v.value}", lang)} for v in TIERS],
         }
 
-    @api.post("/matters/overdue")
-    @handler
-    def matters_overdue() -> Any:
-        actor = backend.actor()
-        body(optional=True)  # takes no fields, but a body sent must be a JSON object (else 400, nothing done)
+    @routes.post("/matters/overdue", body="optional")  # no fields, but a body sent must be a JSON object
+    def matters_overdue(c: Call) -> Any:
+        actor = c.actor
         with backend.lock:
             county = backend.county
             county.refresh()
@@ -373,10 +368,9 @@ def register(api: Blueprint, backend: Any) -> None:
         cleared = [e.alert for e in events if isinstance(e, AlertCleared)]
         return {"raised": raised, "cleared": cleared, "appended": new}
 
-    @api.get("/matters/<matter>")
-    @handler
-    def get_matter(matter: str) -> Any:
-        actor = backend.actor()
+    @routes.get("/matters/<matter>")
+    def get_matter(c: Call, matter: str) -> Any:
+        actor = c.actor
         with backend.lock:
             s = svc()
             s.refresh()
@@ -394,29 +388,26 @@ def register(api: Blueprint, backend: Any) -> None:
             out["duplicate"] = True
         return out
 
-    @api.post("/matters/<matter>/stages")
-    @handler
-    def advance_matter(matter: str) -> Any:
-        actor = backend.actor()
-        data = body()
+    @routes.post("/matters/<matter>/stages")
+    def advance_matter(c: Call, matter: str) -> Any:
+        actor = c.actor
+        data = c.body
         with backend.lock:
             done = svc().advance(actor, matter, data.get("stage"), data.get("note"), data.get("satisfaction"))
             return _after(matter, done.event_id, done.duplicate, actor)
 
-    @api.post("/matters/<matter>/evaluate")
-    @handler
-    def evaluate_matter(matter: str) -> Any:
-        actor = backend.actor()
-        data = body()
+    @routes.post("/matters/<matter>/evaluate")
+    def evaluate_matter(c: Call, matter: str) -> Any:
+        actor = c.actor
+        data = c.body
         with backend.lock:
             done = svc().advance(actor, matter, "evaluated", data.get("note"), data.get("satisfaction"))
             return _after(matter, done.event_id, done.duplicate, actor)
 
-    @api.post("/matters/<matter>/handovers")
-    @handler
-    def handover_matter(matter: str) -> Any:
-        actor = backend.actor()
-        data = body()
+    @routes.post("/matters/<matter>/handovers")
+    def handover_matter(c: Call, matter: str) -> Any:
+        actor = c.actor
+        data = c.body
         with backend.lock:
             done = svc().handover(
                 actor, matter, data.get("step"), to=data.get("to"), grid=data.get("grid"),
@@ -427,31 +418,27 @@ def register(api: Blueprint, backend: Any) -> None:
 
     # -- evaluations --------------------------------------------------------------------
 
-    @api.get("/evaluations/weights")
-    @handler
-    def get_weights() -> Any:
-        backend.actor()
-        lang = lang_of(request.args.get("lang"))
+    @routes.get("/evaluations/weights")
+    def get_weights(c: Call) -> Any:
+        lang = lang_of(c.args.get("lang"))
         with backend.lock:
             weights = svc().weights()
         return {"items": _items(weights, lang), "total": sum(weights.values())}
 
-    @api.put("/evaluations/weights")
-    @handler
-    def put_weights() -> Any:
-        actor = backend.actor()
-        data = body()
+    @routes.put("/evaluations/weights")
+    def put_weights(c: Call) -> Any:
+        actor = c.actor
+        data = c.body
         with backend.lock:
             s = svc()
             done = s.set_weights(actor, data.get("weights"))
             weights = s.weights()
         return {"event_id": done.event_id, "items": _items(weights, "zh-CN"), "total": sum(weights.values())}
 
-    @api.post("/evaluations")
-    @handler
-    def compute_evaluation() -> Any:
-        actor = backend.actor()
-        data = body(optional=True)
+    @routes.post("/evaluations", body="optional")
+    def compute_evaluation(c: Call) -> Any:
+        actor = c.actor
+        data = c.body
         quarter = data.get("quarter")
         if quarter is not None and not isinstance(quarter, str):
             raise InvalidRequest("quarter must look like 2025Q2", field="quarter")
@@ -469,12 +456,11 @@ def register(api: Blueprint, backend: Any) -> None:
             return out, 200
         return out, 201
 
-    @api.get("/evaluations")
-    @handler
-    def list_evaluations() -> Any:
-        actor = backend.actor()
-        quarter = request.args.get("quarter") or None
-        scope = request.args.get("scope") or None
+    @routes.get("/evaluations")
+    def list_evaluations(c: Call) -> Any:
+        actor = c.actor
+        quarter = c.args.get("quarter") or None
+        scope = c.args.get("scope") or None
         with backend.lock:
             s = svc()
             s.refresh()
@@ -488,8 +474,7 @@ def register(api: Blueprint, backend: Any) -> None:
         items.sort(key=lambda r: (r["computed_at"], r["evaluation_id"]), reverse=True)
         return {"evaluations": items, "current_quarter": current}
 
-    def _table(evaluation: str) -> dict[str, Any]:
-        actor = backend.actor()
+    def _table(actor: Actor, evaluation: str) -> dict[str, Any]:
         with backend.lock:
             s = svc()
             table = s.table(evaluation)
@@ -506,16 +491,13 @@ def register(api: Blueprint, backend: Any) -> None:
         return {"evaluation_id": evaluation, "digest": rec.digest, "computed_at": rec.at,
                 "computed_by": rec.actor, **table}
 
-    @api.get("/evaluations/<evaluation>")
-    @handler
-    def get_evaluation(evaluation: str) -> Any:
-        return _table(evaluation)
+    @routes.get("/evaluations/<evaluation>")
+    def get_evaluation(c: Call, evaluation: str) -> Any:
+        return _table(c.actor, evaluation)
 
-    @api.post("/evaluations/<evaluation>/verify")
-    @handler
-    def verify_evaluation(evaluation: str) -> Any:
-        actor = backend.actor()
-        body(optional=True)
+    @routes.post("/evaluations/<evaluation>/verify", body="optional")
+    def verify_evaluation(c: Call, evaluation: str) -> Any:
+        actor = c.actor
         with backend.lock:
             s = svc()
             s.refresh()
@@ -529,6 +511,8 @@ def register(api: Blueprint, backend: Any) -> None:
         return {"evaluation_id": evaluation, "digest": rec.digest, "recomputed": digest,
                 "equal": digest == rec.digest and table == stored}
 
+    routes.register(api, backend)
+
     @api.get("/evaluations/<evaluation>/export")
     @handler
     def export_evaluation(evaluation: str) -> Any:
@@ -536,7 +520,7 @@ def register(api: Blueprint, backend: Any) -> None:
         lang = lang_of(request.args.get("lang"))
         if fmt not in ("csv", "xlsx", "html"):
             raise InvalidRequest("format must be one of: csv, xlsx, html", field="format")
-        table = _table(evaluation)
+        table = _table(backend.actor(), evaluation)
         name = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in evaluation)
         if fmt == "csv":
             resp = Response(render_csv(table, lang), mimetype="text/csv; charset=utf-8")

@@ -12,23 +12,24 @@
 * ``GET  /field/order`` — the caller's order: grid, incident, level, who
   commands above, and how far the caller has come.
 
-Each route is one `County` command or a read of the folded control state.
+Each route is one `County` command or a read of the folded control state, on
+the intake's route table (`dashboard.intake.Routes`): the HTTP route, the
+console's callbacks and the demo's arrivals (`dashboard.arrivals`) run the same
+function through the one intake.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, request
-
 from command import mobilisation as mob
-from command.access import Actor, Role, require_read
+from command.access import Actor, Role
 from command.errors import InvalidRequest
 from command.fold import ControlState
 from command.grids import GridTree, Level
 from command.mobilisation import NotificationState
 from dashboard import mobilisation_i18n  # noqa: F401 - registers the order card's strings
-from dashboard.api import Backend, body, handler
+from dashboard.intake import Call, Routes
 from streams.county import Outcome
 
 MAX_LISTED = 2000
@@ -84,72 +85,57 @@ def order_of(st: ControlState, actor: Actor) -> dict[str, Any]:
     }}
 
 
-def register(api: Blueprint, backend: Backend) -> None:
-    """Add the mobilisation routes to the /api/v1 blueprint."""
+ROUTES = Routes()
+register = ROUTES.register
 
-    @api.get("/mobilisation")
-    @handler
-    def mobilisation() -> Any:
-        actor = backend.actor()
-        with backend.lock:
-            county = backend.county
-            st = county.refresh()
-            scope = request.args.get("scope") or actor.scope or county.tree.root
-            return mob.summary(st, actor, scope, limit=MAX_LISTED)
 
-    @api.get("/notifications")
-    @handler
-    def notifications() -> Any:
-        actor = backend.actor()
-        state = request.args.get("state") or None
-        if state is not None and state not in set(NotificationState):
-            raise InvalidRequest("state must be one of: pending, delivered, failed", field="state")
-        with backend.lock:
-            county = backend.county
-            st = county.refresh()
-            tree = county.tree
-            scope = request.args.get("scope") or actor.scope or tree.root
-            require_read(actor, tree, scope, field="scope")
-            items = [n for n in st.mobilisation.notifications.values()
-                     if (state is None or n.state == state) and n.grid in tree and tree.is_within(n.grid, scope)]
-        items.sort(key=lambda n: (n.queued_at, n.id))
-        return {"scope": scope, "state": state, "total": len(items),
-                "notifications": [n.to_json() for n in items[:MAX_LISTED]]}
+@ROUTES.get("/mobilisation")
+def mobilisation(c: Call) -> Any:
+    with c.backend.lock:
+        st, _, scope = c.backend.read_scope(c.actor, c.args.get("scope"))
+        return mob.summary(st, c.actor, scope, limit=MAX_LISTED)
 
-    @api.post("/secretaries/<grid>/on-post")
-    @handler
-    def on_post(grid: str) -> Any:
-        actor = backend.actor()
-        data = body()
-        with backend.lock:
-            out = backend.county.confirm_on_post(actor, grid, data.get("report_id"), data.get("location"))
-        return _answer(out, {"grid": grid, "state": mob.PostState.ON_POST.value})
 
-    @api.post("/secretaries/<grid>/acknowledged")
-    @handler
-    def acknowledged(grid: str) -> Any:
-        actor = backend.actor()
-        data = body(optional=True)
-        with backend.lock:
-            out = backend.county.acknowledge_order(actor, grid, data.get("notification") or "")
-        return _answer(out, {"grid": grid})
+@ROUTES.get("/notifications")
+def notifications(c: Call) -> Any:
+    state = c.args.get("state") or None
+    if state is not None and state not in set(NotificationState):
+        raise InvalidRequest("state must be one of: pending, delivered, failed", field="state")
+    with c.backend.lock:
+        st, tree, scope = c.backend.read_scope(c.actor, c.args.get("scope"))
+        items = [n for n in st.mobilisation.notifications.values()
+                 if (state is None or n.state == state) and n.grid in tree and tree.is_within(n.grid, scope)]
+    items.sort(key=lambda n: (n.queued_at, n.id))
+    return {"scope": scope, "state": state, "total": len(items),
+            "notifications": [n.to_json() for n in items[:MAX_LISTED]]}
 
-    @api.post("/secretaries/<grid>/renotify")
-    @handler
-    def renotify(grid: str) -> Any:
-        actor = backend.actor()
-        data = body(optional=True)
-        key = data.get("request_id") or ""
-        if not isinstance(key, str) or len(key) > 100:
-            raise InvalidRequest("request_id must be text of at most 100 characters", field="request_id")
-        with backend.lock:
-            out = backend.county.renotify(actor, grid, key)
-        return _answer(out, {"grid": grid, "notification": out.event.notification})  # type: ignore[attr-defined]
 
-    @api.get("/field/order")
-    @handler
-    def field_order() -> Any:
-        actor = backend.actor()
-        with backend.lock:
-            st = backend.county.refresh()
-            return {**order_of(st, actor), "server_time": backend.county.clock()}
+@ROUTES.post("/secretaries/<grid>/on-post")
+def on_post(c: Call, grid: str) -> Any:
+    with c.backend.lock:
+        out = c.backend.county.confirm_on_post(c.actor, grid, c.body.get("report_id"), c.body.get("location"))
+    return _answer(out, {"grid": grid, "state": mob.PostState.ON_POST.value})
+
+
+@ROUTES.post("/secretaries/<grid>/acknowledged", body="optional")
+def acknowledged(c: Call, grid: str) -> Any:
+    with c.backend.lock:
+        out = c.backend.county.acknowledge_order(c.actor, grid, c.body.get("notification") or "")
+    return _answer(out, {"grid": grid})
+
+
+@ROUTES.post("/secretaries/<grid>/renotify", body="optional")
+def renotify(c: Call, grid: str) -> Any:
+    key = c.body.get("request_id") or ""
+    if not isinstance(key, str) or len(key) > 100:
+        raise InvalidRequest("request_id must be text of at most 100 characters", field="request_id")
+    with c.backend.lock:
+        out = c.backend.county.renotify(c.actor, grid, key)
+    return _answer(out, {"grid": grid, "notification": out.event.notification})  # type: ignore[attr-defined]
+
+
+@ROUTES.get("/field/order")
+def field_order(c: Call) -> Any:
+    with c.backend.lock:
+        st = c.backend.county.refresh()
+        return {**order_of(st, c.actor), "server_time": c.backend.county.clock()}

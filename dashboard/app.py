@@ -19,6 +19,7 @@ from flask import Flask, Response, request
 from dashboard import (
     api_alerts,
     api_board,
+    api_control,
     api_field,
     api_kiosk,
     api_matters,
@@ -118,6 +119,7 @@ class SecurityHeaders:
 
 
 ROUTES: tuple[Extension, ...] = (
+    api_control.register,
     api_review.register,
     api_alerts.register,
     api_matters.register,

@@ -3,8 +3,9 @@
 Each installed secretary gets a delay fixed by grid and seed (minutes of simulated
 time: most within half an hour, a long tail, a few who never confirm, so the
 console's not-on-post list has names in it). At N× real time a secretary whose
-delay has passed opens the order and confirms through the same `County`
-commands the field page's API calls, under the grid's own leader identity.
+delay has passed opens the order and confirms through the same intake and
+commands as the field page's API calls (`dashboard.api_mobilisation`, by
+`dashboard.intake.Intake.submit`), under the grid's own leader identity.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ import time
 from collections.abc import Callable
 
 from command.access import Actor, Role
-from command.errors import CommandRejected
+from command.errors import Unavailable
+from dashboard import api_mobilisation
+from dashboard.api import Backend
+from dashboard.intake import Answer, Intake
 from streams.county import County
 
 NEVER = 0.03
@@ -25,8 +29,9 @@ class ArrivalSimulator:
     """Confirms secretaries on post as simulated time passes (see the module doc)."""
 
     def __init__(self, county: County, speed: float = 60.0, seed: int = 11,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, backend: Backend | None = None) -> None:
         self.county = county
+        self.intake = Intake(backend or Backend(county.client, county), [api_mobilisation.ROUTES])
         self.speed = speed
         self.seed = seed
         self.clock = clock
@@ -54,13 +59,21 @@ class ArrivalSimulator:
                 continue
             waited = (now_ms - post.installed_at) / 60_000 * self.speed
             me = Actor(f"sim:{grid}", Role.LEADER, grid)
-            try:
-                if post.acknowledged_at is None and waited >= delay * 0.3:
-                    self.county.acknowledge_order(me, grid)
-                if waited >= delay:
-                    self.county.confirm_on_post(me, grid, f"sim-onpost-{grid}-{post.installed_at}")
-                    done += 1
-            except CommandRejected:
-                continue  # stood down or replaced meanwhile
+            at = {"grid": grid}
+            if post.acknowledged_at is None and waited >= delay * 0.3:
+                if _refused(self.intake.submit(me, "acknowledged", {}, params=at)):
+                    continue  # stood down or replaced meanwhile
+            if waited >= delay:
+                report = {"report_id": f"sim-onpost-{grid}-{post.installed_at}"}
+                if _refused(self.intake.submit(me, "on_post", report, params=at)):
+                    continue
+                done += 1
         self.confirmed += done
         return done
+
+
+def _refused(answer: Answer) -> bool:
+    """Whether the command was refused (4xx); storage failing (5xx) stops the tick."""
+    if answer.status >= 500:
+        raise Unavailable(str(answer.body.get("error", {}).get("message", "storage failed")))
+    return answer.status >= 400

@@ -94,25 +94,35 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_switch(args: argparse.Namespace) -> int:
-    from command.modes import SwitchRequest
+    """``wartime switch``: the console's switch command, through the same intake (validated, audited)."""
+    from dashboard.api import Backend
+    from dashboard.api_control import ROUTES
+    from dashboard.intake import Intake
 
     county = _county(args)
-    out = county.switch(
-        cli_actor(county.code),
-        SwitchRequest(args.scope, args.to, args.incident, args.level, args.reason or ""),
+    intake = Intake(Backend(county.client, county), [ROUTES])
+    answer = intake.submit(
+        cli_actor(county.code), "modes",
+        {"scope": args.scope, "mode": args.to, "incident": args.incident, "level": args.level,
+         "reason": args.reason or ""},
+        source="local", method="CLI", path=f"switch {args.scope} --to {args.to}",
     )
-    from dashboard.audit import record_cli
-
-    record_cli(county.client, county.code, f"switch {args.scope} --to {args.to}", event=out.event_id)
-    ev = out.event
-    print(json.dumps({
-        "event_id": out.event_id,
-        "grids_switched": len(ev.grids),
-        "secretaries_installed": len(ev.installed),
-        "vacancies": list(ev.vacancies),
-        "released": len(ev.released),
-    }, ensure_ascii=False))
+    if answer.status >= 400:
+        return _refused(answer.body)
+    print(json.dumps({k: answer.body[k] for k in ("event_id", "grids_switched", "secretaries_installed",
+                                                   "vacancies", "released")}, ensure_ascii=False))
     return 0
+
+
+def _refused(body: dict[str, Any]) -> int:
+    """An intake's refusal as the CLI prints it (as `main` prints a refusal raised)."""
+    err = body.get("error") or {}
+    if err.get("code") == "unavailable":
+        print(f"unavailable: {err.get('message')}", file=sys.stderr)
+        return 1
+    where = f" [{err['field']}]" if err.get("field") else ""
+    print(f"refused{where}: {err.get('message')}", file=sys.stderr)
+    return 1
 
 
 def cmd_replay(args: argparse.Namespace) -> int:

@@ -17,21 +17,37 @@ route of any worker class (`register`, `receive`), and the field simulator
    error body of DESIGN §5 with its status (`dashboard.api.answer_to`: the one
    mapping, the one 500);
 6. the audit entry of a request from the network (`dashboard.audit`).
+
+Every other command and read of /api/v1 comes in the same way: `Intake.submit`
+takes an actor, a command's name from a `Routes` table and its body, and runs
+the same steps — the body by the one rule, the command (which validates against
+the control state, then appends; nothing changes before the event is in the
+log), the answer and its one error mapping, the audit entry of a write. A route
+module declares its commands once on a `Routes` table (method, path, a function
+of a `Call`); mounting the table gives the Flask routes (parse, `submit`, write
+bytes), and the same table answers a Dash callback in-process (`Intake.call`,
+no HTTP and no test client), the CLI and the simulators (`Intake.submit`).
+Adding a command is one decorated function on a module's table.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import weakref
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import parse_qsl, urlsplit
 
 from flask import Blueprint, Response, request
+from werkzeug.exceptions import MethodNotAllowed
+from werkzeug.exceptions import NotFound as NoRoute
+from werkzeug.routing import Map, Rule
 
 from command.access import Actor
-from command.errors import CommandRejected
+from command.errors import CommandRejected, UnknownEndpoint
 from command.operations import ReportRequest
 from dashboard import audit
 from dashboard.api import Backend, answer_to, extra_headers, json_object, read_body
@@ -93,11 +109,207 @@ def request_of(operation: str, data: Mapping[str, Any]) -> ReportRequest:
     )
 
 
+# -- the command table ----------------------------------------------------------------------
+
+BodyRule = Literal["required", "optional", "none"]
+"""How a command takes its body: a JSON object it needs, one it may have (a body sent must still be an
+object), or none at all (reads; a body sent is not read)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One command or read as the application layer sees it, whatever carried it."""
+
+    actor: Actor
+    backend: Backend
+    body: Mapping[str, Any]
+    args: Mapping[str, str]
+    session: Session | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One entry of a route table: its name (the Flask endpoint), method and path, and what runs it."""
+
+    name: str
+    method: str
+    rule: str
+    run: Callable[..., Any]
+    body: BodyRule
+
+    @property
+    def writes(self) -> bool:
+        """Whether it is a command (audited) rather than a read."""
+        return self.method not in ("GET", "HEAD")
+
+
+class Routes:
+    """A route module's table of commands and reads under /api/v1.
+
+    A function of a `Call` (and the path's parameters) returns the JSON answer,
+    or ``(answer, status)``; it raises an error of the tree to refuse.
+    ``register`` is the module's `dashboard.api.Extension`: it mounts every
+    entry on the blueprint and in the backend's `Intake`.
+    """
+
+    def __init__(self) -> None:
+        self.commands: dict[str, Command] = {}
+
+    def route(self, method: str, rule: str, *, body: BodyRule | None = None,
+              name: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        def add(fn: Callable[..., Any]) -> Callable[..., Any]:
+            key = name or fn.__name__
+            if key in self.commands:
+                raise ValueError(f"two commands named {key}")
+            rule_body: BodyRule = body or ("none" if method in ("GET", "HEAD", "DELETE") else "required")
+            self.commands[key] = Command(key, method, rule, fn, rule_body)
+            return fn
+        return add
+
+    def get(self, rule: str, **kw: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.route("GET", rule, **kw)
+
+    def post(self, rule: str, **kw: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.route("POST", rule, **kw)
+
+    def put(self, rule: str, **kw: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.route("PUT", rule, **kw)
+
+    def delete(self, rule: str, **kw: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.route("DELETE", rule, **kw)
+
+    def register(self, api: Blueprint, backend: Backend) -> None:
+        """Mount the table: each entry a Flask route that parses, hands to the intake and writes bytes."""
+        intake = intake_for(backend)
+        intake.include(self)
+        for cmd in self.commands.values():
+            api.add_url_rule(cmd.rule, endpoint=cmd.name, view_func=_view(intake, cmd), methods=[cmd.method])
+
+
+def _view(intake: Intake, cmd: Command) -> Callable[..., Response]:
+    def view(**params: str) -> Response:
+        query = request.args.get("token", "") if request.method in ("GET", "HEAD") else ""
+        answer = intake.receive_command(
+            cmd.name, request.headers.get("Authorization", ""),
+            lambda: read_body(request.stream.read, request.content_length),
+            query_token=query, args=request.args, params=params,
+            source=audit.source_address(), path=request.path,
+        )
+        request.environ["wartime.audited"] = True  # the entry is written; the blueprint's hook skips it
+        return response_of(answer)
+
+    view.__name__ = cmd.name
+    return view
+
+
+def response_of(answer: Answer) -> Response:
+    """An answer as Flask sends it."""
+    resp = Response(answer.payload(), status=answer.status, mimetype="application/json")
+    resp.headers.update(answer.headers)
+    return resp
+
+
+def answer_of(out: Any) -> Answer:
+    """A command's return value (``body`` or ``(body, status)``) as its answer."""
+    if isinstance(out, tuple):
+        return Answer(out[1], out[0])
+    return Answer(200, out)
+
+
+_INTAKES: weakref.WeakKeyDictionary[Backend, Intake] = weakref.WeakKeyDictionary()
+
+
 class Intake:
     """The report intake of one process (one per app; its county's group commit batches every caller)."""
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: Backend, tables: Iterable[Routes] = ()) -> None:
         self.backend = backend
+        self.commands: dict[str, Command] = {}
+        self._map = Map()
+        for table in tables:
+            self.include(table)
+
+    def include(self, table: Routes) -> None:
+        """Take a route table's commands (each name once in a process's intake)."""
+        for name, cmd in table.commands.items():
+            if self.commands.get(name, cmd) is not cmd:
+                raise ValueError(f"two commands named {name}")
+            if name not in self.commands:
+                self.commands[name] = cmd
+                self._map.add(Rule(cmd.rule, endpoint=name, methods=[cmd.method]))
+
+    # -- commands and reads ------------------------------------------------------------------
+
+    def submit(self, actor: Actor, command: str, body: Mapping[str, Any] | bytes | None = None, *,
+               args: Mapping[str, str] | None = None, params: Mapping[str, str] | None = None,
+               session: Session | None = None, source: str | None = None, path: str = "",
+               method: str | None = None) -> Answer:
+        """One command (or read) by an authenticated actor: body read, run, answered, audited if a write.
+
+        The command validates against the control state before it appends, so a
+        refusal has changed nothing; `source` (where it came from: an address,
+        ``local`` for the CLI) asks for the audit entry of a write.
+        """
+        cmd = self.commands.get(command)
+        if cmd is None:
+            return refused(UnknownEndpoint(f"no command {command[:100]}", field="command"), command)
+        try:
+            data = self._body_of(cmd, body)
+            answer = answer_of(cmd.run(Call(actor, self.backend, data, args or {}, session), **(params or {})))
+        except Exception as exc:
+            answer = refused(exc, command)
+        if cmd.writes:
+            self._audit(actor.username, source, path or f"/api/v1{cmd.rule}", answer, method=method or cmd.method)
+        return answer
+
+    @staticmethod
+    def _body_of(cmd: Command, body: Mapping[str, Any] | bytes | None) -> Mapping[str, Any]:
+        if cmd.body == "none":
+            return {}
+        if body is None:
+            body = b""
+        if isinstance(body, bytes):
+            return json_object(body, optional=cmd.body == "optional")
+        return body
+
+    def receive_command(self, command: str, authorization: str, body: Callable[[], bytes], *,
+                        query_token: str = "", args: Mapping[str, str] | None = None,
+                        params: Mapping[str, str] | None = None, source: str | None, path: str) -> Answer:
+        """A command from a transport: the token, then the body (by the API's one rule), then `submit`."""
+        cmd = self.commands[command]
+        try:
+            session = self.backend.session_of(authorization, query_token)
+        except Exception as exc:
+            answer = refused(exc, command)
+            if cmd.writes:
+                self._audit("", source, path, answer, method=cmd.method)
+            return answer
+        try:
+            raw = body() if cmd.body != "none" else b""
+        except Exception as exc:
+            answer = refused(exc, command)
+            self._audit(session.actor.username, source, path, answer, method=cmd.method)
+            return answer
+        return self.submit(session.actor, command, raw, args=args, params=params, session=session,
+                           source=source, path=path)
+
+    def call(self, method: str, path: str, token: str | None, payload: Any = None, *,
+             source: str | None) -> Answer:
+        """A request of a page made in-process (a Dash callback): routed by the same table, no HTTP.
+
+        `path` is under /api/v1 (``/modes?dry_run=1``); `payload` the JSON body, if any.
+        """
+        parts = urlsplit(path)
+        try:
+            name, params = self._map.bind("wartime.local").match(parts.path, method)
+        except (NoRoute, MethodNotAllowed):
+            return refused(UnknownEndpoint(f"no endpoint {method} /api/v1{parts.path[:200]}", field="path"),
+                           path)
+        raw = b"" if payload is None else json.dumps(payload).encode()
+        return self.receive_command(
+            str(name), f"Bearer {token}" if token else "", lambda: raw,
+            args=dict(parse_qsl(parts.query)), params=params, source=source, path=f"/api/v1{parts.path}",
+        )
 
     # -- the application service ---------------------------------------------------------
 
@@ -191,8 +403,9 @@ class Intake:
 
     # -- the audit entry ---------------------------------------------------------------------
 
-    def _audit(self, actor: str, source: str | None, path: str, answer: Answer, *, now_if_idle: bool = True) -> None:
-        """The entry of a report that came from the network (`source` given); best effort."""
+    def _audit(self, actor: str, source: str | None, path: str, answer: Answer, *, now_if_idle: bool = True,
+               method: str = "POST") -> None:
+        """The entry of a write that came from the network or the CLI (`source` given); best effort."""
         if source is None:
             return
         event = answer.body.get("event_id") if answer.status < 400 else None
@@ -204,7 +417,7 @@ class Intake:
             return
         audit.record_soon(
             self.backend.client, county, "command" if answer.status < 400 else "refused", now_if_idle=now_if_idle,
-            actor=actor, source=source, method="POST", path=path, status=answer.status, event=event, code=code,
+            actor=actor, source=source, method=method, path=path, status=answer.status, event=event, code=code,
         )
 
 
@@ -217,9 +430,17 @@ def intake_of(app: Any) -> Intake:
     return app.config[INTAKE]  # type: ignore[no-any-return]
 
 
+def intake_for(backend: Backend) -> Intake:
+    """The one intake of a backend (every route table of an app mounts into it)."""
+    found = _INTAKES.get(backend)
+    if found is None:
+        found = _INTAKES[backend] = Intake(backend)
+    return found
+
+
 def register(api: Blueprint, backend: Backend) -> None:
     """``POST /operations/<op>/reports`` on the API blueprint, answered by this app's one `Intake`."""
-    intake = Intake(backend)
+    intake = intake_for(backend)
     api.record_once(lambda state: state.app.config.setdefault(INTAKE, intake))
 
     @api.post("/operations/<op>/reports")
@@ -230,6 +451,4 @@ def register(api: Blueprint, backend: Backend) -> None:
             source=audit.source_address(), path=request.path,
         )
         request.environ["wartime.audited"] = True  # the entry is written; the blueprint's hook skips it
-        resp = Response(answer.payload(), status=answer.status, mimetype="application/json")
-        resp.headers.update(answer.headers)
-        return resp
+        return response_of(answer)

@@ -104,11 +104,6 @@ if reports and tot['@'] == 0 then
   for c = 1, #args, 1000 do redis.call('HSET', KEYS[4], unpack(args, c, math.min(c + 999, #args))) end
   load()
 end
-local prior = {}
-for c = 1, n, 1000 do  -- every idempotency key looked up at once: one call, not one per event
-  local got = redis.call('HMGET', KEYS[2], unpack(keys, c, math.min(c + 999, n)))
-  for j = 1, #got do prior[c + j - 1] = got[j] end
-end
 local claimed = {}
 for c, rids in pairs(crids) do
   for s = 1, #rids, 1000 do
@@ -116,13 +111,29 @@ for c, rids in pairs(crids) do
     for j = 1, #got do claimed[cevs[c][s + j - 1]] = got[j] end
   end
 end
+local prior, need = {}, {}
+for e = 1, n do  -- a claim that holds its entry's id answers a retry itself; the others ask the town's keys
+  local cl = claimed[e]
+  if keys[e] ~= '' and not (cl and string.find(cl, ' ', 1, true)) then need[#need + 1] = e end
+end
+for c = 1, #need, 1000 do  -- every idempotency key looked up at once: one call, not one per event
+  local ask = {}
+  for j = c, math.min(c + 999, #need) do ask[#ask + 1] = keys[need[j]] end
+  local got = redis.call('HMGET', KEYS[2], unpack(ask))
+  for j = 1, #got do prior[need[c + j - 1]] = got[j] end
+end
 local closed, seen, fresh, cfresh, dirty, dirtyl, out = {}, {}, {}, {}, {}, {}, {}
 for e = 1, n do
   local i = at[e]
   local key, c = keys[e], cs[e]
   local rid, mine = ARGV[i + 8], ARGV[i + 9]
   local held = c > 0 and (cseen[c][rid] or claimed[e])
-  local first = key ~= '' and (prior[e] or seen[key])
+  local hid = nil
+  if held then  -- 'digest@town ID' (an older claim, or one made apart on a cluster: no ID)
+    local sp = string.find(held, ' ', 1, true)
+    if sp then hid = string.sub(held, sp + 1); held = string.sub(held, 1, sp - 1) end
+  end
+  local first = key ~= '' and (prior[e] or seen[key] or hid)
   if held and held ~= mine then
     out[e] = '!4'
   elseif first then
@@ -151,15 +162,18 @@ for e = 1, n do
       end
       if key ~= '' then
         seen[key] = id
-        fresh[#fresh + 1] = key
-        fresh[#fresh + 1] = id
+        if c == 0 then  -- a claimed report's key is its claim, which holds the id (one write, not two)
+          fresh[#fresh + 1] = key
+          fresh[#fresh + 1] = id
+        end
       end
-      if c > 0 and not held then
-        cseen[c][rid] = mine
+      if c > 0 then
+        local val = mine .. ' ' .. id
+        cseen[c][rid] = val
         if cfresh[c] == nil then cfresh[c] = {} end
         local q = cfresh[c]
         q[#q + 1] = rid
-        q[#q + 1] = mine
+        q[#q + 1] = val
       end
       out[e] = id
     end
@@ -184,6 +198,12 @@ return out
 before answers the first id (``=ID``); a report on an operation closed for the town (``!2``) or
 taking a grid's running total below zero (``!3 TOTAL FIELD``) is refused; else XADD, record the
 key, the new totals and the claim, and answer the new id. Every refusal changes nothing.
+
+A report claimed here (one Redis) keeps no idempotency key of its own in the town: its claim
+``report_id → digest@town ID`` says both that the id is taken and which entry answers a retry, so
+each report costs one hash write besides its XADD rather than two. A claim without an ID (made
+apart by CLAIM_LUA on a cluster, or by an older version) falls back to the town's key, and is
+completed with the ID when the report is appended.
 
 Arguments per event: the values of FIELDS, then operation (the closed guard), claim (index into
 KEYS of the operation's claims hash after the first four, 0 for none), report_id, claim value and

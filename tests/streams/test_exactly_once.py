@@ -161,3 +161,31 @@ def test_running_totals_are_folded_from_a_log_written_before_they_were_kept(redi
     county.report(CMD, ReportRequest("op1", "fix-2", grid, {"sampled": -12}, reason="typo"))
     assert _logged(county) == {grid: 0}
     assert int(county.client.hget(town.totals, f"op1|{grid}|sampled") or -1) == 0
+
+
+def test_on_one_redis_a_report_s_claim_holds_its_entry_and_answers_the_retry(redis_url: str) -> None:
+    county = _county(redis_url)
+    grid = next(county.tree.leaves("TC02"))
+    first = county.report(CMD, ReportRequest("op1", "held", grid, {"sampled": 2}))
+    town = TownKeys(county.tree.town_of(grid))
+    claim = county.client.hget(CountyKeys("TC").claims("op1"), "held").decode()
+    assert claim.endswith(f" {first.event_id}")  # one write besides the XADD: the claim, with the id
+    assert county.client.hget(town.idem, "op1:held") is None
+    again = county.report(CMD, ReportRequest("op1", "held", grid, {"sampled": 2}))
+    assert again.duplicate and again.event_id == first.event_id
+    assert _logged(county) == {grid: 2}
+
+
+def test_a_claim_written_before_claims_held_their_entry_still_answers_from_the_towns_key(redis_url: str) -> None:
+    county = _county(redis_url)
+    grid = next(county.tree.leaves("TC03"))
+    first = county.report(CMD, ReportRequest("op1", "older", grid, {"sampled": 6}))
+    # As an older version left it: the claim without the id, the report's key in the town.
+    event = county.plan_report(CMD, ReportRequest("op1", "older", grid, {"sampled": 6}))
+    county.client.hset(CountyKeys("TC").claims("op1"), "older", county.log.claim_value(event))
+    county.client.hset(TownKeys(county.tree.town_of(grid)).idem, "op1:older", first.event_id)
+    again = county.report(CMD, ReportRequest("op1", "older", grid, {"sampled": 6}))
+    assert again.duplicate and again.event_id == first.event_id
+    assert _logged(county) == {grid: 6}
+    with pytest.raises(ReportIdReused):
+        county.report(CMD, ReportRequest("op1", "older", grid, {"sampled": 7}))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,6 @@ import os  # noqa: E402
 import signal  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 
 import requests  # noqa: E402
@@ -193,3 +193,31 @@ def wartime_operation(s: Served, headers: dict[str, str], scope: str = "TC") -> 
                       headers=headers, timeout=30)
     assert r.status_code == 201, r.text
     return str(r.json()["operation_id"])
+
+
+# -- browsers: the phone and the login form every page test goes through -----------------
+
+PHONE = {"width": 390, "height": 844}
+"""A phone's viewport (the field page's size)."""
+
+
+def phone(browser: Any, state: dict[str, Any] | None = None, **options: Any) -> Any:
+    """A fresh phone-sized browser context (its own storage), optionally with a stored session."""
+    return browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
+                               storage_state=state, **options)
+
+
+def log_in(page: Any, url: str, user: str, password: str = PASSWORD) -> None:
+    """Open `url` and sign in through the page's form, as a person does."""
+    page.goto(url)
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", password)
+    page.click("[data-action=login]")
+
+
+def eventually(check: Any, timeout: float = 10.0) -> None:
+    """Wait (polling) until `check()` is true, failing after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.2)

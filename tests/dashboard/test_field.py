@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +22,17 @@ import requests
 from command.grids import Level
 from dashboard.api_field import reportable
 from streams.server import EmbeddedRedis
-from tests.conftest import PASSWORD, Served, make_tree, seed_county, start_server
+from tests.conftest import (
+    PASSWORD,
+    Served,
+    eventually,
+    log_in,
+    make_tree,
+    phone,
+    seed_county,
+    start_server,
+)
 
-PHONE = {"width": 390, "height": 844}
 LEADER_GRID = "TC01-L1-M1-S1"
 MICRO = f"{LEADER_GRID}-W1"
 OUTSIDE = "TC01-L2-M1-S1-W1"
@@ -78,27 +86,9 @@ def sampled(served: Served, grid: str = MICRO) -> int:
     return int(r.json()["counts"]["sampled"])
 
 
-def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Poll until `check` holds (the projector applies reports within a moment)."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.1)
-
-
-def phone(browser: Any, state: dict[str, Any] | None = None) -> Any:
-    """A fresh phone-sized browser context (its own storage), optionally with a stored session."""
-    return browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
-                               service_workers="allow", storage_state=state)
-
-
 def login(page: Any, served: Served, user: str = "leader", query: str = "") -> None:
     """Log in through the form, as a leader does."""
-    page.goto(f"{served.url}/field{query}")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("[data-action=login]")
+    log_in(page, f"{served.url}/field{query}", user)
     page.wait_for_selector("input[name=sampled]", timeout=20_000)
 
 

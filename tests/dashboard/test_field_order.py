@@ -19,9 +19,8 @@ from command.access import Actor, Role
 from dashboard.auth import Accounts
 from streams.county import County
 from streams.server import EmbeddedRedis, connect
-from tests.conftest import PASSWORD, Served, seed_county, start_server
+from tests.conftest import PASSWORD, Served, eventually, log_in, phone, seed_county, start_server
 
-PHONE = {"width": 390, "height": 844}
 MINE = "TC01-L1-M1-S1"  # the `leader` account's small grid (seed_county)
 SECOND = "TC01-L1-M2-S1"
 
@@ -48,20 +47,10 @@ def mobilisation(served: Served) -> dict[str, Any]:
     return dict(r.json())
 
 
-def eventually(check: Any, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.2)
-
-
 def open_order(browser: Any, served: Served, user: str) -> tuple[Any, Any]:
-    ctx = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+    ctx = phone(browser)
     page = ctx.new_page()
-    page.goto(f"{served.url}/field")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("[data-action=login]")
+    log_in(page, f"{served.url}/field", user)
     page.wait_for_selector("#field-order[data-order-grid]", timeout=30_000)
     return ctx, page
 
@@ -74,13 +63,13 @@ def test_the_order_shows_is_acknowledged_on_opening_and_confirms_on_post_once(
     assert box.get_attribute("data-order-grid") == MINE
     text = box.inner_text()
     assert "战时命令" in text and "汛情" in text and "Ⅱ级" in text and "我已到岗" in text
-    eventually(lambda: mobilisation(order_server)["acknowledged"] >= 1)
+    eventually(lambda: mobilisation(order_server)["acknowledged"] >= 1, timeout=20.0)
     page.wait_for_selector("#field-order[data-post-state=acknowledged]", timeout=20_000)
     page.screenshot(path=str(artifacts / "field-order-390x844.png"))
     before = mobilisation(order_server)["on_post"]
     page.click("[data-action=on-post]")
     page.wait_for_selector("#field-order[data-post-state=on_post]", timeout=20_000)
-    eventually(lambda: mobilisation(order_server)["on_post"] == before + 1)
+    eventually(lambda: mobilisation(order_server)["on_post"] == before + 1, timeout=20.0)
     page.reload()
     page.wait_for_selector("#field-order[data-post-state=on_post]", timeout=30_000)
     assert page.locator("[data-action=on-post]").count() == 0
@@ -95,7 +84,7 @@ def test_confirming_offline_is_queued_and_sent_once_when_the_network_returns(
     order_server: Served, browser: Any, artifacts: Path
 ) -> None:
     ctx, page = open_order(browser, order_server, "leader2")
-    eventually(lambda: mobilisation(order_server)["acknowledged"] >= 1)
+    eventually(lambda: mobilisation(order_server)["acknowledged"] >= 1, timeout=20.0)
     page.wait_for_selector("#field-order[data-post-state=acknowledged]", timeout=20_000)
     page.wait_for_selector("[data-queue][data-value='0']", timeout=20_000)
     before = mobilisation(order_server)["on_post"]
@@ -109,7 +98,7 @@ def test_confirming_offline_is_queued_and_sent_once_when_the_network_returns(
     ctx.set_offline(False)
     page.wait_for_selector("[data-queue][data-value='0']", timeout=30_000)
     page.wait_for_selector("#field-order[data-post-state=on_post]", timeout=20_000)
-    eventually(lambda: mobilisation(order_server)["on_post"] == before + 1)
+    eventually(lambda: mobilisation(order_server)["on_post"] == before + 1, timeout=20.0)
     time.sleep(1.5)
     m = mobilisation(order_server)
     assert m["on_post"] == before + 1 and SECOND not in [x["grid"] for x in m["not_on_post"]]

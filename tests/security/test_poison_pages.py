@@ -20,7 +20,7 @@ import requests
 from command.events import OperationLaunched, encode
 from streams.keys import CountyKeys
 from streams.server import EmbeddedRedis
-from tests.conftest import PASSWORD, Served, seed_county, start_server
+from tests.conftest import Served, log_in, seed_county, start_server
 
 POISON = "op-poison"
 
@@ -54,10 +54,7 @@ def login(browser: Any, served: Served, path: str, user: str) -> tuple[Any, Any]
     page = ctx.new_page()
     errors: list[int] = []
     page.on("response", lambda r: errors.append(r.status) if r.status >= 500 else None)
-    page.goto(f"{served.url}{path}")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("[data-action=login]")
+    log_in(page, f"{served.url}{path}", user)
     page.errors = errors  # type: ignore[attr-defined]
     return ctx, page
 

@@ -16,7 +16,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import redis
@@ -228,7 +228,7 @@ def _refuse_surrogates(value: Any, path: str) -> None:
             _refuse_surrogates(v, f"{path}[{i}]")
 
 
-def _str(data: dict[str, Any], name: str, *, required: bool = True, limit: int = bounds.MAX_LINE) -> str:
+def _str(data: Mapping[str, Any], name: str, *, required: bool = True, limit: int = bounds.MAX_LINE) -> str:
     """A text field of the body, bounded (command.bounds.text; one line up to MAX_LINE characters)."""
     v = data.get(name)
     if v is None or v == "":
@@ -238,7 +238,7 @@ def _str(data: dict[str, Any], name: str, *, required: bool = True, limit: int =
     return bounds.text(v, name, limit, multiline=limit > bounds.MAX_LINE)
 
 
-def _opt_int(data: dict[str, Any], name: str) -> int | None:
+def _opt_int(data: Mapping[str, Any], name: str) -> int | None:
     v = data.get(name)
     if v is None:
         return None

@@ -177,7 +177,7 @@ def _int_arg(args: Mapping[str, str], name: str, default: int | None = None, lo:
     return v
 
 
-def _opt_str(data: dict[str, Any], name: str) -> str:
+def _opt_str(data: Mapping[str, Any], name: str) -> str:
     v = data.get(name)
     if v is None:
         return ""

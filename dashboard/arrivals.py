@@ -60,9 +60,9 @@ class ArrivalSimulator:
             waited = (now_ms - post.installed_at) / 60_000 * self.speed
             me = Actor(f"sim:{grid}", Role.LEADER, grid)
             at = {"grid": grid}
-            if post.acknowledged_at is None and waited >= delay * 0.3:
-                if _refused(self.intake.submit(me, "acknowledged", {}, params=at)):
-                    continue  # stood down or replaced meanwhile
+            opens = post.acknowledged_at is None and waited >= delay * 0.3
+            if opens and _refused(self.intake.submit(me, "acknowledged", {}, params=at)):
+                continue  # stood down or replaced meanwhile
             if waited >= delay:
                 report = {"report_id": f"sim-onpost-{grid}-{post.installed_at}"}
                 if _refused(self.intake.submit(me, "on_post", report, params=at)):

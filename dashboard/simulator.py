@@ -71,7 +71,8 @@ class FieldSimulator:
         self._caps: dict[str, float] = {}
         self.sim_start = clock()
         self.real_start = clock()
-        self.arrivals = ArrivalSimulator(county, speed, seed, clock, self.intake.backend)  # secretaries confirming on post
+        # secretaries confirming on post, through the same intake
+        self.arrivals = ArrivalSimulator(county, speed, seed, clock, self.intake.backend)
 
     def sim_hour(self) -> float:
         """Simulated local hour of day (Asia/Shanghai), starting at 07:00 on day one."""

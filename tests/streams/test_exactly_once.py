@@ -167,7 +167,7 @@ def test_on_one_redis_a_report_s_claim_holds_its_entry_and_answers_the_retry(red
     county = _county(redis_url)
     grid = next(county.tree.leaves("TC02"))
     first = county.report(CMD, ReportRequest("op1", "held", grid, {"sampled": 2}))
-    town = TownKeys(county.tree.town_of(grid))
+    town = TownKeys(str(county.tree.town_of(grid)))
     claim = county.client.hget(CountyKeys("TC").claims("op1"), "held").decode()
     assert claim.endswith(f" {first.event_id}")  # one write besides the XADD: the claim, with the id
     assert county.client.hget(town.idem, "op1:held") is None
@@ -183,7 +183,7 @@ def test_a_claim_written_before_claims_held_their_entry_still_answers_from_the_t
     # As an older version left it: the claim without the id, the report's key in the town.
     event = county.plan_report(CMD, ReportRequest("op1", "older", grid, {"sampled": 6}))
     county.client.hset(CountyKeys("TC").claims("op1"), "older", county.log.claim_value(event))
-    county.client.hset(TownKeys(county.tree.town_of(grid)).idem, "op1:older", first.event_id)
+    county.client.hset(TownKeys(str(county.tree.town_of(grid))).idem, "op1:older", first.event_id)
     again = county.report(CMD, ReportRequest("op1", "older", grid, {"sampled": 6}))
     assert again.duplicate and again.event_id == first.event_id
     assert _logged(county) == {grid: 6}

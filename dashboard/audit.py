@@ -20,8 +20,9 @@ What is never written here: passwords, tokens, request bodies, notes and phone
 numbers — an entry says *that* something happened, the event log says *what*.
 
 The source address is the address of the request that came from the network.
-Dash callbacks reach the API in-process (`dashboard.api_field.call_api`), so the
-outer request's address travels to the inner one in a context variable.
+Dash callbacks reach the API in-process (`dashboard.api_field.call_api`, answered
+by `dashboard.intake.Intake.call`), which writes the entry with the address of
+the callback's own request (kept in a context variable for the whole request).
 ``X-Forwarded-For`` is not believed: any client can write anything there.
 
 Writing is best effort: a failed audit write is logged (without personal data)

@@ -150,12 +150,31 @@
   function paren(text) { return S.lang === 'en' ? ' (' + text + ')' : '（' + text + '）'; }
   function comma() { return S.lang === 'en' ? ', ' : '，'; }
 
+  /* Wall-clock time in the county's zone (Asia/Shanghai, as command/localtime.py), whatever the phone's zone. */
+  var ZONED = (function () {
+    try {
+      return new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Shanghai', hourCycle: 'h23', month: '2-digit',
+                                                day: '2-digit', hour: '2-digit', minute: '2-digit' });
+    } catch (e) { return null; }
+  }());
+
+  function zonedParts(ms) {
+    var out = {};
+    if (ZONED) {
+      ZONED.formatToParts(new Date(ms)).forEach(function (p) { out[p.type] = p.value; });
+      return out;
+    }
+    var d = new Date(ms + 8 * 3600000);  // no Intl: the fixed UTC+8 of localtime.py
+    return { month: pad(d.getUTCMonth() + 1), day: pad(d.getUTCDate()), hour: pad(d.getUTCHours()),
+             minute: pad(d.getUTCMinutes()) };
+  }
+
   function clock(ms) {
-    var d = new Date(ms);
-    var now = new Date();
-    var hm = pad(d.getHours()) + ':' + pad(d.getMinutes());
-    if (d.toDateString() === now.toDateString()) { return hm; }
-    return pad(d.getMonth() + 1) + '-' + pad(d.getDate()) + ' ' + hm;
+    var d = zonedParts(ms);
+    var now = zonedParts(Date.now());
+    var hm = d.hour + ':' + d.minute;
+    if (d.month === now.month && d.day === now.day && Math.abs(Date.now() - ms) < 86400000) { return hm; }
+    return d.month + '-' + d.day + ' ' + hm;
   }
 
   function fmtNumber(n) {

@@ -81,6 +81,7 @@ register({
     "board.ago_d": ("{n}天前", "{n} d ago"),
     "board.never": ("尚无上报", "no report yet"),
     "board.elapsed": ("已持续", "for"),
+    "board.zone": ("北京时间", "Beijing time (UTC+8)"),
     "board.since": ("自", "since"),
     "board.response": ("响应", " response"),
     "board.partial": ("{n} 个网格处于战时", "{n} grids in wartime"),

@@ -383,8 +383,8 @@ def _at(at: int | None, op: str | None, span: Any, session: Any, lang: str) -> A
                                html.Div(value, className="rv-kpi-value")],
                               className="rv-kpi rv-kpi-small", **_data(review_kpi=key.split(".")[1], value=value)))
     rel = int(at) - span["launched_at"]
-    when = fmt_time(int(at)) + " " + t("review.zone", lang) + "  ·  " + (t("review.since_launch", lang, d=fmt_duration(rel, lang)) if rel >= 0
-                                           else t("review.before_launch", lang))
+    since = t("review.since_launch", lang, d=fmt_duration(rel, lang)) if rel >= 0 else t("review.before_launch", lang)
+    when = f"{fmt_time(int(at))} {t('review.zone', lang)}  ·  {since}"
     return pmap, pcurve, tiles, when, str(int(at))
 
 

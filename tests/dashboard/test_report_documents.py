@@ -1,4 +1,4 @@
-"""The PDF report reads well: no table text crosses its column, summaries before lists, the zone stated.
+"""The report documents read well: PDF text inside its columns, summaries before lists, the zone stated, XLSX times as times.
 
 The PDF is read back with pypdfium2 (text extraction: every character's box;
 the page's path objects: every grid line of every table).
@@ -106,3 +106,26 @@ def test_summaries_come_before_the_per_grid_lists_and_the_zone_is_stated() -> No
     lists = text.index("附：明细表")
     for summary in ("一、总体情况", "十二、关键事件时间线"):
         assert text.index(summary) < lists
+
+
+def test_xlsx_times_are_excel_datetimes_with_a_format() -> None:
+    import io
+    from datetime import datetime
+
+    from openpyxl import load_workbook
+
+    from command.localtime import local_second
+    from dashboard.reports.xlsx_writer import WHEN_FORMAT, render_xlsx
+
+    report = three_days()
+    wb = load_workbook(io.BytesIO(render_xlsx(report, "en")))
+    ws = wb["Grids"]
+    head = [c.value for c in ws[1]]
+    col = head.index("Last report") + 1
+    cells = [ws.cell(row=n, column=col) for n in range(2, ws.max_row + 1) if ws.cell(row=n, column=col).value]
+    assert cells
+    for c in cells:
+        assert isinstance(c.value, datetime) and c.number_format == WHEN_FORMAT
+    latest = max(c.value for c in cells)
+    assert latest.strftime("%Y-%m-%d %H:%M:%S") == local_second(int(report.grids["last_report"].max()))
+    assert "UTC+8" in str(wb["Overview"]["A2"].value)

@@ -39,6 +39,21 @@ def _county(args: argparse.Namespace) -> Any:
 # -- generate / import ----------------------------------------------------------------
 
 
+def grid_counts(tree: Any) -> str:
+    """The one grid-count story (README, console, map): which number counts what."""
+    kinds: dict[str, int] = {}
+    towns = set(tree.towns)
+    for code in tree.grids:
+        if code != tree.root and code not in towns:
+            kind = str(tree[code].kind)
+            kinds[kind] = kinds.get(kind, 0) + 1
+    comp, ded = kinds.get("comprehensive", 0), kinds.get("dedicated", 0)
+    leaves = sum(1 for code in tree.grids if not tree.children[code] and code != tree.root and code not in towns)
+    return (f"grids: {comp:,} comprehensive + {ded:,} dedicated = {comp + ded:,}; "
+            f"registry rows with the county and its {len(towns)} towns: {len(tree):,} (the console's units); "
+            f"leaf grids (nothing under them, drawn on the map): {leaves:,}")
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from command.generate import generate, summary
     from command.registry import write_registry
@@ -61,6 +76,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     bar.update(2)
     bar.close()
     print(json.dumps(summary(tree), ensure_ascii=False, indent=2))
+    print(grid_counts(tree))
     print(f"wrote {out}/grids.csv, grids.geojson, central_households.csv in {time.monotonic() - t0:.1f} s")
     return 0
 
@@ -89,6 +105,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     record_cli(client, county.code, f"import {Path(args.file).name}", detail=f"{len(county.tree)} rows")
     print(json.dumps(summary(county.tree), ensure_ascii=False, indent=2))
+    print(grid_counts(county.tree))
     print(f"loaded county {county.code}: {len(county.tree)} rows")
     return 0
 

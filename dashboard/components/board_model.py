@@ -112,7 +112,7 @@ register({
     "board.legend_over": ("超出目标", "over target"),
     "board.legend_fresh": ("描边：最近上报", "outline: just reported"),
     "board.legend_stale": ("淡色：超过30分钟未上报", "faded: silent > 30 min"),
-    "board.cells": ("{n} 个网格", "{n} grids"),
+    "board.cells": ("{n} 个末级网格", "{n} leaf grids"),
     "board.by_child": ("各{level}进度", "Progress by {level}"),
     "board.scope_facts": ("范围概况", "Scope at a glance"),
     "board.sum_check": ("Σ 各{level} = {parent}", "Σ {level} = {parent}"),

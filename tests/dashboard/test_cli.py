@@ -138,3 +138,16 @@ def test_stop_ends_the_embedded_redis_of_a_data_directory(data: Path, tmp_path: 
             __import__("time").sleep(0.1)
     again = wartime("stop", data=data)
     assert again.returncode == 0 and "no embedded Redis running" in again.stdout
+
+
+def test_the_grid_counts_say_which_number_counts_what() -> None:
+    from command.generate import generate
+    from dashboard.cli import grid_counts
+
+    tree, _ = generate("pingnan")
+    text = grid_counts(tree)
+    assert "7,226 comprehensive + 165 dedicated = 7,391" in text
+    assert "county and its 21 towns: 7,413" in text and "drawn on the map): 5,043" in text
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for figure in ("7,226", "7,391", "7,413", "5,043"):
+        assert figure in readme

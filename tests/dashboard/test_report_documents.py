@@ -1,4 +1,4 @@
-"""The report documents read well: PDF text inside its columns, summaries before lists, the zone stated, XLSX times as times.
+"""The report documents read well: PDF text inside its columns, lists after summaries, zone stated, XLSX times.
 
 The PDF is read back with pypdfium2 (text extraction: every character's box;
 the page's path objects: every grid line of every table).

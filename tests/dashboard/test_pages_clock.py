@@ -201,3 +201,32 @@ def test_the_matters_form_forgets_its_category_after_a_matter(county: County, br
     by_text = {m["description"]: m["category"] for m in listed}
     assert by_text["3组路灯不亮"] == "infrastructure" and by_text["村道垃圾无人清运"] == "environment"
     ctx.close()
+
+
+def test_a_field_report_takes_the_phones_location_when_asked(county: County, browser: Any, redis_server: Any) -> None:
+    from command.events import ProgressReported, decode
+    from streams.keys import TownKeys
+
+    ctx = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, permissions=["geolocation"],
+                              geolocation={"latitude": 23.541234, "longitude": 110.391, "accuracy": 14})
+    page = ctx.new_page()
+    login(page, f"{county.served.url}/field", "leader")
+    page.wait_for_selector("input[name=sampled]", timeout=30_000)
+    page.check("input[name=locate]")
+    page.wait_for_selector("#field-where:has-text('14')", timeout=10_000)
+    page.fill("input[name=sampled]", "3")
+    page.click("[data-action=submit-report]")
+    page.wait_for_selector("li[data-state=acked]", timeout=20_000)
+    assert page.is_checked("input[name=locate]")  # a preference, kept for the next report
+    ctx.close()
+    client = redis.Redis(unix_socket_path=str(redis_server.socket))
+    events = [decode(i, f).event for i, f in client.xrange(TownKeys("TC01").log)]
+    reports = [e for e in events if isinstance(e, ProgressReported)]
+    assert reports and reports[-1].location == (23.541234, 110.391, 14.0)
+    bad = requests.post(f"{county.served.url}/api/v1/operations/{county.op}/reports",
+                        json={"report_id": "r-far", "grid": reports[-1].grid, "counts": {"sampled": 1},
+                              "location": {"lat": 23.5, "lon": 999, "accuracy": 5}},
+                        headers=county.served.headers("leader"), timeout=15)
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "location.lon", bad.text
+    after = [decode(i, f).event for i, f in client.xrange(TownKeys("TC01").log)]
+    assert len(after) == len(events)  # nothing changed

@@ -489,9 +489,11 @@ class MatterRequest:
 
 def _where(value: object) -> tuple[float, float, float] | None:
     """A recorded location as readers take it: an old or odd value reads as none, never an error."""
+    if not isinstance(value, tuple | list) or len(value) != 3:
+        return None
     try:
-        return bounds.location(dict(zip(("lat", "lon", "accuracy"), value, strict=True))) if value else None
-    except (TypeError, ValueError, InvalidRequest):
+        return bounds.location({"lat": value[0], "lon": value[1], "accuracy": value[2]})
+    except InvalidRequest:
         return None
 
 

@@ -383,9 +383,9 @@ def _at(at: int | None, op: str | None, span: Any, session: Any, lang: str) -> A
                                html.Div(value, className="rv-kpi-value")],
                               className="rv-kpi rv-kpi-small", **_data(review_kpi=key.split(".")[1], value=value)))
     rel = int(at) - span["launched_at"]
-    since = t("review.since_launch", lang, d=fmt_duration(rel, lang)) if rel >= 0 else t("review.before_launch", lang)
-    when = f"{fmt_time(int(at))} {t('review.zone', lang)}  ·  {since}"
-    return pmap, pcurve, tiles, when, str(int(at))
+    moment = t("review.since_launch", lang, d=fmt_duration(rel, lang)) if rel >= 0 else t("review.before_launch", lang)
+    shown = f"{fmt_time(int(at))} {t('review.zone', lang)}  ·  {moment}"
+    return pmap, pcurve, tiles, shown, str(int(at))
 
 
 clientside_callback(

@@ -185,7 +185,9 @@ def test_a_quick_median_is_no_praise_when_most_alerts_were_never_acknowledged() 
     log = operation_log(spread=6000, close=False)  # one alert, acknowledged within minutes: a quick median
     r = build_report(fold_records(log.records), log.records, OP, log.ms)
     assert "ack_median" in {f.key for f in r.went_well}
-    leaves = sorted(g for g in log.state.tree.grids if not log.state.tree.children[g])
+    tree = log.state.tree
+    assert tree is not None
+    leaves = sorted(g for g in tree.grids if not tree.children[g])
     for i in range(20):  # twenty more, never acknowledged
         log.add(AlertRaised(alert=f"late{i}", kind="stall", grid=leaves[i % len(leaves)], operation=OP))
     log.add(operations.close(log.state, BOSS, OP))

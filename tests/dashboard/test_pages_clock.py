@@ -220,7 +220,12 @@ def test_a_field_report_takes_the_phones_location_when_asked(county: County, bro
     assert page.is_checked("input[name=locate]")  # a preference, kept for the next report
     ctx.close()
     client = redis.Redis(unix_socket_path=str(redis_server.socket))
-    events = [decode(i, f).event for i, f in client.xrange(TownKeys("TC01").log)]
+
+    def town_events() -> list[Any]:
+        entries: Any = client.xrange(TownKeys("TC01").log)
+        return [decode(i, f).event for i, f in entries]
+
+    events = town_events()
     reports = [e for e in events if isinstance(e, ProgressReported)]
     assert reports and reports[-1].location == (23.541234, 110.391, 14.0)
     bad = requests.post(f"{county.served.url}/api/v1/operations/{county.op}/reports",
@@ -228,5 +233,5 @@ def test_a_field_report_takes_the_phones_location_when_asked(county: County, bro
                               "location": {"lat": 23.5, "lon": 999, "accuracy": 5}},
                         headers=county.served.headers("leader"), timeout=15)
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "location.lon", bad.text
-    after = [decode(i, f).event for i, f in client.xrange(TownKeys("TC01").log)]
+    after = town_events()
     assert len(after) == len(events)  # nothing changed

@@ -98,10 +98,20 @@
 
   function pad(n) { return (n < 10 ? '0' : '') + n; }
 
+  /* The county's wall clock (command/localtime.py: Asia/Shanghai, a fixed UTC+8 the server sends), never the
+     browser's zone: a Date shifted by the offset and read with its UTC getters. */
+  function zoned(ms) { return new Date(ms + ((B && B.cfg.zone_offset_ms) || 0)); }
+
+  function localIso(ms) {
+    var d = zoned(ms);
+    return d.getUTCFullYear() + '-' + pad(d.getUTCMonth() + 1) + '-' + pad(d.getUTCDate()) + ' ' +
+      pad(d.getUTCHours()) + ':' + pad(d.getUTCMinutes()) + ':' + pad(d.getUTCSeconds());
+  }
+
   function fmtTime(ms, withDate) {
-    var d = new Date(ms);
-    var hm = pad(d.getHours()) + ':' + pad(d.getMinutes());
-    return withDate ? pad(d.getMonth() + 1) + '-' + pad(d.getDate()) + ' ' + hm : hm + ':' + pad(d.getSeconds());
+    var d = zoned(ms);
+    var hm = pad(d.getUTCHours()) + ':' + pad(d.getUTCMinutes());
+    return withDate ? pad(d.getUTCMonth() + 1) + '-' + pad(d.getUTCDate()) + ' ' + hm : hm + ':' + pad(d.getUTCSeconds());
   }
 
   function fmtAgo(ms) {
@@ -854,7 +864,7 @@
       if (dl > now && done < target) { needX = [now, dl]; needY = [done, target]; }
       tgtX = [tile.launched_at, dl]; tgtY = [target, target];
     }
-    var toDate = function (a) { return a.map(function (ms) { return new Date(ms); }); };
+    var toDate = function (a) { return a.map(localIso); };
     var end = Math.max(now, dl || now);
     var fs = chartFont();
     Plotly.update(gd, {
@@ -863,7 +873,7 @@
     }, {
       'font.size': fs, 'margin.l': Math.round(fs * 3.2), 'margin.b': Math.round(fs * 1.9),
       'margin.r': Math.round(fs * 1.2), 'margin.t': Math.round(fs * 0.6),
-      'xaxis.range': [new Date(tile.launched_at), new Date(end + (end - tile.launched_at) * 0.03)],
+      'xaxis.range': [localIso(tile.launched_at), localIso(end + (end - tile.launched_at) * 0.03)],
       'yaxis.range': [0, Math.max(target, done, 1) * 1.08]
     }, [0, 1, 2, 3]);
   }
@@ -1648,7 +1658,7 @@
     if (!B) { return; }
     if (!document.body.contains(B.root)) { stop(); return; }
     var now = serverNow();
-    $('board-clock').textContent = fmtClock(new Date());
+    $('board-clock').textContent = localIso(serverNow()) + ' ' + L('board.zone');
     if (B.snap && B.snap.mode.mode === 'wartime' && B.snap.mode.since) {
       $('board-elapsed').textContent = L('board.elapsed') + ' ' + fmtElapsed(now - B.snap.mode.since);
     } else if (B.snap) {
@@ -1683,11 +1693,6 @@
         ' · ' + L('board.reconnect_in', {s: Math.max(0, Math.ceil((B.retryAt - Date.now()) / 1000))}) : '';
     }
     if (B.tileNodes && B.gotState) { updateTiles(); }
-  }
-
-  function fmtClock(d) {
-    return d.getFullYear() + '-' + pad(d.getMonth() + 1) + '-' + pad(d.getDate()) + ' ' +
-      pad(d.getHours()) + ':' + pad(d.getMinutes()) + ':' + pad(d.getSeconds());
   }
 
   window.addEventListener('resize', onResize);

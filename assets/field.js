@@ -61,7 +61,9 @@
     retryTimer: null,
     lastError: '',
     lastPoll: 0,
-    formKey: ''
+    formKey: '',
+    locate: false,
+    where: null
   };
 
   /* ---------------------------------------------------------------- storage */
@@ -150,12 +152,31 @@
   function paren(text) { return S.lang === 'en' ? ' (' + text + ')' : '（' + text + '）'; }
   function comma() { return S.lang === 'en' ? ', ' : '，'; }
 
+  /* Wall-clock time in the county's zone (Asia/Shanghai, as command/localtime.py), whatever the phone's zone. */
+  var ZONED = (function () {
+    try {
+      return new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Shanghai', hourCycle: 'h23', month: '2-digit',
+                                                day: '2-digit', hour: '2-digit', minute: '2-digit' });
+    } catch (e) { return null; }
+  }());
+
+  function zonedParts(ms) {
+    var out = {};
+    if (ZONED) {
+      ZONED.formatToParts(new Date(ms)).forEach(function (p) { out[p.type] = p.value; });
+      return out;
+    }
+    var d = new Date(ms + 8 * 3600000);  // no Intl: the fixed UTC+8 of localtime.py
+    return { month: pad(d.getUTCMonth() + 1), day: pad(d.getUTCDate()), hour: pad(d.getUTCHours()),
+             minute: pad(d.getUTCMinutes()) };
+  }
+
   function clock(ms) {
-    var d = new Date(ms);
-    var now = new Date();
-    var hm = pad(d.getHours()) + ':' + pad(d.getMinutes());
-    if (d.toDateString() === now.toDateString()) { return hm; }
-    return pad(d.getMonth() + 1) + '-' + pad(d.getDate()) + ' ' + hm;
+    var d = zonedParts(ms);
+    var now = zonedParts(Date.now());
+    var hm = d.hour + ':' + d.minute;
+    if (d.month === now.month && d.day === now.day && Math.abs(Date.now() - ms) < 86400000) { return hm; }
+    return d.month + '-' + d.day + ' ' + hm;
   }
 
   function fmtNumber(n) {
@@ -274,6 +295,7 @@
     var body = { report_id: item.report_id, grid: item.grid, counts: item.counts };
     if (item.note) { body.note = item.note; }
     if (item.reason) { body.reason = item.reason; }
+    if (item.location) { body.location = item.location; }
     if (item.path) { body = item.body || {}; }  /* another field action (on post: assets/field-order.js) */
     return timedFetch(item.path ? API + item.path : API + '/operations/' + encodeURIComponent(item.op) + '/reports', {
       method: 'POST', headers: authHeaders(token), body: JSON.stringify(body)
@@ -692,6 +714,10 @@
       h('label', { className: 'field-check' },
         h('input', { type: 'checkbox', name: 'correction', checked: corr, dataset: { action: 'toggle-correction' } }),
         h('span', { text: tr('field.correction') })),
+      h('label', { className: 'field-check field-locate' },
+        h('input', { type: 'checkbox', name: 'locate', checked: !!S.locate }),
+        h('span', { text: tr('field.locate') }),
+        h('small', { id: 'field-where', className: 'field-where', text: whereText() })),
       corr ? h('label', { className: 'field-label', 'for': 'field-reason', text: tr('field.reason') }) : null,
       corr ? h('input', { id: 'field-reason', name: 'reason', type: 'text', maxlength: '500', className: 'field-text',
                           placeholder: tr('field.reason_ph'), value: S.form.reason }) : null,
@@ -794,6 +820,33 @@
     renderMessage();
   }
 
+  /* Optional location (opt-in per phone): one fix when asked, sent with the report while it is fresh.
+     The server bounds it (command/bounds.py location: lat, lon, accuracy in metres). */
+  var WHERE_MAX_AGE_MS = 5 * 60000;
+
+  function whereText() {
+    if (!S.locate) { return ''; }
+    if (S.where === 'wait') { return tr('field.locating'); }
+    if (S.where && S.where.lat !== undefined) { return tr('field.located', { m: Math.round(S.where.accuracy) }); }
+    return tr('field.no_location');
+  }
+
+  function locate() {
+    if (!navigator.geolocation) { S.where = null; return; }
+    S.where = 'wait';
+    navigator.geolocation.getCurrentPosition(function (pos) {
+      var c = pos.coords;
+      S.where = { lat: Math.round(c.latitude * 1e6) / 1e6, lon: Math.round(c.longitude * 1e6) / 1e6,
+                  accuracy: Math.min(10000, Math.max(0, Math.round(c.accuracy || 0))), at: Date.now() };
+      var w = byId('field-where');
+      if (w) { w.textContent = whereText(); }
+    }, function () {
+      S.where = null;
+      var w = byId('field-where');
+      if (w) { w.textContent = whereText(); }
+    }, { enableHighAccuracy: true, timeout: 10000, maximumAge: 60000 });
+  }
+
   function submit() {
     var s = session();
     var op = findOp(S.op);
@@ -814,7 +867,9 @@
     if (bad) { S.message = { kind: 'error', text: tr('field.err.number') }; renderMessage(); return; }
     if (!Object.keys(counts).length) { S.message = { kind: 'error', text: tr('field.err.empty') }; renderMessage(); return; }
     if (S.form.correction && !reason) { S.message = { kind: 'error', text: tr('field.err.reason') }; renderMessage(); return; }
+    var where = S.locate && S.where && Date.now() - S.where.at < WHERE_MAX_AGE_MS ? S.where : null;
     var item = {
+      location: where ? { lat: where.lat, lon: where.lon, accuracy: where.accuracy } : undefined,
       report_id: newReportId(),
       op: op.id, op_name: op.name, kind: op.kind,
       grid: g.code, grid_name: g.name,
@@ -829,6 +884,7 @@
       return;
     }
     S.form = { counts: {}, note: '', reason: '', correction: false };
+    if (S.locate) { locate(); }  /* a fresh fix for the next report */
     S.message = { kind: 'ok', reportId: item.report_id,
                   text: navigator.onLine === false ? tr('field.saved_offline') : tr('field.saved') };
     renderForm(true);
@@ -878,6 +934,11 @@
       S.op = null;
       normalisePick();
       renderMain();
+    } else if (el && el.getAttribute && el.getAttribute('name') === 'locate' && el.closest('#field-form')) {
+      S.locate = !!el.checked;  /* a preference: kept for the next report, unlike the counts */
+      if (S.locate) { locate(); } else { S.where = null; }
+      var w = byId('field-where');
+      if (w) { w.textContent = whereText(); }
     } else if (el && el.getAttribute && el.getAttribute('name') === 'correction' && el.closest('#field-form')) {
       S.form.correction = !!el.checked;
       S.message = null;

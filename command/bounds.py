@@ -19,6 +19,7 @@ import msgspec
 from command.errors import InvalidRequest, TooLarge
 
 __all__ = [
+    "MAX_ACCURACY_M",
     "MAX_INCREMENT",
     "MAX_ITEMS",
     "MAX_LINE",
@@ -28,11 +29,13 @@ __all__ = [
     "MAX_TIME_MS",
     "MIN_TIME_MS",
     "Increment",
+    "Location",
     "check_unicode",
     "count",
     "escape_controls",
     "integer",
     "items",
+    "location",
     "readable_count",
     "readable_counts",
     "readable_time",
@@ -171,3 +174,35 @@ def readable_counts(counts: object) -> dict[str, int] | None:
         if not isinstance(k, str) or isinstance(v, bool) or not isinstance(v, int) or abs(v) > MAX_INCREMENT:
             return None
     return counts
+
+
+MAX_ACCURACY_M = 10_000.0
+"""A position fix vaguer than 10 km says nothing about which grid: refused."""
+
+Location = tuple[float, float, float]
+"""(latitude, longitude, accuracy in metres), WGS-84 as a phone's GPS gives it."""
+
+
+def location(value: object, field: str = "location") -> Location | None:
+    """An optional position ``{"lat", "lon", "accuracy"}``: none, or bounded finite degrees and metres.
+
+    Rounded to 6 decimals (~0.1 m) and 1 m: the log keeps what a phone can know, no more.
+    """
+    if value is None or value == {}:
+        return None
+    if not isinstance(value, dict):
+        raise InvalidRequest(f"{field} must be an object with lat, lon and accuracy", field=field)
+    extra = sorted(set(value) - {"lat", "lon", "accuracy"})
+    if extra:
+        raise InvalidRequest(f"{field} takes only lat, lon and accuracy (not {', '.join(extra)})",
+                             field=f"{field}.{extra[0]}")
+    out: list[float] = []
+    for key, lo, hi in (("lat", -90.0, 90.0), ("lon", -180.0, 180.0), ("accuracy", 0.0, MAX_ACCURACY_M)):
+        v = value.get(key)
+        if isinstance(v, bool) or not isinstance(v, int | float) or v != v or v in (float("inf"), float("-inf")):
+            raise InvalidRequest(f"{field}.{key} must be a number", field=f"{field}.{key}")
+        if not lo <= v <= hi:
+            raise InvalidRequest(f"{field}.{key} must be between {lo:g} and {hi:g}", field=f"{field}.{key}")
+        out.append(round(float(v), 6 if key != "accuracy" else 0))
+    return out[0], out[1], out[2]
+

@@ -149,6 +149,7 @@ class RegistryError(InvalidRequest):
 
     def __init__(self, errors: Sequence[RowError], *, source: str = "") -> None:
         self.errors = tuple(errors)
+        self.source = source
         head = f"{source}: " if source else ""
         shown = "; ".join(str(e) for e in self.errors[:20])
         more = f" (+{len(self.errors) - 20} more)" if len(self.errors) > 20 else ""

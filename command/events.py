@@ -146,6 +146,8 @@ class ProgressReported(Event):
     report_id: str
     note: str = ""
     reason: str = ""
+    location: tuple[float, float, float] | None = None
+    """Optional (lat, lon, accuracy m) of the phone when it reported (command.bounds.location)."""
 
     @property
     def is_correction(self) -> bool:
@@ -275,6 +277,8 @@ class MatterRecorded(Event):
     photo: str = ""
     reported_at: int = 0
     due: int = 0
+    location: tuple[float, float, float] | None = None
+    """Optional (lat, lon, accuracy m) where the matter was recorded (command.bounds.location)."""
 
 
 @dataclass(frozen=True, slots=True)

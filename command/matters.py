@@ -273,6 +273,7 @@ class Matter:
     alert: str | None = None
     alert_open: bool = False
     history: list[Entry] = field(default_factory=list)
+    location: tuple[float, float, float] | None = None
 
     @property
     def closed(self) -> bool:
@@ -301,6 +302,8 @@ class Matter:
             "description": self.description,
             "reporter": self.reporter,
             "photo": self.photo or None,
+            "location": ({"lat": self.location[0], "lon": self.location[1], "accuracy": self.location[2]}
+                         if self.location else None),
             "reported_at": self.reported_at,
             "recorded_at": self.recorded_at,
             "recorded_by": self.recorded_by,
@@ -392,6 +395,7 @@ class MattersState:
                     id=ev.matter, grid=ev.grid, category=ev.category, description=ev.description,
                     reporter=ev.reporter, photo=ev.photo, reported_at=ev.reported_at or at,
                     due=ev.due, recorded_at=at, recorded_by=rec.actor, holder=ev.grid,
+                    location=_where(ev.location),
                 )
                 m.stages[Stage.COLLECTED.value] = at
                 m.history.append(Entry(Step.ENTRY.value, at, rec.actor, Stage.COLLECTED.value, None, ev.grid,
@@ -480,6 +484,17 @@ class MatterRequest:
     reporter: object = ""
     photo: object = ""
     reported_at: object = None
+    location: object = None
+
+
+def _where(value: object) -> tuple[float, float, float] | None:
+    """A recorded location as readers take it: an old or odd value reads as none, never an error."""
+    if not isinstance(value, tuple | list) or len(value) != 3:
+        return None
+    try:
+        return bounds.location({"lat": value[0], "lon": value[1], "accuracy": value[2]})
+    except InvalidRequest:
+        return None
 
 
 def check_id(matter: object) -> str:
@@ -517,6 +532,7 @@ def record(state: MattersState, tree: GridTree, actor: Actor, req: MatterRequest
     return MatterRecorded(
         matter=matter, grid=grid, category=category.code, description=description, reporter=reporter,
         photo=photo, reported_at=reported_at, due=reported_at + category.hours * HOUR,
+        location=bounds.location(req.location),
     )
 
 

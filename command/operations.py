@@ -154,6 +154,7 @@ class ReportRequest:
     counts: object
     note: object = ""
     reason: object = ""
+    location: object = None
 
 
 def operation_of(state: ControlState, operation: str) -> Operation:
@@ -223,8 +224,10 @@ def report(
                 raise InvalidReport(
                     f"correction would take {counter} below zero (now {have})", field=f"counts.{counter}"
                 )
+    where = bounds.location(req.location)
     return ProgressReported(
-        operation=op.id, grid=grid, counts=counts, report_id=req.report_id, note=note, reason=reason
+        operation=op.id, grid=grid, counts=counts, report_id=req.report_id, note=note, reason=reason,
+        location=where,
     )
 
 

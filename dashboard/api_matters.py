@@ -250,7 +250,8 @@ def register(api: Blueprint, backend: Backend) -> None:
         if not matter_id:
             matter_id = m_commands.matter_id_for(request_id or secrets.token_hex(16))
         req = MatterRequest(matter_id, data.get("grid"), data.get("category"), data.get("description"),
-                            data.get("reporter"), data.get("photo"), data.get("reported_at"))
+                            data.get("reporter"), data.get("photo"), data.get("reported_at"),
+                            data.get("location"))
         with backend.lock:
             s = svc()
             done = s.record(actor, req)

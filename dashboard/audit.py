@@ -398,7 +398,7 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     s.add_argument("--since", default=None, help="epoch ms or ISO time (naive times are Asia/Shanghai)")
     s.add_argument("--until", default=None, help="epoch ms or ISO time")
     s.add_argument("--limit", type=int, default=1000, help="at most this many entries (0: all)")
-    s.add_argument("--newest-first", action="store_true")
+    s.add_argument("--newest-first", action="store_true", help="newest entries first")
     s.add_argument("--json", action="store_true", help="one JSON object per line")
     s.set_defaults(fn=cmd_audit)
 

@@ -39,6 +39,21 @@ def _county(args: argparse.Namespace) -> Any:
 # -- generate / import ----------------------------------------------------------------
 
 
+def grid_counts(tree: Any) -> str:
+    """The one grid-count story (README, console, map): which number counts what."""
+    kinds: dict[str, int] = {}
+    towns = set(tree.towns)
+    for code in tree.grids:
+        if code != tree.root and code not in towns:
+            kind = str(tree[code].kind)
+            kinds[kind] = kinds.get(kind, 0) + 1
+    comp, ded = kinds.get("comprehensive", 0), kinds.get("dedicated", 0)
+    leaves = sum(1 for code in tree.grids if not tree.children[code] and code != tree.root and code not in towns)
+    return (f"grids: {comp:,} comprehensive + {ded:,} dedicated = {comp + ded:,}; "
+            f"registry rows with the county and its {len(towns)} towns: {len(tree):,} (the console's units); "
+            f"leaf grids (nothing under them, drawn on the map): {leaves:,}")
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from command.generate import generate, summary
     from command.registry import write_registry
@@ -61,6 +76,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     bar.update(2)
     bar.close()
     print(json.dumps(summary(tree), ensure_ascii=False, indent=2))
+    print(grid_counts(tree))
     print(f"wrote {out}/grids.csv, grids.geojson, central_households.csv in {time.monotonic() - t0:.1f} s")
     return 0
 
@@ -77,6 +93,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     )
     if args.mapping:
         options = options.merged(load_mapping(Path(args.mapping)))
+    if not Path(args.file).exists():
+        print(f"error: {args.file}: no such file; nothing was loaded", file=sys.stderr)
+        return 1
     client = _client(args)
     notes: list[str] = []
     county = import_registry(client, Path(args.file), options=options, notes=notes)
@@ -86,6 +105,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     record_cli(client, county.code, f"import {Path(args.file).name}", detail=f"{len(county.tree)} rows")
     print(json.dumps(summary(county.tree), ensure_ascii=False, indent=2))
+    print(grid_counts(county.tree))
     print(f"loaded county {county.code}: {len(county.tree)} rows")
     return 0
 
@@ -220,47 +240,103 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_stop(args: argparse.Namespace) -> int:
+    """End the embedded redis-server of a data directory (it outlives the commands that started it)."""
+    from streams.server import EmbeddedRedis
+
+    server = EmbeddedRedis(Path(args.data).resolve())
+    if not server.running():
+        print(f"no embedded Redis running in {server.data}")
+        return 0
+    pid = server.pid()
+    server.stop()
+    if server.running():
+        print(f"the embedded Redis in {server.data} (pid {pid}) did not stop", file=sys.stderr)
+        return 1
+    print(f"stopped the embedded Redis in {server.data} (pid {pid})")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from dashboard.demo import run_demo
 
     return run_demo(args)
 
 
+EXAMPLES: dict[str, str] = {
+    "demo": "wartime demo --profile pingnan --speed 120\n"
+            "  (Ctrl-C or SIGTERM stops the servers and the embedded Redis the demo started)",
+    "serve": "wartime serve --data /srv/wartime --host 0.0.0.0 --port 8050 --workers 4",
+    "generate": "wartime generate --profile pingnan --out ./pingnan\n"
+                "  (Pingnan: 7,226 comprehensive grids, 7,391 with the 165 dedicated ones,\n"
+                "   7,413 registry rows with the county and its 21 towns; the map draws the leaf grids)",
+    "import": "wartime import ./pingnan/grids.csv\n"
+              "wartime import towns.zip --code-field GRID_CODE --name-field NAME --level small --crs EPSG:4490",
+    "switch": "wartime switch PN01 --to wartime --incident flood --level III --reason \"暴雨红色预警\"\n"
+              "wartime switch PN01 --to peacetime",
+    "report": "wartime report op-1a2b3c --format pdf --out op.pdf --lang zh-CN",
+    "replay": "wartime replay --until 2022-03-15T18:00",
+    "users": "echo 's3cret-pass' | wartime users add zhang --role commander --scope PN01\n"
+             "wartime users list\nwartime users remove zhang",
+    "audit": "wartime audit --kind login* --since 2022-03-15T00:00 --newest-first --limit 50",
+    "bench": "wartime bench --quick",
+    "stop": "wartime stop --data ./wartime-data",
+}
+"""One example per command, shown under its --help."""
+
+
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """An option's default after its help (when it has one worth saying); examples kept as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default in (None, False, "", argparse.SUPPRESS) or "default" in text or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="wartime", description="Wartime command dashboard (战时指挥)")
+    from command.generate import PROFILES
+    from command.vocabulary import Incident, ResponseLevel
+
+    profiles = sorted(PROFILES)
+    incidents = [i.value for i in Incident]
+    levels = [lv.value for lv in ResponseLevel]
+    p = argparse.ArgumentParser(prog="wartime", description="Wartime command dashboard (战时指挥)",
+                                formatter_class=_Help)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data", default=os.environ.get("WARTIME_DATA", "./wartime-data"),
                         help="data directory (embedded Redis lives here)")
     common.add_argument("--redis", default=None, help="Redis URL instead of the embedded one")
-    sub = p.add_subparsers(dest="cmd", required=True)
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
 
     s = sub.add_parser(
         "demo", parents=[common], help="everything in one: county, wartime, operations, simulator, dashboard"
     )
-    s.add_argument("--profile", default="pingnan")
-    s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--port", type=int, default=8050)
+    s.add_argument("--profile", default="pingnan", choices=profiles, help="which published county to generate")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    s.add_argument("--port", type=int, default=8050, help="HTTP port")
     s.add_argument("--speed", type=float, default=60.0, help="simulated seconds per real second")
-    s.add_argument("--workers", type=int, default=2)
+    s.add_argument("--workers", type=int, default=2, help="HTTP worker processes")
     s.add_argument("--outline", help="tile this real county boundary (zipped Shapefile, KML/KMZ, GeoJSON)")
     s.add_argument("--crs", help="the outline file's CRS when it has none")
     s.add_argument("--gcj02", action="store_true", help="the outline's coordinates are GCJ-02")
     s.set_defaults(fn=cmd_demo)
 
     s = sub.add_parser("serve", parents=[common], help="the production server")
-    s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--port", type=int, default=8050)
-    s.add_argument("--workers", type=int, default=2)
-    s.add_argument("--projectors", type=int, default=1)
-    s.add_argument("--live-port", type=int, default=None)
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    s.add_argument("--port", type=int, default=8050, help="HTTP port")
+    s.add_argument("--workers", type=int, default=2, help="HTTP worker processes")
+    s.add_argument("--projectors", type=int, default=1, help="projector processes (read models)")
+    s.add_argument("--live-port", type=int, default=None, help="websocket port of the live push (default: free)")
     s.add_argument("--county", default=os.environ.get("WARTIME_COUNTY") or None,
                    help="the county to serve when the Redis holds several (default: the last one imported)")
     s.set_defaults(fn=cmd_serve)
 
     s = sub.add_parser("generate", parents=[common], help="write a synthetic registry")
-    s.add_argument("--profile", required=True)
-    s.add_argument("--out", required=True)
-    s.add_argument("--seed", type=int, default=7)
+    s.add_argument("--profile", required=True, choices=profiles, help="which published county to generate")
+    s.add_argument("--out", required=True, help="directory to write grids.csv, grids.geojson, households")
+    s.add_argument("--seed", type=int, default=7, help="random seed (same seed, same county)")
     s.add_argument("--outline", help="tile this county boundary (zipped Shapefile, KML/KMZ, GeoJSON)")
     s.add_argument("--crs", help="the outline file's CRS when it has none, e.g. EPSG:4490")
     s.add_argument("--gcj02", action="store_true", help="the outline's coordinates are GCJ-02")
@@ -268,7 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("import", parents=[common],
                        help="load a grid registry (CSV, XLSX, GeoJSON, zipped Shapefile, KML/KMZ)")
-    s.add_argument("file")
+    s.add_argument("file", help="the registry file; refused whole (nothing loaded) when any row is bad")
     s.add_argument("--code-field", help="the property holding the grid code (GIS files)")
     s.add_argument("--name-field", help="the property holding the name")
     s.add_argument("--parent-field", help="the property holding the parent's code")
@@ -282,29 +358,30 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_import)
 
     s = sub.add_parser("switch", parents=[common], help="switch a scope to wartime or back")
-    s.add_argument("scope")
-    s.add_argument("--to", required=True, choices=["wartime", "peacetime"])
-    s.add_argument("--incident", default=None)
-    s.add_argument("--level", default=None)
-    s.add_argument("--reason", default="")
+    s.add_argument("scope", help="grid code of the scope (county, town or grid)")
+    s.add_argument("--to", required=True, choices=["wartime", "peacetime"], help="the mode to switch to")
+    s.add_argument("--incident", default=None, choices=incidents, help="the incident (needed for wartime)")
+    s.add_argument("--level", default=None, choices=levels,
+                   help="emergency response level, I gravest to IV (needed for wartime)")
+    s.add_argument("--reason", default="", help="why, for the log")
     s.set_defaults(fn=cmd_switch)
 
     s = sub.add_parser("report", parents=[common], help="the after-action report")
-    s.add_argument("operation")
-    s.add_argument("--format", required=True, choices=["html", "pdf", "xlsx", "csv"])
-    s.add_argument("--out", required=True)
-    s.add_argument("--lang", default="zh-CN", choices=["zh-CN", "en"])
+    s.add_argument("operation", help="operation id")
+    s.add_argument("--format", required=True, choices=["html", "pdf", "xlsx", "csv"], help="file format")
+    s.add_argument("--out", required=True, help="file to write")
+    s.add_argument("--lang", default="zh-CN", choices=["zh-CN", "en"], help="language of the report")
     s.set_defaults(fn=cmd_report)
 
     s = sub.add_parser("replay", parents=[common], help="rebuild read models from the log")
-    s.add_argument("--until", default=None, help="epoch ms or ISO time")
+    s.add_argument("--until", default=None, help="epoch ms or ISO time (naive times are Asia/Shanghai)")
     s.set_defaults(fn=cmd_replay)
 
     s = sub.add_parser("users", parents=[common], help="accounts")
-    s.add_argument("action", choices=["add", "list", "remove"])
-    s.add_argument("name", nargs="?")
-    s.add_argument("--role", choices=["commander", "leader", "viewer"])
-    s.add_argument("--scope")
+    s.add_argument("action", choices=["add", "list", "remove"], help="what to do")
+    s.add_argument("name", nargs="?", help="login name (add, remove); the password is read from stdin or asked")
+    s.add_argument("--role", choices=["commander", "leader", "viewer"], help="role of a new account")
+    s.add_argument("--scope", help="grid code the account commands or reads")
     s.add_argument("--personal-data", action="store_true",
                    help="grant exports of personal data (leaders' phone numbers); separate from viewing")
     s.set_defaults(fn=cmd_users)
@@ -314,8 +391,15 @@ def build_parser() -> argparse.ArgumentParser:
     add_audit_parser(sub, common)
 
     s = sub.add_parser("bench", parents=[common], help="run the benchmark suite and print figures")
-    s.add_argument("--quick", action="store_true")
+    s.add_argument("--quick", action="store_true", help="smaller sizes, a minute instead of many")
     s.set_defaults(fn=lambda a: __import__("bench.run", fromlist=["main"]).main(a))
+
+    s = sub.add_parser("stop", parents=[common], help="stop the embedded Redis of a data directory")
+    s.set_defaults(fn=cmd_stop)
+
+    for name, parser in sub.choices.items():
+        parser.formatter_class = _Help
+        parser.epilog = "example:\n  " + EXAMPLES[name].replace("\n", "\n  ")
     return p
 
 
@@ -330,9 +414,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.fn(args) or 0)
     except RegistryError as exc:
-        print(f"refused: {exc.message}", file=sys.stderr)
+        where = f"{exc.source}: " if exc.source else ""
+        print(f"refused: {where}{len(exc.errors)} bad row(s)", file=sys.stderr)
         for e in exc.errors:
             print(f"  {e}", file=sys.stderr)
+        print("nothing was loaded: a registry is taken whole or not at all", file=sys.stderr)
         return 1
     except CommandRejected as exc:
         where = f" [{exc.field}]" if exc.field else ""

@@ -123,13 +123,25 @@ def _wait_until_answering(url: str, timeout: float = 120.0) -> None:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    """Everything in one command; stops cleanly on Ctrl-C."""
-    from dashboard.server import build
-    from streams.county import now_ms
-    from streams.server import connect, resolve
+    """Everything in one command; stops cleanly on Ctrl-C or SIGTERM, with the embedded Redis it started."""
+    from streams.server import EmbeddedRedis, resolve
 
     data = Path(args.data).resolve()
+    # The demo ends the embedded redis-server it started itself (Ctrl-C, SIGTERM); one it found running stays.
+    own_redis = not (args.redis or os.environ.get("WARTIME_REDIS_URL")) and not EmbeddedRedis(data).running()
     url = resolve(data, args.redis)
+    try:
+        return _run(args, data, url)
+    finally:
+        if own_redis:
+            EmbeddedRedis(data).stop()
+
+
+def _run(args: argparse.Namespace, data: Path, url: str) -> int:
+    from dashboard.server import build
+    from streams.county import now_ms
+    from streams.server import connect
+
     client = connect(url)
     password = demo_password()
     outline = None

@@ -106,6 +106,7 @@ def request_of(operation: str, data: Mapping[str, Any]) -> ReportRequest:
         counts=data.get("counts"),
         note=data.get("note", ""),
         reason=data.get("reason", ""),
+        location=data.get("location"),
     )
 
 

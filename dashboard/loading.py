@@ -58,13 +58,19 @@ def import_registry(
             bar.refresh()
 
     said: list[str] = [] if notes is None else notes
-    if is_map_file(path, options or FieldMap()):
-        loaded = read_map(path, options or FieldMap(), progress=progress)
-        tree, geometry = loaded.tree, loaded.geometry
-        said.extend(loaded.notes)
-    else:
-        tree = load_registry(path, progress=progress, notes=said)
-        geometry = load_geometry(path)
+    try:
+        if is_map_file(path, options or FieldMap()):
+            loaded = read_map(path, options or FieldMap(), progress=progress)
+            tree, geometry = loaded.tree, loaded.geometry
+            said.extend(loaded.notes)
+        else:
+            tree = load_registry(path, progress=progress, notes=said)
+            geometry = load_geometry(path)
+    except BaseException:
+        if bar is not None:  # a refused file leaves no half-drawn bar behind the refusal
+            bar.leave = False
+            bar.close()
+        raise
     if bar is not None:
         bar.close()
     county = County(client, tree.root)

@@ -41,6 +41,7 @@ import flask
 from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
 from command.errors import CommandRejected
+from command.localtime import OFFSET_MS
 from dashboard.components.bands import browser_rules
 from dashboard.components.board_model import READER, labels, search
 from dashboard.components.charts import curve_figure
@@ -113,6 +114,7 @@ def _config(
         "bounds": list(box) if box else None,
         "bands": browser_rules(lang),
         "labels": labels(lang),
+        "zone_offset_ms": OFFSET_MS,
     }
 
 

@@ -17,7 +17,7 @@ register({
     "console.readonly": ("只读：只有指挥长可以操作", "Read only: only commanders can act"),
     "console.leader_hint": ("网格长请使用上报页面", "Grid leaders report from the field page"),
     "console.field_link": ("前往上报页面 →", "Open the field page →"),
-    "console.stat.grids": ("网格", "Grids"),
+    "console.stat.grids": ("登记单元（含本级）", "Registry units (this one included)"),
     "console.stat.wartime": ("战时网格", "In wartime"),
     "console.stat.secretaries": ("临时书记", "Secretaries"),
     "console.stat.vacancies": ("空缺", "Vacancies"),

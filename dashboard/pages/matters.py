@@ -60,7 +60,7 @@ register({
     "matters.photo": ("照片编号（可选）", "Photo reference (optional)"),
     "matters.photo_ph": ("例如：IMG_0412", "e.g. IMG_0412"),
     "matters.submit": ("登记（集单）", "Record (collect)"),
-    "matters.recorded": ("已登记，请在 {due} 前办结", "Recorded; handle it by {due}"),
+    "matters.recorded": ("已登记，请在 {due}（北京时间）前办结", "Recorded; handle it by {due} (Beijing time, UTC+8)"),
     "matters.resent": ("此事项已登记过（重复提交未计入）", "Already recorded (the resend changed nothing)"),
     "matters.mine": ("我的事项", "My matters"),
     "matters.filter.unfinished": ("进行中", "In progress"),
@@ -92,6 +92,7 @@ register({
     "matters.err.reason": ("上报须填写原因", "A report up needs a reason"),
     "matters.err.description": ("请填写群众反映的问题", "Describe what the resident raised"),
     "matters.err.grid": ("请选择网格", "Choose a grid"),
+    "matters.err.category": ("请选择类别", "Choose a category"),
     "matters.err.expired": ("登录已过期，请重新登录", "Session expired, please log in again"),
     "matters.err.viewer": ("查看账号不能登记事项", "Viewer accounts cannot record matters"),
     "matters.err.403": ("无权操作（不在您的管辖范围内）", "Not allowed (outside your scope)"),
@@ -168,7 +169,7 @@ def layout(lang: str | None = None, **_: Any) -> html.Div:
                             dcc.RadioItems(
                                 id="matters-category",
                                 options=[{"label": t(f"matters.cat.{c}", lang), "value": c} for c in CATEGORY_ORDER],
-                                value="dispute", className="matters-chips", inline=True,
+                                value=None, className="matters-chips", inline=True,
                             ),
                             html.Label(t("matters.description", lang), className="matters-label",
                                        htmlFor="matters-description"),
@@ -272,6 +273,7 @@ def _logout(n: int, session: Any) -> Any:
     Output("matters-description", "value"),
     Output("matters-reporter", "value"),
     Output("matters-photo", "value"),
+    Output("matters-category", "value"),
     Output("matters-draft", "data"),
     Output("matters-tick", "data", allow_duplicate=True),
     Input("matters-submit", "n_clicks"),
@@ -288,8 +290,13 @@ def _logout(n: int, session: Any) -> Any:
 )
 def _record(n: int, grid: str | None, category: str | None, description: str | None, reporter: str | None,
             photo: str | None, draft: str, tick: int, session: Any, lang: str) -> Any:
-    """Record the matter under the form's request id; clear the form only when the server took it."""
-    keep = (no_update,) * 5
+    """Record the matter under the form's request id; clear the form (category too) only when the server took it.
+
+    No category is preselected and none survives a recorded matter: the worker
+    chooses one for every matter (a kept choice filed a street light under
+    environment).
+    """
+    keep = (no_update,) * 6
     bad = "matters-msg matters-msg-bad"
     if not n:
         return "", "matters-msg", *keep
@@ -297,6 +304,8 @@ def _record(n: int, grid: str | None, category: str | None, description: str | N
         return t("matters.err.grid", lang), bad, *keep
     if not (description or "").strip():
         return t("matters.err.description", lang), bad, *keep
+    if category not in CATEGORY_ORDER:
+        return t("matters.err.category", lang), bad, *keep
     if isinstance(session, dict) and session.get("role") == "viewer":
         return t("matters.err.viewer", lang), bad, *keep
     status, data = api("POST", "/matters", session, {
@@ -307,7 +316,7 @@ def _record(n: int, grid: str | None, category: str | None, description: str | N
         return _explain(status, data, lang), bad, *keep
     msg = t("matters.resent", lang) if data.get("duplicate") else t(
         "matters.recorded", lang, due=_time(data.get("due")))
-    return msg, "matters-msg matters-msg-ok", "", "", "", secrets.token_hex(8), (tick or 0) + 1
+    return msg, "matters-msg matters-msg-ok", "", "", "", None, secrets.token_hex(8), (tick or 0) + 1
 
 
 def _track(m: dict[str, Any], lang: str) -> html.Ol:

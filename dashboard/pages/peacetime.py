@@ -61,7 +61,7 @@ register({
     "peace.mode.peacetime": ("平时状态", "Peacetime"),
     "peace.mode.wartime": ("战时状态 · 平时事项照常计数", "Wartime · peacetime matters still counted"),
     "peace.mode.partial": ("{n} 个网格处于战时", "{n} grids in wartime"),
-    "peace.updated": ("更新于 {t}", "Updated {t}"),
+    "peace.updated": ("更新于 {t}（北京时间）", "Updated {t} (Beijing time, UTC+8)"),
     "peace.lang": ("English", "中文"),
     "peace.kpi.opened_today": ("今日新增", "Opened today"),
     "peace.kpi.closed_today": ("今日办结", "Closed today"),

@@ -27,6 +27,7 @@ from command.access import Actor, require_read, within_scope
 from command.errors import CommandRejected
 from command.operations import COUNTERS
 from command.timetravel import leaf_completion, operation_view
+from dashboard.components.axes import clock_format, curve_end
 from dashboard.components.session import actor_of, backend, login_form, register_login
 from dashboard.i18n import lang_of, register, t
 from dashboard.reports import filename as report_filename
@@ -46,6 +47,7 @@ register({
     "review.since_launch": ("启动后 {d}", "{d} after launch"),
     "review.before_launch": ("任务尚未启动", "before the launch"),
     "review.timeline": ("关键事件", "Decisive events"),
+    "review.zone": ("北京时间（UTC+8）", "Beijing time (UTC+8)"),
     "review.export": ("导出复盘报告", "Export the report"),
     "review.map": ("网格完成率（%）", "Grid completion (%)"),
     "review.curve": ("累计进度", "Cumulative progress"),
@@ -235,6 +237,11 @@ def _curve_figure(report: Any, lang: str) -> go.Figure:
         fig.add_trace(go.Scatter(x=[xs[0], fmt_time(report.deadline).replace(" ", "T")], y=[0, float(target)],
                                  mode="lines", line={"dash": "dash", "color": "#777777"},
                                  name=t("rpt.chart.deadline", lang)))
+    last = max([report.launched_at, *[int(v) for v in report.pace["time"]], report.closed_at or 0])
+    end, _inside = curve_end(report.launched_at, last, report.deadline)
+    fig.update_xaxes(type="date", range=[xs[0], fmt_time(end).replace(" ", "T")],
+                     tickformat=clock_format(end - report.launched_at), hoverformat="%Y-%m-%d %H:%M:%S",
+                     title={"text": t("review.zone", lang)})
     fig.update_layout(
         title={"text": f"{t('review.curve', lang)} · {t(head, lang)}", "x": 0.01},
         margin={"l": 50, "r": 10, "t": 36, "b": 40}, legend={"orientation": "h", "y": -0.2},
@@ -376,9 +383,9 @@ def _at(at: int | None, op: str | None, span: Any, session: Any, lang: str) -> A
                                html.Div(value, className="rv-kpi-value")],
                               className="rv-kpi rv-kpi-small", **_data(review_kpi=key.split(".")[1], value=value)))
     rel = int(at) - span["launched_at"]
-    when = fmt_time(int(at)) + "  ·  " + (t("review.since_launch", lang, d=fmt_duration(rel, lang)) if rel >= 0
-                                           else t("review.before_launch", lang))
-    return pmap, pcurve, tiles, when, str(int(at))
+    moment = t("review.since_launch", lang, d=fmt_duration(rel, lang)) if rel >= 0 else t("review.before_launch", lang)
+    shown = f"{fmt_time(int(at))} {t('review.zone', lang)}  ·  {moment}"
+    return pmap, pcurve, tiles, shown, str(int(at))
 
 
 clientside_callback(

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from command.report import Report
-from dashboard.components.axes import elapsed_unit, unit_label
+from dashboard.components.axes import curve_end, elapsed_unit, unit_label
 from dashboard.i18n import t
 
 __all__ = ["FONT_NAME", "FONT_PATH", "charts"]
@@ -66,8 +66,9 @@ def _pace_chart(fig: Any, r: Report, lang: str) -> Any:
     ax = fig.subplots()
     head = r.counters[0]
     times = r.pace["time"].tolist() if len(r.pace) else []
-    per, unit = elapsed_unit(max([1, *(v - r.launched_at for v in times),
-                                  *([r.deadline - r.launched_at] if r.deadline else [])]))
+    end, deadline_inside = curve_end(r.launched_at, max([r.launched_at, *times, r.closed_at or 0]), r.deadline)
+    per, unit = elapsed_unit(end - r.launched_at)  # the axis spans the data, not a far deadline
+    ax.set_xlim(0, (end - r.launched_at) / per)
     if len(r.pace):
         xs = [(v - r.launched_at) / per for v in [r.launched_at, *times]]
         for i, c in enumerate(r.counters):
@@ -77,6 +78,8 @@ def _pace_chart(fig: Any, r: Report, lang: str) -> Any:
         if r.deadline and pd.notna(target):
             dl = (r.deadline - r.launched_at) / per
             ax.plot([0, dl], [0, float(target)], linestyle="--", color="#888888", label=t("rpt.chart.deadline", lang))
+            if deadline_inside:
+                ax.axvline(dl, color="#888888", linewidth=0.8)
         if pd.notna(target):
             ax.axhline(float(target), color="#cc3333", linewidth=0.8, linestyle=":", label=t("rpt.chart.target", lang))
     ax.set_xlabel(unit_label(unit, lang))

@@ -26,11 +26,14 @@ from command.report import Report
 from dashboard.i18n import t
 from dashboard.reports.document import build_document, grids_table, header_fix
 
-__all__ = ["render_xlsx", "write_xlsx"]
+__all__ = ["WHEN_FORMAT", "render_xlsx", "write_xlsx"]
 
 _NUMBER = re.compile(r"^-?\d{1,3}(,\d{3})*(\.\d+)?$|^-?\d+(\.\d+)?$")
 _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _BOLD = Font(bold=True)
+_WHEN = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}(:\d{2})?$")
+WHEN_FORMAT = "yyyy-mm-dd hh:mm:ss"
+"""Times are real Excel date-times (sortable, arithmetic works) in the county's wall clock (UTC+8, stated)."""
 
 
 def render_xlsx(r: Report, lang: str) -> bytes:
@@ -38,7 +41,7 @@ def render_xlsx(r: Report, lang: str) -> bytes:
     title, secs = build_document(r, lang)
     when = local_datetime(r.as_of).replace(tzinfo=None)
     sheets: list[tuple[str, list[list[str]]]] = []
-    overview: list[list[str]] = [[title]]
+    overview: list[list[str]] = [[title], [t("rpt.zone_note", lang)]]
     for sec in secs:
         overview.extend([sec.title, k, v] for k, v in sec.pairs)
     sheets.append((t("rpt.sh.overview", lang), overview))
@@ -71,6 +74,10 @@ def _cell(ws: Any, text: str, header: bool) -> Any:
     if not header and _NUMBER.match(text):
         plain = text.replace(",", "")
         return float(plain) if "." in plain else int(plain)
+    if not header and _WHEN.match(text):
+        when = WriteOnlyCell(ws, value=datetime.fromisoformat(text))  # local wall clock, as every page shows it
+        when.number_format = WHEN_FORMAT
+        return when
     cell = WriteOnlyCell(ws, value=inert_cell(_XML_BAD.sub("", text)))
     cell.data_type = "s"  # never a formula, whatever it starts with
     if header:

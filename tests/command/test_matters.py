@@ -340,3 +340,19 @@ def test_whatever_happens_the_board_adds_up_and_history_is_ordered(items: list[t
         assert RANK[m.top_tier] >= RANK[m.tier]
     again = fold_matters([])
     assert again.matters == {}
+
+
+def test_a_matter_keeps_an_optional_bounded_location() -> None:
+    log = Log()
+    req = MatterRequest("m-where", MICRO, "infrastructure", "路灯不亮", location={"lat": 23.5, "lon": 110.4,
+                                                                               "accuracy": 8})
+    log.add(record(log.state, TREE, WORKER, req, log.ms + 1000))
+    m = log.state.matters["m-where"]
+    assert m.location == (23.5, 110.4, 8.0)
+    assert m.to_json()["location"] == {"lat": 23.5, "lon": 110.4, "accuracy": 8.0}
+    with pytest.raises(InvalidRequest) as err:
+        record(log.state, TREE, WORKER, MatterRequest("m-far", MICRO, "other", "x",
+                                                      location={"lat": 23.5, "lon": 200, "accuracy": 8}), log.ms)
+    assert err.value.field == "location.lon"
+    log.new("m-none")
+    assert log.state.matters["m-none"].location is None

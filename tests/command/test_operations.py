@@ -200,3 +200,23 @@ def test_over_target_is_flagged_not_refused(log: Log, tree: GridTree) -> None:
     _report(log, counts={"sampled": pop + 10})
     assert over_target(op, {"sampled": pop + 10}, LEAF) == ["sampled"]
     assert over_target(op, {"sampled": pop}, LEAF) == []
+
+
+def test_a_report_carries_an_optional_bounded_location(log: Log) -> None:
+    from command.events import decode, encode
+
+    _launch(log)
+    assert _report(log).location is None
+    ev = _report(log, location={"lat": 23.5412345678, "lon": 110.3912, "accuracy": 14.6})
+    assert ev.location == (23.541235, 110.3912, 15.0)
+    back = decode("1-0", encode(ev, actor="a", at=1)).event
+    assert back == ev  # through the wire and back
+    for bad, field in (({"lat": 91, "lon": 110, "accuracy": 5}, "location.lat"),
+                       ({"lat": 23, "lon": 181, "accuracy": 5}, "location.lon"),
+                       ({"lat": 23, "lon": 110, "accuracy": 50_000}, "location.accuracy"),
+                       ({"lat": 23, "lon": 110}, "location.accuracy"),
+                       ({"lat": True, "lon": 110, "accuracy": 5}, "location.lat"),
+                       ("23,110", "location")):
+        with pytest.raises(InvalidRequest) as exc:
+            _report(log, location=bad)
+        assert exc.value.field == field

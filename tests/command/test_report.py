@@ -179,3 +179,20 @@ def test_fold_until_ignores_what_came_after() -> None:
     assert normal_form(a.counts) == normal_form(b.counts) and a.control == b.control
     empty = Counts(make_tree())
     assert normal_form(empty)["reports"] == 0
+
+
+def test_a_quick_median_is_no_praise_when_most_alerts_were_never_acknowledged() -> None:
+    log = operation_log(spread=6000, close=False)  # one alert, acknowledged within minutes: a quick median
+    r = build_report(fold_records(log.records), log.records, OP, log.ms)
+    assert "ack_median" in {f.key for f in r.went_well}
+    tree = log.state.tree
+    assert tree is not None
+    leaves = sorted(g for g in tree.grids if not tree.children[g])
+    for i in range(20):  # twenty more, never acknowledged
+        log.add(AlertRaised(alert=f"late{i}", kind="stall", grid=leaves[i % len(leaves)], operation=OP))
+    log.add(operations.close(log.state, BOSS, OP))
+    r = build_report(fold_records(log.records), log.records, OP, log.ms)
+    assert "ack_median" not in {f.key for f in r.went_well}
+    lagged = {f.key: f.params for f in r.lagged}
+    assert lagged["ack_median"]["acked"] == 1 and lagged["ack_median"]["of"] == 21
+    assert lagged["alerts_unacked"]["n"] == 20

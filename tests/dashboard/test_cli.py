@@ -78,3 +78,76 @@ def test_users_add_refuses_a_short_password(data: Path, tmp_path: Path) -> None:
     wartime("import", str(out / "grids.csv"), data=data)
     r = wartime("users", "add", "x", "--role", "viewer", "--scope", "QC", data=data, stdin="short\n")
     assert r.returncode == 1 and "password" in r.stderr
+
+
+def _screen(stderr: str) -> list[str]:
+    """Stderr as a terminal leaves it: on each line, what the last carriage return left standing."""
+    return [line.rsplit("\r", 1)[-1].rstrip() for line in stderr.split("\n")]
+
+
+def test_every_option_of_every_command_has_help_choices_and_an_example() -> None:
+    from dashboard.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, __import__("argparse")._SubParsersAction))
+    for name, cmd in sub.choices.items():
+        assert cmd.epilog and cmd.epilog.startswith("example:\n  "), name
+        for action in cmd._actions:
+            assert action.help, f"{name} {action.option_strings or action.dest} has no help"
+        text = cmd.format_help()
+        assert "wartime " + name in text.split("example:")[1], name
+    helps = {name: sub.choices[name].format_help() for name in ("demo", "generate", "switch", "serve")}
+    assert "{dongchang,pingnan,qingcao}" in helps["demo"] and "(default: pingnan)" in helps["demo"]
+    assert "{dongchang,pingnan,qingcao}" in helps["generate"]
+    assert "{epidemic,flood,fire,other}" in helps["switch"] and "{I,II,III,IV}" in helps["switch"]
+    assert "(default: 8050)" in helps["serve"] and "(default: None)" not in helps["serve"]
+
+
+def test_import_says_no_such_file_and_nothing_loaded(data: Path, tmp_path: Path) -> None:
+    imp = wartime("import", str(tmp_path / "missing.csv"), data=data)
+    assert imp.returncode == 1
+    assert imp.stderr.strip() == f"error: {tmp_path / 'missing.csv'}: no such file; nothing was loaded"
+
+
+def test_a_refused_import_says_so_once_clears_its_bar_and_says_nothing_was_loaded(data: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "grids.csv"
+    bad.write_text("code,name,parent,level\nX,bad,,county\n", encoding="utf-8")
+    imp = subprocess.run([sys.executable, "-m", "dashboard.cli", "import", str(bad), "--data", str(data)],
+                         capture_output=True, cwd=ROOT, timeout=300)  # bytes: text mode would turn \r into \n
+    assert imp.returncode == 1
+    screen = [line for line in _screen(imp.stderr.decode()) if line]
+    assert screen[0] == "refused: grids.csv: 1 bad row(s)", screen
+    assert sum("missing column" in line for line in screen) == 1, screen  # the bad row, once
+    assert screen[-1].startswith("nothing was loaded"), screen
+    assert not any("rows/s" in line for line in screen), screen  # the progress bar was wiped, not left standing
+
+
+def test_stop_ends_the_embedded_redis_of_a_data_directory(data: Path, tmp_path: Path) -> None:
+    server = EmbeddedRedis(data.resolve())
+    wartime("replay", data=data)  # any command starts it, and it outlives the command
+    pid = server.pid()
+    assert pid is not None and server.running()
+    out = wartime("stop", data=data)
+    assert out.returncode == 0 and f"pid {pid}" in out.stdout, out.stderr
+    assert not server.running() and not (data.resolve() / "redis.sock").exists()
+    import os
+
+    with pytest.raises(ProcessLookupError):
+        for _ in range(50):
+            os.kill(pid, 0)
+            __import__("time").sleep(0.1)
+    again = wartime("stop", data=data)
+    assert again.returncode == 0 and "no embedded Redis running" in again.stdout
+
+
+def test_the_grid_counts_say_which_number_counts_what() -> None:
+    from command.generate import generate
+    from dashboard.cli import grid_counts
+
+    tree, _ = generate("pingnan")
+    text = grid_counts(tree)
+    assert "7,226 comprehensive + 165 dedicated = 7,391" in text
+    assert "county and its 21 towns: 7,413" in text and "drawn on the map): 5,043" in text
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for figure in ("7,226", "7,391", "7,413", "5,043"):
+        assert figure in readme

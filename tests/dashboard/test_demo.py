@@ -83,11 +83,13 @@ def test_the_demo_comes_up_alone_moves_and_restarts_its_redis_when_killed(tmp_pa
         # Nothing acknowledged was lost (AOF, fsync always), and the county keeps moving.
         _wait_for("reports counted again after the restart", lambda: _sampled(url, token) > before)
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGTERM)  # as a service manager stops it
         try:
             proc.wait(30)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        still = EmbeddedRedis(data).running()
         EmbeddedRedis(data).stop()
     assert proc.returncode == 0, out.read_text(errors="replace")[-2000:]
+    assert not still, "the demo left the embedded Redis it started running"

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
+import os
 import secrets
 import threading
 import time
@@ -29,10 +31,11 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
+from command import drill_report as dr
 from command import drills
 from command.access import Actor, Role
 from command.drills import Drill, DrillState, Inject, InjectKind, Scenario
-from command.errors import InvalidRequest, NotFound, StateConflict, UnknownOperation
+from command.errors import InvalidRequest, NotAuthorised, NotFound, StateConflict, UnknownOperation
 from command.events import (
     Event,
     NotificationFailed,
@@ -45,7 +48,8 @@ from command.fold import ControlState
 from command.mobilisation_state import NotificationState
 from streams.alerting import AlertEvaluator
 from streams.county import County, clocked
-from streams.keys import CountyKeys, TownKeys, drill_index, in_world
+from streams.history import History
+from streams.keys import CountyKeys, TownKeys, drill_index, drill_runner, in_world
 from streams.log import Appended, EventLog, Pending
 from streams.projector import Projector
 from streams.server import Client
@@ -54,9 +58,14 @@ __all__ = [
     "ACTOR",
     "DrillRunner",
     "Drills",
+    "drill_report",
+    "ensure_running",
     "in_drill",
+    "launch_at",
     "wall_ms",
 ]
+
+log = logging.getLogger(__name__)
 
 ACTOR = "drill"
 """Who the envelope names for events a drill's injects add."""
@@ -140,8 +149,6 @@ class Drills:
                scenario: Scenario | None = None) -> Drill:
         """A new drill of a recorded operation (or of a scenario alone), set up and running; nothing live changes."""
         if actor.role != Role.COMMANDER:
-            from command.errors import NotAuthorised
-
             raise NotAuthorised("only a commander starts a drill", field="role")
         scenario = scenario or Scenario()
         n = drills.parse_speed(speed)
@@ -158,9 +165,7 @@ class Drills:
             if op is None:
                 raise UnknownOperation(f"no operation {source!r}", field="from_operation")
             if not live.tree.is_within(op.scope, actor.scope) and not live.tree.is_within(actor.scope, op.scope):
-                from command.errors import NotAuthorised
-
-                raise NotAuthorised("the operation lies outside your scope", field="from_operation")
+                    raise NotAuthorised("the operation lies outside your scope", field="from_operation")
             origin = launch_at(self.client, self.county, source)
             label = name or scenario.name or op.name
         else:
@@ -409,3 +414,82 @@ def _id(entry_id: str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
+
+
+_RUNNING: dict[str, threading.Thread] = {}
+_RUN_LOCK = threading.Lock()
+LEASE_MS = 3_000
+"""A runner renews its lease every step; a dead one's drill is taken over within this."""
+
+
+def ensure_running(drills_: Drills, drill_id: str, interval_s: float = 0.25) -> bool:
+    """Run the drill in a thread of this process unless one (here or elsewhere) runs it; True if here."""
+    with _RUN_LOCK:
+        t = _RUNNING.get(drill_id)
+        if t is not None and t.is_alive():
+            return True
+        if not drills_.get(drill_id).live:
+            return False
+        token = f"{os.getpid()}:{secrets.token_hex(4)}"
+        if not drills_.client.set(drill_runner(drills_.county, drill_id), token, nx=True, px=LEASE_MS):
+            return False
+        t = threading.Thread(target=_run, args=(drills_, drill_id, token, interval_s), daemon=True,
+                             name=f"wartime-{drill_id}")
+        _RUNNING[drill_id] = t
+        t.start()
+        return True
+
+
+def _run(drills_: Drills, drill_id: str, token: str, interval_s: float) -> None:
+    key = drill_runner(drills_.county, drill_id)
+    client = drills_.client
+    runner = DrillRunner(drills_, drill_id)
+    stop = threading.Event()
+    try:
+        while not stop.is_set():
+            held = client.get(key)
+            if held is not None and (held.decode() if isinstance(held, bytes) else held) != token:
+                return  # another process took the drill over
+            client.set(key, token, px=LEASE_MS)
+            try:
+                runner.step()
+            except (InvalidRequest, StateConflict) as exc:  # pragma: no cover - logged, the drill goes on
+                log.warning("drill %s: step refused: %s", drill_id, exc)
+            if not drills_.get(drill_id).live:
+                break
+            stop.wait(interval_s)
+        with in_world(drill_id):
+            runner._project()
+            runner.projector.release()
+    except Exception:  # pragma: no cover - a runner must not die silently
+        log.exception("drill %s: runner failed", drill_id)
+    finally:
+        client.delete(key)
+        with _RUN_LOCK:
+            _RUNNING.pop(drill_id, None)
+
+
+def drill_report(drills_: Drills, drill_id: str) -> dict[str, Any]:
+    """The drill's after-action report beside the recorded operation's (command.drill_report)."""
+    drill = drills_.get(drill_id)
+    op = drill.from_operation
+    if not op:
+        raise NotFound(f"drill {drill_id} replays no recorded operation: nothing to compare", field="drill")
+    with in_world(""):
+        live = History(drills_.client, drills_.county)
+        recorded = live.report(op)
+        live_control = live.control_records()
+    with in_world(drill_id):
+        world = History(drills_.client, drills_.county)
+        try:
+            drilled = world.report(op)
+        except KeyError as exc:
+            raise StateConflict(f"drill {drill_id} has not replayed the launch yet", field="drill") from exc
+        drill_control = world.control_records()
+    out = dr.compare(
+        recorded, drilled, drill.scenario.objectives,
+        dr.decisions(live_control, recorded.launched_at),
+        dr.decisions(drill_control, drilled.launched_at, replayed=live_control),
+    )
+    return {"drill_id": drill_id, "name": drill.name, "state": drill.state.value, "speed": drill.speed,
+            "drill": True, **out}

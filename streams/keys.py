@@ -37,6 +37,7 @@ __all__ = [
     "TownKeys",
     "current_world",
     "drill_index",
+    "drill_runner",
     "field",
     "in_world",
     "world_prefix",
@@ -79,6 +80,11 @@ def world_prefix(world: str) -> str:
 def drill_index(county: str) -> str:
     """The county's drills: id → JSON record (streams.drills); outside every world, live included."""
     return DRILL_PREFIX + "{" + county + "}:index"
+
+
+def drill_runner(county: str, drill: str) -> str:
+    """Lease of the process that runs a drill (streams.drills.DrillRunner), so one process runs it."""
+    return DRILL_PREFIX + "{" + county + "}:run:" + drill
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from command.events import AlertRaised, ProgressReported
 from command.modes import SwitchRequest
 from command.operations import ReportRequest
 from streams.county import County
-from streams.drills import DrillRunner, Drills, in_drill
+from streams.drills import DrillRunner, Drills, drill_report, in_drill
 from streams.keys import DRILL_PREFIX, TownKeys
 from streams.projector import Projector
 from streams.server import connect
@@ -187,3 +187,28 @@ def test_pause_holds_the_clock_and_stop_ends_the_drill(client: redis.Redis) -> N
     assert stopped.state == DrillState.STOPPED
     wall.ms += 5_000
     assert drills.get(d.drill_id).clock(wall.ms) == held + 10_000
+
+
+def test_the_drill_report_sets_the_drill_beside_the_recording(client: redis.Redis) -> None:
+    live, op = recorded_operation(client, minutes=10)
+    scenario = parse_scenario({"objectives": ["全部小网格 10 分钟内到岗"], "injects": []})
+    wall = Clock(int(time.time() * 1000))
+    drills = Drills(client, "TC", wall)
+    d = drills.create(live, BOSS, op, 60, "", scenario)
+    runner = DrillRunner(drills, d.drill_id)
+    wall.ms += 3_000
+    runner.step()
+    with in_drill(drills, d.drill_id) as c:
+        vacancy = sorted(c.refresh().vacancies)[0]
+        c.appoint(BOSS, vacancy, "演练代理")
+    wall.ms += 20_000
+    runner.step()
+    report = drill_report(drills, d.drill_id)
+    assert report["objectives"] == ["全部小网格 10 分钟内到岗"]
+    assert report["recorded"]["total"] == report["drill"]["total"] > 0
+    assert report["recorded"]["reports"] == report["drill"]["reports"]
+    players = report["decisions"]["drill"]
+    assert [(x["decision"], x["grid"], x["minute"]) for x in players] == [("secretary_appointed", vacancy, 3.0)]
+    assert all(x["decision"] != "secretary_appointed" for x in report["decisions"]["recorded"])
+    assert set(report["strengths"]) == {"recorded", "drill"}
+    assert set(report["drill"]["time_to"]) == {"50", "90", "100"}

@@ -19,6 +19,7 @@ from flask import Flask, Response, request
 from dashboard import (
     api_alerts,
     api_board,
+    api_drills,
     api_field,
     api_kiosk,
     api_matters,
@@ -127,6 +128,7 @@ ROUTES: tuple[Extension, ...] = (
     api_kiosk.register,
     intake.register,
     api_mobilisation.register,
+    api_drills.register,
 )
 """Route modules added to /api/v1; each imports dashboard.api, so the list lives here, above them."""
 

@@ -31,6 +31,8 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
+import redis
+
 from command import drill_report as dr
 from command import drills
 from command.access import Actor, Role
@@ -461,6 +463,8 @@ def _run(drills_: Drills, drill_id: str, token: str, interval_s: float) -> None:
         with in_world(drill_id):
             runner._project()
             runner.projector.release()
+    except redis.ConnectionError as exc:  # pragma: no cover - Redis gone: another process takes over later
+        log.warning("drill %s: runner lost redis (%s)", drill_id, exc)
     except Exception:  # pragma: no cover - a runner must not die silently
         log.exception("drill %s: runner failed", drill_id)
     finally:

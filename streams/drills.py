@@ -468,7 +468,8 @@ def _run(drills_: Drills, drill_id: str, token: str, interval_s: float) -> None:
     except Exception:  # pragma: no cover - a runner must not die silently
         log.exception("drill %s: runner failed", drill_id)
     finally:
-        client.delete(key)
+        with contextlib.suppress(redis.RedisError):
+            client.delete(key)
         with _RUN_LOCK:
             _RUNNING.pop(drill_id, None)
 

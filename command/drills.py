@@ -349,16 +349,15 @@ _DURING = (ModeSwitched, LevelChanged, NotificationQueued, NotificationDelivered
 alert are the players' (or the drill's own rules') to make again, so they are not replayed."""
 
 
-def replays(rec: Recorded, operation: str, launched_at: int) -> bool:
-    """Whether a drill of `operation` (launched at `launched_at`) replays this recorded event."""
+def replays(rec: Recorded, operation: str, prelude: bool) -> bool:
+    """Whether a drill of `operation` replays this recorded event; `prelude`: it stands before the
+    operation's launch in the log (how the county stood), else after it (what happened during it)."""
     ev = rec.event
     if isinstance(ev, ProgressReported):
-        return ev.operation == operation and rec.at >= launched_at
+        return ev.operation == operation and not prelude
     if isinstance(ev, OperationLaunched | OperationClosed):
         return ev.operation == operation
-    if rec.at < launched_at:
-        return isinstance(ev, _PRELUDE)
-    return isinstance(ev, _DURING)
+    return isinstance(ev, _PRELUDE if prelude else _DURING)
 
 
 def silenced(scenario: Scenario, town: str | None, minute: float) -> bool:

@@ -250,17 +250,23 @@ class DrillRunner:
         The event at the cursor comes again: its idempotency key makes the log take it once.
         """
         state = ControlState()
+        drill = self.drills.get(self.drill_id)
+        launch = (1 << 62, 0)  # a scenario alone: all of the log is how the county stands
         for rec in self.live.read(self.live.county.log):
             state.apply(rec)
-        drill = self.drills.get(self.drill_id)
-        launched = drill.origin
+            ev = rec.event
+            if isinstance(ev, OperationLaunched) and ev.operation == drill.from_operation and drill.from_operation:
+                launch = _id(rec.id)
         tree = state.tree
         towns = tree.towns if tree is not None else ()
         streams = [self.live.county.log, *(TownKeys(t, "").log for t in towns)]
         after = _id(self.drills.cursor(self.drill_id) or "0-0")
         for rec in self.live.replay(streams=streams):
-            if _id(rec.id) >= after and drills.replays(rec, drill.from_operation, launched):
-                yield rec
+            pos = _id(rec.id)
+            prelude = pos < launch
+            if pos >= after and drills.replays(rec, drill.from_operation, prelude):
+                # the county as it stood is there from the drill's first instant
+                yield replace(rec, at=min(rec.at, drill.origin)) if prelude else rec
 
     def _peek(self) -> Recorded | None:
         if self._next is None:

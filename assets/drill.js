@@ -69,7 +69,10 @@
     });
   }
 
-  function lang() { return (document.documentElement.lang || navigator.language || 'zh-CN').indexOf('en') === 0 ? 'en' : 'zh-CN'; }
+  function lang() {
+    var el = document.querySelector('#board-root[lang]') || document.documentElement;
+    return (el.getAttribute('lang') || 'zh-CN').indexOf('en') === 0 ? 'en' : 'zh-CN';
+  }
   var STATES = {
     'zh-CN': {running: '进行中', paused: '已暂停', stopped: '已停止', finished: '已结束'},
     en: {running: 'running', paused: 'paused', stopped: 'stopped', finished: 'finished'}

@@ -70,6 +70,8 @@ def test_the_drill_wall_shows_its_banner_and_moves_while_the_live_wall_beside_it
                       headers=boss, timeout=10)
     assert r.status_code == 201, r.text
     drill = r.json()["drill_id"]
+    # held still while the walls boot (a slow machine takes a while), then let go
+    assert requests.post(f"{s.url}/api/v1/drills/{drill}/pause", headers=boss, timeout=10).status_code == 200
     context = browser.new_context(viewport={"width": 1600, "height": 900})
     try:
         live = context.new_page()
@@ -88,8 +90,10 @@ def test_the_drill_wall_shows_its_banner_and_moves_while_the_live_wall_beside_it
             raise AssertionError("\n".join(logs[-30:])) from None
         assert "演练 · DRILL" in (wall.text_content("#drill-banner") or "")
         assert live.query_selector("[data-drill]") is None
+        wall.wait_for_selector("#drill-banner[data-drill-state=paused]", timeout=30_000)
         live_first, drill_first = _value(live), _value(wall)
         first_clock = wall.get_attribute("#drill-banner", "data-drill-clock")
+        assert requests.post(f"{s.url}/api/v1/drills/{drill}/resume", headers=boss, timeout=10).status_code == 200
         wall.wait_for_function(f"() => Number(document.querySelector('[data-kpi=sampled]')"
                                f".getAttribute('data-value')) > {drill_first}", timeout=30_000)
         wall.wait_for_function(f"() => (document.querySelector('#drill-banner').getAttribute('data-drill-clock') "

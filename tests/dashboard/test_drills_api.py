@@ -129,3 +129,18 @@ def test_pause_then_stop_a_drill(app: Flask, county: County) -> None:
     stopped = boss.post(f"/drills/{drill}/stop").get_json()
     assert stopped["state"] == "stopped"
     assert boss.post(f"/drills/{drill}/resume").status_code == 409
+
+
+def test_a_notification_composed_in_a_drills_world_says_drill() -> None:
+    from command.mobilisation import Notification
+    from dashboard.notifier import compose
+    from streams.keys import in_world
+    from tests.conftest import make_tree
+
+    tree = make_tree()
+    grid = next(g for g in tree.small_grids(tree.towns[0]) if tree[g].first_leader)
+    n = Notification("n-1", "installed", grid, "张三", 1)
+    assert "演练" not in compose(n, tree, None).text
+    with in_world("drill-0000beef"):
+        msg = compose(n, tree, None)
+    assert msg.text.startswith("【演练 · DRILL】") and msg.link.endswith("&drill=drill-0000beef")

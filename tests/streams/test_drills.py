@@ -212,3 +212,4 @@ def test_the_drill_report_sets_the_drill_beside_the_recording(client: redis.Redi
     assert all(x["decision"] != "secretary_appointed" for x in report["decisions"]["recorded"])
     assert set(report["strengths"]) == {"recorded", "drill"}
     assert set(report["drill"]["time_to"]) == {"50", "90", "100"}
+

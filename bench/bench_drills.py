@@ -78,20 +78,20 @@ def _live_load(redis_url: str, code: str, leaves: list[str], stop: threading.Eve
 def run(redis_url: str, quick: bool = False) -> dict[str, float]:
     client = connect(redis_url)
     client.flushall()
-    seeded = seed_pingnan(client, operation=RECORDED, geometry=False)
+    seeded = seed_pingnan(client, operation=LIVE, geometry=False)
     county, tree, leaves = seeded.county, seeded.tree, seeded.leaves
     n = 30_000 if quick else 450_000
     start = int(time.time() * 1000) - (HOURS + 1) * 3_600_000
+    actor = Actor(ACTOR.username, Role.COMMANDER, tree.root)
+    County(client, tree.root, lambda: start).launch(actor, "mass_testing", tree.root, "recorded", operation=RECORDED)
     t0 = time.perf_counter()
-    _record(county, leaves, n, start)
+    _record(county, leaves, n, start + 1)
     print(f"[drills] recorded {n:,} reports in {time.perf_counter() - t0:.1f} s", flush=True)
-    county.launch(Actor(ACTOR.username, Role.COMMANDER, tree.root), "mass_testing", tree.root, "live", operation=LIVE)
     live_projector = Projector(client, tree.root, consumer="live", publish=False)
     live_projector.catch_up(timeout_s=600)
 
     wall = _Wall(int(time.time() * 1000))
     drills = Drills(client, tree.root, wall)
-    actor = Actor(ACTOR.username, Role.COMMANDER, tree.root)
     drill = drills.create(county, actor, RECORDED, MAX_SPEED, "bench")
     runner = DrillRunner(drills, drill.drill_id)
 

@@ -175,8 +175,9 @@
     };
     if (act === 'start') {
       var c = card();
-      var v = function (f) { var i = c.querySelector('[data-field=' + f + ']'); return i ? i.value : ''; };
-      call('POST', '/drills', {from_operation: v('from_operation'), name: v('name'), speed: Number(v('speed'))}).then(done);
+      var v = function (id) { var i = document.getElementById(id); return i ? i.value : ''; };
+      call('POST', '/drills', {from_operation: v('drill-from'), name: v('drill-name'), speed: Number(v('drill-speed'))})
+        .then(done);
     } else {
       call('POST', '/drills/' + el.getAttribute('data-drill-target') + '/' + act).then(done);
     }

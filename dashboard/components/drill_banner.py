@@ -64,12 +64,10 @@ def card(lang: str) -> html.Section:
             html.H3(t("drill.card", lang)),
             html.Div(
                 [
-                    dcc.Input(id="drill-from", placeholder=t("drill.from", lang), className="drill-input",
-                              **_attrs(data_field="from_operation")),
-                    dcc.Input(id="drill-name", placeholder=t("drill.name", lang), className="drill-input",
-                              **_attrs(data_field="name")),
+                    dcc.Input(id="drill-from", placeholder=t("drill.from", lang), className="drill-input"),
+                    dcc.Input(id="drill-name", placeholder=t("drill.name", lang), className="drill-input"),
                     dcc.Input(id="drill-speed", type="number", min=MIN_SPEED, max=MAX_SPEED, value=60,
-                              className="drill-input drill-speed", **_attrs(data_field="speed")),
+                              className="drill-input drill-speed"),
                     html.Button(t("drill.start", lang), className="drill-btn", **_attrs(data_drill_action="start")),
                 ],
                 className="drill-form",

@@ -107,3 +107,37 @@ def test_the_drill_wall_shows_its_banner_and_moves_while_the_live_wall_beside_it
     finally:
         context.close()
         requests.post(f"{s.url}/api/v1/drills/{drill}/stop", headers=boss, timeout=10)
+
+
+def test_the_console_card_starts_and_stops_a_drill_and_a_console_in_a_drill_says_so(
+    served: tuple[Served, str], browser: Any, artifacts: Any
+) -> None:
+    from tests.conftest import PASSWORD
+
+    s, _ = served
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(f"{s.url}/console")
+        page.fill("input[name=username]", "commander")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("[data-action=login]")
+        page.wait_for_selector("[data-scope]", timeout=30_000)
+        page.fill("#drill-from", "op-rec")
+        page.fill("#drill-speed", "60")
+        page.click("#drill-card [data-drill-action=start]")
+        item = page.wait_for_selector("#drill-card li[data-state=running]", timeout=20_000)
+        drill = item.get_attribute("data-drill-id")
+        assert drill and requests.get(f"{s.url}/api/v1/drills/{drill}", headers=s.headers("commander"),
+                                      timeout=10).json()["state"] == "running"
+        page.click(f"#drill-card li[data-drill-id={drill}] [data-drill-action=stop]")
+        page.wait_for_selector(f"#drill-card li[data-drill-id={drill}][data-state=stopped]", timeout=20_000)
+        inside = context.new_page()
+        inside.goto(f"{s.url}/console?drill={drill}")
+        inside.wait_for_selector(f"#drill-banner[data-drill={drill}]", timeout=30_000)
+        assert "演练 · DRILL" in (inside.text_content("#drill-banner") or "")
+        inside.wait_for_selector("[data-scope]", timeout=30_000)  # the console works inside the drill
+        inside.wait_for_timeout(1500)
+        inside.screenshot(path=str(artifacts / "drill-console.png"))
+    finally:
+        context.close()

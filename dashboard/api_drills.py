@@ -19,6 +19,8 @@ played by the county's own people with their own logins.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 import threading
 from contextlib import ExitStack
@@ -29,7 +31,7 @@ from flask import Blueprint, Response, g, request
 from command.access import Role, require_read
 from command.drills import parse_scenario
 from command.errors import InvalidRequest, NotAuthorised, NotFound, StateConflict
-from streams.drills import Drills, drill_report, ensure_running, in_drill
+from streams.drills import DrillRunner, Drills, drill_report, ensure_running, in_drill
 from streams.keys import current_world
 
 __all__ = ["HEADER", "drills_of", "register"]
@@ -70,6 +72,9 @@ def register(api: Blueprint, backend: Any) -> None:
             drill = requested_drill()
             if not drill or current_world() == drill:
                 return None  # no drill named: the world stays (an in-process call keeps its caller's)
+            if request.method not in ("GET", "HEAD") and request.path.startswith("/api/v1/") and \
+                    not request.path.startswith("/api/v1/drills") and not drills_of(backend).get(drill).live:
+                raise StateConflict(f"drill {drill} is over: nothing more is done in it", field="drill")
             stack = ExitStack()
             stack.enter_context(in_drill(drills_of(backend), drill))
         except (InvalidRequest, NotFound, StateConflict) as exc:
@@ -77,6 +82,17 @@ def register(api: Blueprint, backend: Any) -> None:
         g.wartime_world = stack
         ensure_running(drills_of(backend), drill)  # a drill whose runner died goes on from here
         return None
+
+    @api.after_app_request
+    def _say_drill(resp: Response) -> Response:
+        """Every JSON object answered from a drill's world says so (the intake answers reports itself)."""
+        if current_world() and resp.mimetype == "application/json" and not resp.direct_passthrough:
+            with contextlib.suppress(ValueError, TypeError):
+                data = json.loads(resp.get_data())
+                if isinstance(data, dict) and "drill" not in data:
+                    data["drill"] = True
+                    resp.set_data(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+        return resp
 
     @api.teardown_app_request
     def _leave_world(_: BaseException | None) -> None:
@@ -112,6 +128,9 @@ def register(api: Blueprint, backend: Any) -> None:
         drills = drills_of(backend)
         with backend.lock:
             d = drills.create(backend.live_county, actor, source, speed, data.get("name") or "", scenario)
+            first = DrillRunner(drills, d.drill_id, consumer=f"{d.drill_id}-setup")
+            first.step()  # the county as it stood is in the drill's world before the answer
+            first.close()
         ensure_running(drills, d.drill_id)
         return drills.answer(d.drill_id), 201
 

@@ -141,3 +141,34 @@ def test_the_console_card_starts_and_stops_a_drill_and_a_console_in_a_drill_says
         inside.screenshot(path=str(artifacts / "drill-console.png"))
     finally:
         context.close()
+
+
+def test_a_report_posted_into_a_drill_through_the_server_stays_in_the_drill(served: tuple[Served, str]) -> None:
+    s, _ = served
+    boss = s.headers("commander")
+    drill = requests.post(f"{s.url}/api/v1/drills", json={"from_operation": "op-rec", "speed": 1},
+                          headers=boss, timeout=10).json()["drill_id"]
+    requests.post(f"{s.url}/api/v1/drills/{drill}/pause", headers=boss, timeout=10)  # its first minute: no report
+    inside = {**boss, "X-Wartime-Drill": drill}
+    live_before = requests.get(f"{s.url}/api/v1/operations/op-rec/progress", headers=boss, timeout=10).json()
+    drill_before = requests.get(f"{s.url}/api/v1/operations/op-rec/progress", headers=inside, timeout=10).json()
+    assert drill_before["drill"] is True and drill_before["counts"]["sampled"] == 0 < live_before["counts"]["sampled"]
+    leaf = sorted(make_tree().leaves("TC"))[0]
+    r = requests.post(f"{s.url}/api/v1/operations/op-rec/reports", json={"report_id": "drill-r1", "grid": leaf,
+                      "counts": {"sampled": 3}}, headers=inside, timeout=10)
+    assert r.status_code == 201, r.text
+    assert r.json()["drill"] is True
+
+    def counts(h: dict[str, str]) -> int:
+        return int(requests.get(f"{s.url}/api/v1/operations/op-rec/progress", headers=h, timeout=10)
+                   .json()["counts"]["sampled"])
+
+    deadline = time.monotonic() + 20
+    while counts(inside) != drill_before["counts"]["sampled"] + 3:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert requests.get(f"{s.url}/api/v1/operations/op-rec/progress", headers=boss, timeout=10).json() == live_before
+    requests.post(f"{s.url}/api/v1/drills/{drill}/stop", headers=boss, timeout=10)
+    over = requests.post(f"{s.url}/api/v1/operations/op-rec/reports", json={"report_id": "drill-r2", "grid": leaf,
+                         "counts": {"sampled": 3}}, headers=inside, timeout=10)
+    assert over.status_code == 409 and over.json()["error"]["field"] == "drill"

@@ -91,8 +91,14 @@ def test_a_drill_replays_on_the_usual_routes_marked_drill_and_live_never_moves(a
     by_query = boss.get(f"/operations/op-rec/progress?drill={drill}").get_json()
     assert by_query["drill"] is True and by_query["counts"] == live_progress["counts"]
     assert "drill" not in boss.get("/operations/op-rec/progress").get_json()
-    # a command inside the drill stays inside it
+    # a drill over takes no more commands; one under way keeps them inside it
     vacancy = next(g for g, v in county.refresh().vacancies.items() if v)
+    over = inside.post("/secretaries", {"grid": vacancy, "person": "演练代理"})
+    assert over.status_code == 409 and over.get_json()["error"]["field"] == "drill"
+    later = {"injects": [{"minute": 30, "kind": "town_silent", "town": "TC01"}]}
+    drill = boss.post("/drills", {"from_operation": "op-rec", "speed": 1, "scenario": later}).get_json()["drill_id"]
+    assert boss.post(f"/drills/{drill}/pause").status_code == 200
+    inside.h["X-Wartime-Drill"] = drill
     appointed = inside.post("/secretaries", {"grid": vacancy, "person": "演练代理"})
     assert appointed.status_code == 201, appointed.get_data(as_text=True)
     assert inside.get(f"/grids/{vacancy}").get_json()["secretary"]["name"] == "演练代理"
@@ -120,7 +126,8 @@ def test_drill_requests_refused_with_the_field_named(app: Flask, county: County)
 
 def test_pause_then_stop_a_drill(app: Flask, county: County) -> None:
     boss = Api(app, "commander")
-    drill = boss.post("/drills", {"from_operation": "op-rec", "speed": 1}).get_json()["drill_id"]
+    later = {"injects": [{"minute": 30, "kind": "town_silent", "town": "TC01"}]}  # keeps it under way a while
+    drill = boss.post("/drills", {"from_operation": "op-rec", "speed": 1, "scenario": later}).get_json()["drill_id"]
     paused = boss.post(f"/drills/{drill}/pause").get_json()
     assert paused["state"] == "paused"
     time.sleep(0.3)

@@ -42,7 +42,7 @@ from bench.results import machine_info, print_results
 
 __all__ = ["MODULES", "cli", "machine_info", "main", "print_results"]
 
-MODULES = ("core", "http", "board", "report", "alerts", "cluster", "province", "faults", "maps", "notify")
+MODULES = ("core", "http", "board", "report", "alerts", "cluster", "province", "faults", "maps", "notify", "drills")
 """Suite order: bench/bench_<name>.py."""
 
 

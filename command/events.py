@@ -539,3 +539,18 @@ EVENT_TYPES.update(
         )
     }
 )
+
+
+@dataclass(frozen=True, slots=True)
+class TargetRaised(Event):
+    """A commander raised (or set) one target of an open operation at one grid (its ancestors follow)."""
+
+    wire: ClassVar[str] = "target_raised"
+    operation: str
+    grid: str
+    counter: str
+    target: int
+
+
+EVENT_TYPES[TargetRaised.wire] = TargetRaised
+__all__ += ["TargetRaised"]

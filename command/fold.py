@@ -51,6 +51,7 @@ from command.events import (
     Recorded,
     RegistryLoaded,
     SecretaryAppointed,
+    TargetRaised,
     Unreadable,
     UserAdded,
     UserLoggedIn,
@@ -341,6 +342,21 @@ class ControlState:
         """Fold one recorded event into the state."""
         self._apply(rec)
 
+    def _raise_target(self, ev: TargetRaised) -> None:
+        """A target set at one grid of an open operation; its ancestors within the scope move as much."""
+        op = self.operations.get(ev.operation)
+        tree = self.tree
+        target = bounds.readable_count(ev.target)
+        if op is None or tree is None or target is None or ev.grid not in tree or not isinstance(ev.counter, str):
+            return
+        if op.state != OperationState.OPEN or not tree.is_within(ev.grid, op.scope):
+            return
+        delta = target - op.targets.get(ev.grid, {}).get(ev.counter, 0)
+        for g in tree.path(ev.grid):
+            if tree.is_within(g, op.scope):
+                cell = op.targets.setdefault(g, {})
+                cell[ev.counter] = max(0, cell.get(ev.counter, 0) + delta)
+
     def _apply(self, rec: Recorded, registry: _Registry | None = None) -> None:
         """`apply`; `registry` stands in for a RegistryLoaded event's rows (see `apply_entry`)."""
         ev = rec.event
@@ -385,6 +401,8 @@ class ControlState:
             if op is not None:
                 op.state = OperationState.CLOSED
                 op.closed_at = at
+        elif isinstance(ev, TargetRaised):
+            self._raise_target(ev)
         elif isinstance(ev, AlertRaised):
             self.alerts[ev.alert] = Alert(ev.alert, ev.kind, ev.grid, ev.operation, at, ev.detail)
         elif isinstance(ev, AlertAcknowledged):

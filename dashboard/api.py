@@ -43,6 +43,7 @@ from command.grids import GridTree
 from dashboard import audit
 from dashboard.auth import Accounts, Session
 from streams.county import County
+from streams.keys import current_world
 from streams.projector import projector_lag_ms
 from streams.server import Client
 
@@ -114,10 +115,20 @@ class Backend:
         self.lock = threading.RLock()
         self._county: County | None = county
         self._accounts: Accounts | None = None
+        self.worlds: Callable[[str], County] | None = None
+        """A drill's `County` by drill id (dashboard.api_drills sets it): the world a request acts in."""
 
     @property
     def county(self) -> County:
-        """The county of this Redis (looked up once it exists)."""
+        """The county of this Redis — inside a drill's world (streams.keys.in_world), the drill's."""
+        world = current_world()
+        if world and self.worlds is not None:
+            return self.worlds(world)
+        return self.live_county
+
+    @property
+    def live_county(self) -> County:
+        """The live county of this Redis (looked up once it exists), whatever world the request is in."""
         if self._county is None:
             with self.lock:
                 if self._county is None:
@@ -130,7 +141,7 @@ class Backend:
     @property
     def accounts(self) -> Accounts:
         if self._accounts is None:
-            self._accounts = Accounts(self.county)
+            self._accounts = Accounts(self.live_county)
         return self._accounts
 
     def session(self) -> Session:
@@ -321,6 +332,8 @@ def handler(fn: Callable[..., Any]) -> Callable[..., Response]:
             request.environ["wartime.outcome"] = (None, exc.code)  # for the audit entry, without re-parsing
         elif isinstance(data, dict) and status < 400:
             request.environ["wartime.outcome"] = (data.get("event_id"), None)
+        if isinstance(data, dict) and current_world():
+            data = {**data, "drill": True}  # an answer from a drill's world says so (DESIGN §7.4)
         resp = _json(data, status)
         resp.headers.update(extra_headers(exc))
         return resp

@@ -20,6 +20,7 @@ from dashboard import (
     api_alerts,
     api_board,
     api_control,
+    api_drills,
     api_field,
     api_kiosk,
     api_matters,
@@ -129,6 +130,7 @@ ROUTES: tuple[Extension, ...] = (
     api_kiosk.register,
     intake.register,
     api_mobilisation.register,
+    api_drills.register,
 )
 """Route modules added to /api/v1; each imports dashboard.api, so the list lives here, above them."""
 

@@ -390,6 +390,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_audit_parser(sub, common)
 
+    from dashboard.drill_cli import add_parser as add_drill_parser
+
+    add_drill_parser(sub, common)
+
     s = sub.add_parser("bench", parents=[common], help="run the benchmark suite and print figures")
     s.add_argument("--quick", action="store_true", help="smaller sizes, a minute instead of many")
     s.set_defaults(fn=lambda a: __import__("bench.run", fromlist=["main"]).main(a))

@@ -53,6 +53,7 @@ from dashboard import audit
 from dashboard.api import Backend, answer_to, extra_headers, json_object, read_body
 from dashboard.auth import Session
 from streams.county import send_batch_spread
+from streams.keys import current_world
 from streams.log import Appended
 
 REPORT_ENDPOINT = "api.report"
@@ -210,6 +211,13 @@ def response_of(answer: Answer) -> Response:
     return resp
 
 
+def in_world(answer: Answer) -> Answer:
+    """An answer from a drill's world says so (DESIGN §7.4: ``"drill": true``)."""
+    if current_world() and answer.status < 400 and "drill" not in answer.body:
+        return Answer(answer.status, {**answer.body, "drill": True}, answer.error)
+    return answer
+
+
 def answer_of(out: Any) -> Answer:
     """A command's return value (``body`` or ``(body, status)``) as its answer."""
     if isinstance(out, tuple):
@@ -259,6 +267,7 @@ class Intake:
             answer = answer_of(cmd.run(Call(actor, self.backend, data, args or {}, session), **(params or {})))
         except Exception as exc:
             answer = refused(exc, command)
+        answer = in_world(answer)
         if cmd.writes:
             self._audit(actor.username, source, path or f"/api/v1{cmd.rule}", answer, method=method or cmd.method)
         return answer
@@ -321,7 +330,7 @@ class Intake:
             data = body if isinstance(body, Mapping) else json_object(body)
             county = self.backend.county
             event = self._plan(actor, operation, data)
-            answer = accepted(county.append_report(event, actor).appended)
+            answer = in_world(accepted(county.append_report(event, actor).appended))
         except Exception as exc:
             answer = refused(exc, operation)
         self._audit(actor.username, source, path or _path(operation), answer)

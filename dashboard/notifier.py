@@ -37,6 +37,7 @@ from typing import Any
 
 from command import mobilisation as mob
 from command.access import Actor, Role
+from command.drills import BANNER
 from command.errors import DeliveryFailed
 from command.events import AlertCleared, AlertRaised, Event, NotificationFailed
 from command.grids import GridTree
@@ -44,6 +45,7 @@ from command.mobilisation import Notification, NotificationKind
 from dashboard.i18n import register, t
 from dashboard.jobs import RedisLock
 from streams.county import County, now_ms
+from streams.keys import current_world
 from streams.readmodel import current_county
 from streams.server import Client, connect
 
@@ -111,6 +113,10 @@ def compose(n: Notification, tree: GridTree, phone: str | None, base_url: str = 
     text = t(f"notify.{n.kind}" if n.kind in set(NotificationKind) else "notify.renotify", "zh-CN",
              person=n.person, grid=grid_name, scope=scope, incident=t(n.incident or "other", "zh-CN"),
              level=t(f"level.{n.level or 'IV'}", "zh-CN"), link=link, id=n.id)
+    drill = current_world()
+    if drill:  # a notification of a drill's world says so before anything else (DESIGN §7.4)
+        link = f"{link}&drill={drill}"
+        text = f"【{BANNER}】" + text.replace(f"/field?order={n.grid}", f"/field?order={n.grid}&drill={drill}")
     return Message(n.id, n.kind, n.grid, n.person, phone, text, link)
 
 

@@ -93,7 +93,7 @@ def read_progress(county: County, operations: Iterable[Operation], *, with_last:
         towns = _towns_of(tree, op.scope)
         plan.append((op.id, towns))
         for t in towns:
-            keys = TownKeys(t)
+            keys = TownKeys(t, county.keys.world)
             pipe.hgetall(keys.counts(op.id))
             if with_last:
                 pipe.hgetall(keys.last(op.id))

@@ -13,8 +13,10 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,15 +42,30 @@ __all__ = [
     "County",
     "GroupCommit",
     "Outcome",
+    "clocked",
     "now_ms",
     "send_batch",
     "send_batch_spread",
 ]
 
 
+_CLOCK: ContextVar[Callable[[], int] | None] = ContextVar("wartime_clock", default=None)
+
+
 def now_ms() -> int:
-    """Wall clock in epoch milliseconds; the one clock read of the write path."""
-    return int(time.time() * 1000)
+    """Wall clock in epoch milliseconds; the one clock read of the write path (in a drill: its clock)."""
+    clock = _CLOCK.get()
+    return clock() if clock is not None else int(time.time() * 1000)
+
+
+@contextmanager
+def clocked(clock: Callable[[], int] | None) -> Iterator[None]:
+    """`now_ms` reads `clock` inside the block (a drill's world, streams.drills); None: the wall clock."""
+    token = _CLOCK.set(clock)
+    try:
+        yield
+    finally:
+        _CLOCK.reset(token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,7 +339,7 @@ class County:
         self.clock = clock
         self.view = ControlView(client, county)
         self.progress = ProgressView(client, self.view)
-        self.log = EventLog(client, county)
+        self.log = EventLog(client, county, world=self.keys.world)
         self._refreshed = 0.0
         self._commit = GroupCommit(lambda: self.log)
         self._bind_tree()
@@ -339,7 +356,7 @@ class County:
         self.view.refresh()
         tree = self.view.tree
         if tree is not None and self.log.towns != tree.towns:
-            self.log = EventLog(self.client, self.code, tree.towns, tree.town_of)
+            self.log = EventLog(self.client, self.code, tree.towns, tree.town_of, world=self.keys.world)
 
     @property
     def state(self) -> ControlState:

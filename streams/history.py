@@ -41,7 +41,7 @@ from command.fold import ControlState, Counts
 from command.grids import GridTree
 from command.report import Report, ReportFold, TimelineItem, build_report, timeline
 from command.timetravel import Instant, restore_counts, town_part
-from streams.keys import CountyKeys, TownKeys
+from streams.keys import CountyKeys, TownKeys, current_world
 from streams.server import Client
 
 __all__ = [
@@ -209,7 +209,7 @@ class History:
 
     def town_streams(self, tree: GridTree | None) -> list[str]:
         """The report stream of every town of the tree."""
-        return [TownKeys(t).log for t in tree.towns] if tree is not None else []
+        return [TownKeys(t, self.keys.world).log for t in tree.towns] if tree is not None else []
 
     def _reports(self, stream: str, after: str, until: int) -> Iterator[tuple[tuple[int, int], Any, Any]]:
         """Raw report entries of one town stream after id `after`, up to ms `until`."""
@@ -343,7 +343,7 @@ class History:
     def _load_parts(self, name: str, tree: GridTree) -> dict[str, Any]:
         pipe = self.client.pipeline(transaction=False)
         for t in tree.towns:
-            pipe.get(TownKeys(t).snapshot(name))
+            pipe.get(TownKeys(t, self.keys.world).snapshot(name))
         out: dict[str, Any] = {}
         for t, raw in zip(tree.towns, pipe.execute(), strict=True):
             out[t] = _decode_any(raw) if raw else {"reports": 0, "ops": {}, "pos": "0-0", "entries": 0}
@@ -373,11 +373,11 @@ class History:
             parts: dict[str, Any] = self._load_parts(name, tree) if name else {
                 t: {"reports": 0, "ops": {}, "pos": "0-0", "entries": 0} for t in tree.towns
             }
-            positions = {TownKeys(t).log: parts[t].get("pos", "0-0") for t in tree.towns}
+            positions = {TownKeys(t, self.keys.world).log: parts[t].get("pos", "0-0") for t in tree.towns}
             entries = {t: int(parts[t].get("entries", 0)) for t in tree.towns}
             reports = {t: int(parts[t].get("reports", 0)) for t in tree.towns}
             counts = restore_counts(tree, parts)
-            town_of_stream = {TownKeys(t).log: t for t in tree.towns}
+            town_of_stream = {TownKeys(t, self.keys.world).log: t for t in tree.towns}
             written = 0
             since = 0
             pending_ms: int | None = None
@@ -412,9 +412,9 @@ class History:
         pipe = self.client.pipeline(transaction=False)
         for t in tree.towns:
             part = town_part(counts, t, reports[t])
-            part["pos"] = positions.get(TownKeys(t).log, "0-0")
+            part["pos"] = positions.get(TownKeys(t, self.keys.world).log, "0-0")
             part["entries"] = entries[t]
-            pipe.set(TownKeys(t).snapshot(name), _encode(part))
+            pipe.set(TownKeys(t, self.keys.world).snapshot(name), _encode(part))
         pipe.execute()
         self.client.zadd(self.keys.snapshots, {name: at})
 
@@ -430,7 +430,7 @@ class History:
             if name is not None:
                 parts = self._load_parts(name, tree)
                 counts = restore_counts(tree, parts)
-                positions = {TownKeys(t).log: parts[t].get("pos", "0-0") for t in tree.towns}
+                positions = {TownKeys(t, self.keys.world).log: parts[t].get("pos", "0-0") for t in tree.towns}
             else:
                 counts = Counts(tree)
                 positions = {}
@@ -459,7 +459,7 @@ class History:
             self._built.clear()
             keys = [self.keys.snapshots, self.keys.report_index]
             for name, _ in self._snapshot_names():
-                keys += [TownKeys(t).snapshot(name) for t in (tree.towns if tree else ())]
+                keys += [TownKeys(t, self.keys.world).snapshot(name) for t in (tree.towns if tree else ())]
             return int(self.client.delete(*keys))
 
 
@@ -468,13 +468,13 @@ def is_report(rec: Recorded) -> bool:
     return isinstance(rec.event, ProgressReported)
 
 
-_HISTORIES: dict[tuple[int, str], History] = {}
+_HISTORIES: dict[tuple[int, str, str], History] = {}
 _HLOCK = threading.Lock()
 
 
 def history_for(client: Client, county: str) -> History:
     """One `History` per client and county per process (it caches the decoded control stream)."""
-    key = (id(client), county)
+    key = (id(client), county, current_world())  # a drill's world has its own (streams.drills)
     with _HLOCK:
         h = _HISTORIES.get(key)
         if h is None:

@@ -12,13 +12,36 @@ the read models, so Redis Cluster keeps what one script touches on one slot:
 
 County roll-ups are computed from the per-town ones at read time, so no write
 ever spans two slots.
+
+Worlds: a drill (演练, streams.drills) is a world of its own — the same keys under
+``wt:drill:ID:`` with the same hash tags, so the same code (append script,
+projector, read models, alert rules, live push) runs on it and nothing of it
+touches a live key. Keys are built for the world of where they are built
+(`in_world`, a context variable), or for the one named (``world=``); an object
+that holds keys builds the rest for its own world.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from dataclasses import field as _default
 
-__all__ = ["CURRENT_COUNTY", "GROUP", "CountyKeys", "TownKeys", "field"]
+__all__ = [
+    "CURRENT_COUNTY",
+    "DRILL_PREFIX",
+    "GROUP",
+    "CountyKeys",
+    "TownKeys",
+    "current_world",
+    "drill_index",
+    "drill_runner",
+    "field",
+    "in_world",
+    "world_prefix",
+]
 
 
 CURRENT_COUNTY = "wt:county"
@@ -27,89 +50,131 @@ CURRENT_COUNTY = "wt:county"
 GROUP = "projector"
 """Consumer group of the projector workers on every stream."""
 
+DRILL_PREFIX = "wt:drill:"
+"""Every key of a drill's world starts so (``wt:drill:ID:{PN07}:log``): the live world's keys never do.
+The append script (streams.log) reads it to give a drill's entries ids on the drill's own clock."""
+
+_WORLD: ContextVar[str] = ContextVar("wartime_world", default="")
+
+
+def current_world() -> str:
+    """The world keys are built for here: "" the live one, else a drill's id (streams.drills)."""
+    return _WORLD.get()
+
+
+@contextmanager
+def in_world(world: str) -> Iterator[None]:
+    """Build keys for `world` inside the block (and in tasks and `asyncio.to_thread` calls started in it)."""
+    token = _WORLD.set(world)
+    try:
+        yield
+    finally:
+        _WORLD.reset(token)
+
+
+def world_prefix(world: str) -> str:
+    """The head of every key of a world: ``wt:`` live, ``wt:drill:ID:`` a drill's."""
+    return f"{DRILL_PREFIX}{world}:" if world else "wt:"
+
+
+def drill_index(county: str) -> str:
+    """The county's drills: id → JSON record (streams.drills); outside every world, live included."""
+    return DRILL_PREFIX + "{" + county + "}:index"
+
+
+def drill_runner(county: str, drill: str) -> str:
+    """Lease of the process that runs a drill (streams.drills.DrillRunner), so one process runs it."""
+    return DRILL_PREFIX + "{" + county + "}:run:" + drill
+
 
 @dataclass(frozen=True, slots=True)
 class CountyKeys:
     """Keys of one county's control shard."""
 
     county: str
+    world: str = _default(default_factory=current_world)
+    """"" the live world, else a drill's id; by default the world of where the keys are built."""
 
     @property
     def tag(self) -> str:
         return "{" + self.county + "}"
 
     @property
+    def prefix(self) -> str:
+        return world_prefix(self.world)
+
+    @property
     def log(self) -> str:
         """Control stream."""
-        return f"wt:{self.tag}:log"
+        return f"{self.prefix}{self.tag}:log"
 
     @property
     def idem(self) -> str:
         """Idempotency keys of the control stream → first entry id."""
-        return f"wt:{self.tag}:idem"
+        return f"{self.prefix}{self.tag}:idem"
 
     @property
     def closed(self) -> str:
         """Unused on the control shard; present so both shards share one append script."""
-        return f"wt:{self.tag}:closed"
+        return f"{self.prefix}{self.tag}:closed"
 
     @property
     def totals(self) -> str:
         """Unused on the control shard (no report goes there); present for the shared append script."""
-        return f"wt:{self.tag}:totals"
+        return f"{self.prefix}{self.tag}:totals"
 
     def claims(self, operation: str) -> str:
         """Report ids of one operation → digest of the body first sent (exactly-once per operation)."""
-        return "wt:{" + f"{self.county}:{operation}" + "}:claims"
+        return self.prefix + "{" + f"{self.county}:{operation}" + "}:claims"
 
     @property
     def checkpoint(self) -> str:
         """Last control entry folded into the control read model."""
-        return f"wt:{self.tag}:rm:ckpt"
+        return f"{self.prefix}{self.tag}:rm:ckpt"
 
     @property
     def control(self) -> str:
         """Control read model: JSON snapshot of modes, secretaries, operations, alerts."""
-        return f"wt:{self.tag}:rm:control"
+        return f"{self.prefix}{self.tag}:rm:control"
 
     def geometry(self, digest: str) -> str:
         """Grid polygons (GeoJSON) by content digest, referenced from RegistryLoaded."""
-        return f"wt:{self.tag}:geo:{digest}"
+        return f"{self.prefix}{self.tag}:geo:{digest}"
 
     @property
     def users(self) -> str:
         """Accounts: username → JSON with role, scope and password hash."""
-        return f"wt:{self.tag}:users"
+        return f"{self.prefix}{self.tag}:users"
 
     @property
     def secret(self) -> str:
         """Token signing key, made once per county."""
-        return f"wt:{self.tag}:secret"
+        return f"{self.prefix}{self.tag}:secret"
 
     @property
     def revoked(self) -> str:
         """Revoked token ids (kiosk links, logouts) → expiry."""
-        return f"wt:{self.tag}:revoked"
+        return f"{self.prefix}{self.tag}:revoked"
 
     @property
     def changes(self) -> str:
         """Pub/sub channel of applied changes, for live push."""
-        return f"wt:{self.tag}:changes"
+        return f"{self.prefix}{self.tag}:changes"
 
     @property
     def lock_prefix(self) -> str:
         """Scheduler job locks."""
-        return f"wt:{self.tag}:lock:"
+        return f"{self.prefix}{self.tag}:lock:"
 
     @property
     def projectors(self) -> str:
         """Sorted set of live projector workers → last heartbeat (for sharing streams)."""
-        return f"wt:{self.tag}:projectors"
+        return f"{self.prefix}{self.tag}:projectors"
 
     @property
     def logins(self) -> str:
         """Failed-login counters for rate limiting."""
-        return f"wt:{self.tag}:logins"
+        return f"{self.prefix}{self.tag}:logins"
 
     def login_pair(self, username: str, source: str) -> str:
         """Login attempts reserved for one account from one address (dashboard.auth's throttle)."""
@@ -126,37 +191,37 @@ class CountyKeys:
     @property
     def auth_channel(self) -> str:
         """Pub/sub channel announcing token refusals (revoked, user removed or changed) to every process."""
-        return f"wt:{self.tag}:auth"
+        return f"{self.prefix}{self.tag}:auth"
 
     @property
     def kiosk_links(self) -> str:
         """Kiosk links made and not withdrawn: token id → JSON with scope, maker, made and expiry."""
-        return f"wt:{self.tag}:kiosk"
+        return f"{self.prefix}{self.tag}:kiosk"
 
     @property
     def audit(self) -> str:
         """Audit stream (dashboard.audit): login attempts and commands with their source address."""
-        return f"wt:{self.tag}:audit"
+        return f"{self.prefix}{self.tag}:audit"
 
     @property
     def personal(self) -> str:
         """Personal data kept out of the log: grid code → leader's phone (exported only with a grant)."""
-        return f"wt:{self.tag}:personal"
+        return f"{self.prefix}{self.tag}:personal"
 
     @property
     def snapshots(self) -> str:
         """Time-travel snapshots (streams.history): sorted set, score = instant ms, member = its name."""
-        return f"wt:{self.tag}:hist:snaps"
+        return f"{self.prefix}{self.tag}:hist:snaps"
 
     @property
     def notify_tries(self) -> str:
         """Delivery attempts per notification: id → ``attempts next_at_ms`` (the worker's back-off)."""
-        return f"wt:{self.tag}:notify:tries"
+        return f"{self.prefix}{self.tag}:notify:tries"
 
     @property
     def report_index(self) -> str:
         """After-action report aggregates folded so far, with the stream positions they stand at."""
-        return f"wt:{self.tag}:hist:report"
+        return f"{self.prefix}{self.tag}:hist:report"
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,25 +229,30 @@ class TownKeys:
     """Keys of one town's shard."""
 
     town: str
+    world: str = _default(default_factory=current_world)
 
     @property
     def tag(self) -> str:
         return "{" + self.town + "}"
 
     @property
+    def prefix(self) -> str:
+        return world_prefix(self.world)
+
+    @property
     def log(self) -> str:
         """Report stream of the town."""
-        return f"wt:{self.tag}:log"
+        return f"{self.prefix}{self.tag}:log"
 
     @property
     def idem(self) -> str:
         """Idempotency keys (operation:report_id) → first entry id."""
-        return f"wt:{self.tag}:idem"
+        return f"{self.prefix}{self.tag}:idem"
 
     @property
     def closed(self) -> str:
         """Operations closed for this town: the append script refuses their reports."""
-        return f"wt:{self.tag}:closed"
+        return f"{self.prefix}{self.tag}:closed"
 
     @property
     def totals(self) -> str:
@@ -192,29 +262,29 @@ class TownKeys:
         kept), so a correction is checked against the total the log defines. Not a read
         model: replay leaves it alone, as it leaves the stream.
         """
-        return f"wt:{self.tag}:totals"
+        return f"{self.prefix}{self.tag}:totals"
 
     @property
     def checkpoint(self) -> str:
         """Last entry of the town stream applied to its read models."""
-        return f"wt:{self.tag}:rm:ckpt"
+        return f"{self.prefix}{self.tag}:rm:ckpt"
 
     def counts(self, operation: str) -> str:
         """Hash ``grid|counter`` → total, for every grid of the town (town itself included)."""
-        return f"wt:{self.tag}:rm:counts:{operation}"
+        return f"{self.prefix}{self.tag}:rm:counts:{operation}"
 
     def last(self, operation: str) -> str:
         """Hash grid → epoch ms of the last report that touched it."""
-        return f"wt:{self.tag}:rm:last:{operation}"
+        return f"{self.prefix}{self.tag}:rm:last:{operation}"
 
     @property
     def operations(self) -> str:
         """Set of operations with read models in this town (for replay's drop)."""
-        return f"wt:{self.tag}:rm:ops"
+        return f"{self.prefix}{self.tag}:rm:ops"
 
     def snapshot(self, name: str) -> str:
         """This town's progress counts at one time-travel snapshot (streams.history)."""
-        return f"wt:{self.tag}:hist:snap:{name}"
+        return f"{self.prefix}{self.tag}:hist:snap:{name}"
 
 
 def field(grid: str, counter: str) -> str:

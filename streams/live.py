@@ -59,6 +59,7 @@ import base64
 import contextlib
 import json
 import logging
+import re
 import threading
 import time
 from collections import deque
@@ -74,13 +75,16 @@ from command.access import overlaps
 from command.fold import ControlState
 from command.grids import GridTree
 from command.operations import COUNTERS, Operation, OperationState
-from streams.keys import CountyKeys
+from streams.keys import CountyKeys, current_world, drill_index, in_world
 from streams.position import CONTROL, ORIGIN, Position, later, read_towns, towns_of
 from streams.readmodel import ControlView, current_county
 from streams.server import Client as RedisClient
 from streams.server import connect
 
 log = logging.getLogger(__name__)
+
+_DRILL_ID = re.compile(r"drill-[0-9a-f]{8}")
+"""A drill id as streams.drills makes them (a socket naming another is closed, 4404)."""
 
 Verify = Callable[[str], tuple[str, str, str]]
 """token → (username, role, scope); raises on a bad token."""
@@ -328,6 +332,17 @@ class LiveHub:
         """Set while the hub listens to the change feed (tests wait for it)."""
         self.wake = asyncio.Event()
         """Set when something is waiting to be sent (the flush loop sleeps on it)."""
+        self.world = current_world()
+        """"" live; a drill's id for the hub of a drill's world (`drill_hub`)."""
+        self._drills: dict[str, LiveHub] = {}
+
+    def _drill_exists(self, drill: str) -> bool:
+        if self._sync is None:
+            self._sync = connect(self.redis_url)
+        code = self.county or current_county(self._sync)
+        if not code:
+            return False
+        return bool(self._sync.hexists(drill_index(code), drill))
 
     # -- control state -----------------------------------------------------------------
 
@@ -610,7 +625,7 @@ class LiveHub:
                 # A cluster broadcasts PUBLISH to every node: subscribe through the one named.
                 r = aioredis.from_url(without_cluster_flag(self.redis_url))
                 pubsub = r.pubsub()
-                await pubsub.subscribe(CountyKeys(self.county).changes)
+                await pubsub.subscribe(CountyKeys(self.county, self.world).changes)
                 # Whatever happened while we were not subscribed: start again from Redis.
                 self.resync()
                 self.subscribed.set()
@@ -735,9 +750,31 @@ class LiveHub:
         """The hub's loops: the change feed, the flushes and the token re-check."""
         await asyncio.gather(self.feed(), self.flush(), self.guard())
 
+    def drill_hub(self, drill: str) -> LiveHub:
+        """The hub of a drill's world (``&drill=ID``): its own mirror and change feed, on this loop."""
+        hub = self._drills.get(drill)
+        if hub is None:
+            with in_world(drill):  # its tasks (and their to_thread calls) build the drill's keys
+                hub = self._drills[drill] = LiveHub(
+                    self.redis_url, self.verify, 1.0 / self.flush_interval, self.ping_s, self.resync_s,
+                    self.recheck, self.recheck_s, band=self.band,
+                )
+                hub.world = drill
+                asyncio.get_running_loop().create_task(hub.run())
+        return hub
+
     async def handler(self, ws: ServerConnection) -> None:
         """One browser: authenticate, register its view, then keep the socket open."""
         query = parse_qs(urlparse(ws.request.path).query) if ws.request else {}
+        drill = (query.get("drill") or [""])[0]
+        if drill and not self.world:
+            if not _DRILL_ID.fullmatch(drill) or not await asyncio.to_thread(self._drill_exists, drill):
+                await ws.close(4404, "no such drill")
+                return
+            hub = self.drill_hub(drill)
+            with in_world(drill):
+                await hub.handler(ws)
+            return
         token = (query.get("token") or [""])[0]
         try:
             _, _, allowed = await asyncio.to_thread(self.verify, token)

@@ -122,6 +122,14 @@ for c = 1, #need, 1000 do  -- every idempotency key looked up at once: one call,
   local got = redis.call('HMGET', KEYS[2], unpack(ask))
   for j = 1, #got do prior[need[c + j - 1]] = got[j] end
 end
+local clocked, lms, lseq = string.sub(KEYS[1], 1, 9) == 'wt:drill:', 0, -1
+if clocked then  -- a drill's world (streams.keys.DRILL_PREFIX): entry ids on the drill's clock, the `at` given
+  local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+  if top[1] then
+    local a, b = string.match(top[1][1], '(%d+)-(%d+)')
+    lms, lseq = tonumber(a), tonumber(b)
+  end
+end
 local closed, seen, fresh, cfresh, dirty, dirtyl, out = {}, {}, {}, {}, {}, {}, {}
 for e = 1, n do
   local i = at[e]
@@ -153,7 +161,13 @@ for e = 1, n do
       local f = ARGV[i + 9 + 2 * low]
       out[e] = '!3 ' .. string.format('%d', tot[f]) .. ' ' .. f
     else
-      local id = redis.call('XADD', KEYS[1], '*', 't', ARGV[i], 'v', ARGV[i + 1], 'a', ARGV[i + 2],
+      local xid = '*'
+      if clocked then
+        local ms = tonumber(ARGV[i + 3])
+        if ms > lms then lms, lseq = ms, 0 else lseq = lseq + 1 end
+        xid = string.format('%d-%d', lms, lseq)
+      end
+      local id = redis.call('XADD', KEYS[1], xid, 't', ARGV[i], 'v', ARGV[i + 1], 'a', ARGV[i + 2],
         'at', ARGV[i + 3], 'k', key, 'd', ARGV[i + 5])
       for j = 1, m do
         local f = ARGV[i + 9 + 2 * j]
@@ -197,7 +211,9 @@ return out
 """Per event, atomically: a report_id claimed with another body is refused (``!4``); a key seen
 before answers the first id (``=ID``); a report on an operation closed for the town (``!2``) or
 taking a grid's running total below zero (``!3 TOTAL FIELD``) is refused; else XADD, record the
-key, the new totals and the claim, and answer the new id. Every refusal changes nothing.
+key, the new totals and the claim, and answer the new id. Every refusal changes nothing. In a
+drill's world (keys under ``wt:drill:``) the entry id is the event's ``at`` (the drill's clock),
+or just after the stream's last id, so the log's own clock is the drill's.
 
 A report claimed here (one Redis) keeps no idempotency key of its own in the town: its claim
 ``report_id → digest@town ID`` says both that the id is taken and which entry answers a retry, so
@@ -297,7 +313,9 @@ def id_tuple(entry_id: str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
-def close_for_reports(client: Client, towns: Sequence[str], operations: Iterable[str]) -> None:
+def close_for_reports(
+    client: Client, towns: Sequence[str], operations: Iterable[str], world: str | None = None
+) -> None:
     """Make every town's append script refuse reports on `operations`: once their OperationClosed is
     in the log, never before (a refused or failed close must change nothing). Idempotent."""
     ops = sorted(operations)
@@ -305,7 +323,7 @@ def close_for_reports(client: Client, towns: Sequence[str], operations: Iterable
         return
     pipe = client.pipeline(transaction=False)
     for town in towns:
-        pipe.sadd(TownKeys(town).closed, *ops)
+        pipe.sadd((TownKeys(town) if world is None else TownKeys(town, world)).closed, *ops)
     pipe.execute()
 
 
@@ -347,9 +365,10 @@ class EventLog:
         towns: Sequence[str] = (),
         town_of: Callable[[str], str | None] | None = None,
         claims: ClaimMode | None = None,
+        world: str | None = None,
     ) -> None:
         self.client = client
-        self.county = CountyKeys(county)
+        self.county = CountyKeys(county) if world is None else CountyKeys(county, world)
         self.towns = tuple(towns)
         self.town_of = town_of
         cluster = isinstance(client, redis.cluster.RedisCluster)
@@ -368,13 +387,13 @@ class EventLog:
                 raise ValueError(f"no town for grid {event.grid}")
             keys = self._town_keys.get(town)
             if keys is None:
-                keys = self._town_keys[town] = TownKeys(town)
+                keys = self._town_keys[town] = TownKeys(town, self.county.world)
             return keys
         return self.county
 
     def streams(self) -> list[str]:
         """Every stream of the county: control first, then towns."""
-        return [self.county.log, *(TownKeys(t).log for t in self.towns)]
+        return [self.county.log, *(TownKeys(t, self.county.world).log for t in self.towns)]
 
     # -- append ------------------------------------------------------------------
 
@@ -497,7 +516,7 @@ class EventLog:
 
     def close_for_reports(self, *operations: str) -> None:
         """Refuse further reports on operations in every town (see `close_for_reports`)."""
-        close_for_reports(self.client, self.towns, operations)
+        close_for_reports(self.client, self.towns, operations, self.county.world)
 
     # -- read --------------------------------------------------------------------
 

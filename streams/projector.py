@@ -283,7 +283,7 @@ class Projector:
         """Control stream and one per town of the current registry."""
         tree = self.view.state.tree
         towns = tree.towns if tree is not None else ()
-        return [self.keys.log, *(TownKeys(t).log for t in towns)]
+        return [self.keys.log, *(TownKeys(t, self.keys.world).log for t in towns)]
 
     def _ensure_group(self, stream: str) -> None:
         if stream in self._groups:
@@ -340,6 +340,7 @@ class Projector:
             self._release(keys=[_lease_key(s)], args=[self.consumer])
         self.owned = set()
         self._ckpt.clear()
+        self._next_claim = 0.0  # stepped again (another catch_up): claim at once, not a quarter lease later
         self.client.zrem(self.keys.projectors, self.consumer)
 
     # -- one round -----------------------------------------------------------------
@@ -525,7 +526,7 @@ class Projector:
         todo = {o.id for o in self.view.state.operations.values() if o.state == OperationState.CLOSED}
         todo -= self._marked
         if todo and tree is not None:
-            close_for_reports(self.client, tree.towns, todo)
+            close_for_reports(self.client, tree.towns, todo, self.keys.world)
             self._marked |= todo
 
     def _apply_town(self, stream: str, ckpt: str, page: Page) -> str | None:
@@ -535,7 +536,7 @@ class Projector:
         """Fold a page of a town's reports into the one script call that writes it (no I/O)."""
         tree = self.view.state.tree
         town = stream.split("{", 1)[1].split("}", 1)[0]
-        tk = TownKeys(town)
+        tk = TownKeys(town, self.keys.world)
         root = tree.root if tree is not None else ""
         if page.reports and tree is None:
             raise RuntimeError("reports before any registry")

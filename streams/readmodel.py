@@ -141,7 +141,7 @@ class ProgressView:
         pipe = self.client.pipeline(transaction=False)
         for _, src in reads:
             town = tree.town_of(src) or src
-            pipe.hmget(TownKeys(town).counts(operation), [field(src, c) for c in counters])
+            pipe.hmget(TownKeys(town, self.control.keys.world).counts(operation), [field(src, c) for c in counters])
         out: dict[str, dict[str, int]] = {g: dict.fromkeys(counters, 0) for g in wanted}
         for (g, _), values in zip(reads, pipe.execute() if reads and counters else [], strict=False):
             cell = out[g]
@@ -160,7 +160,7 @@ class ProgressView:
             srcs = list(tree.towns) if g == tree.root else [g]
             plan.append((g, srcs))
             for s in srcs:
-                pipe.hget(TownKeys(tree.town_of(s) or s).last(operation), s)
+                pipe.hget(TownKeys(tree.town_of(s) or s, self.control.keys.world).last(operation), s)
         values = iter(pipe.execute() if plan else [])
         out: dict[str, int | None] = {}
         for g, srcs in plan:
@@ -190,7 +190,7 @@ class ProgressView:
 
     def town_totals(self, operation: str, town: str) -> dict[str, dict[str, int]]:
         """Every grid of one town with its totals (the map's input)."""
-        raw = self.client.hgetall(TownKeys(town).counts(operation))
+        raw = self.client.hgetall(TownKeys(town, self.control.keys.world).counts(operation))
         out: dict[str, dict[str, int]] = {}
         for k, v in raw.items():
             grid, _, counter = _s(k).partition("|")
@@ -199,5 +199,5 @@ class ProgressView:
 
     def town_last(self, operation: str, town: str) -> dict[str, int]:
         """Every grid of one town with the time of its last report."""
-        raw = self.client.hgetall(TownKeys(town).last(operation))
+        raw = self.client.hgetall(TownKeys(town, self.control.keys.world).last(operation))
         return {_s(k): int(v) for k, v in raw.items()}

@@ -45,6 +45,7 @@ from command.localtime import OFFSET_MS
 from dashboard.components.bands import browser_rules
 from dashboard.components.board_model import READER, labels, search
 from dashboard.components.charts import curve_figure
+from dashboard.components.drill_banner import banner as drill_banner
 from dashboard.components.map import base_figure, bounds
 from dashboard.components.session import actor_of, backend, login_form, register_login
 from dashboard.i18n import lang_of, t
@@ -119,10 +120,12 @@ def _config(
 
 
 def layout(
-    scope: str | None = None, op: str | None = None, lang: str | None = None, token: str | None = None, **_: Any
+    scope: str | None = None, op: str | None = None, lang: str | None = None, token: str | None = None,
+    drill: str | None = None, **_: Any,
 ) -> html.Div:
-    """The frame of the board for one query; board.js fills it."""
+    """The frame of the board for one query; board.js fills it (``drill``: a drill's wall, DESIGN §7.4)."""
     lang = lang_of(lang)
+    drill = drill if isinstance(drill, str) and drill.startswith("drill-") and len(drill) <= 20 else None
     other = "en" if lang == "zh-CN" else "zh-CN"
     geo, box = _geometry(scope)
     header = html.Header(
@@ -243,13 +246,14 @@ def layout(
                 html.Div(login_form("board", lang), className="b-login-card"),
                 id="board-signin", className="b-login",
             ),
+            *([drill_banner(drill, lang)] if drill else []),
             html.Div([header, lost, html.Main([left, centre, right], id="board", className="b-grid")],
                      id="board-frame", className="b-frame"),
         ],
         id="board-root",
-        className="board",
+        className="board board-drill" if drill else "board",
         lang=lang,
-        **_attrs(data_conn="connecting"),
+        **_attrs(data_conn="connecting", **({"data_drill": drill} if drill else {})),
     )
 
 

@@ -31,6 +31,7 @@ import dash
 from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
 from dashboard.components.console_mobilisation import mobilisation_card
+from dashboard.components.drill_banner import card as drill_card
 from dashboard.components.session import login_form, register_login
 from dashboard.i18n import lang_of, t
 from dashboard.pages import console_actions, console_scope  # noqa: F401  (their callbacks)
@@ -219,7 +220,7 @@ def layout(lang: str | None = None, scope: str | None = None, **_: Any) -> html.
                     html.Div([_ops_card(lang),
                               _card(t("console.alerts", lang), html.Div(id="console-alerts"),
                                     id_="console-alerts-card"),
-                              _kiosk_card(lang)], className="console-col"),
+                              _kiosk_card(lang), drill_card(lang)], className="console-col"),
                 ],
                 className="console-grid",
             ),

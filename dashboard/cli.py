@@ -279,6 +279,8 @@ EXAMPLES: dict[str, str] = {
     "users": "echo 's3cret-pass' | wartime users add zhang --role commander --scope PN01\n"
              "wartime users list\nwartime users remove zhang",
     "audit": "wartime audit --kind login* --since 2022-03-15T00:00 --newest-first --limit 50",
+    "drill": "wartime drill op-1a2b3c --speed 60 --scenario town-silent.json\n"
+             "  (replays the recorded operation into a drill's own world; docs/drills.md has the scenario format)",
     "bench": "wartime bench --quick",
     "stop": "wartime stop --data ./wartime-data",
 }

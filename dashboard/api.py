@@ -388,10 +388,14 @@ def create_api(backend: Backend, extensions: Iterable[Extension] = ()) -> Bluepr
         with backend.lock:
             county = backend.county
             ev: Any
+            acting: list[dict[str, str]] = []
             if dry_run:
                 county.refresh()
                 ev = modes_commands.switch(county.state, actor, req)
                 event_id = None
+                secs = county.state.secretaries
+                acting = [{"grid": g, "person": secs[g].name} for g in ev.released  # type: ignore[attr-defined]
+                          if g in secs and secs[g].acting]
             else:
                 out = county.switch(actor, req, key=_str(data, "request_id", required=False))
                 ev, event_id = out.event, out.event_id
@@ -403,6 +407,7 @@ def create_api(backend: Backend, extensions: Iterable[Extension] = ()) -> Bluepr
             "installed": [list(p) for p in ev.installed],  # type: ignore[attr-defined]
             "vacancies": list(ev.vacancies),  # type: ignore[attr-defined]
             "released": len(ev.released),  # type: ignore[attr-defined]
+            "acting_released": acting,  # acting secretaries a stand-down releases (dry run)
         }
 
     @api.post("/levels")
@@ -497,6 +502,7 @@ def create_api(backend: Backend, extensions: Iterable[Extension] = ()) -> Bluepr
             answer = county.progress.progress(op, grid)
             answer["over_target"] = over_target(operation, answer["counts"], grid)
             answer["state"] = operation.state.value
+            answer["closed_parts"] = dict(sorted(operation.closed_parts.items()))  # town → when its part closed
             return answer
 
     @api.post("/operations/<op>/close")

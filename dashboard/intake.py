@@ -32,12 +32,13 @@ from flask import Blueprint, Response, request
 
 from command.access import Actor
 from command.errors import CommandRejected
-from command.operations import ReportRequest
+from command.operations import OperationState, ReportRequest
 from dashboard import audit
 from dashboard.api import Backend, answer_to, extra_headers, json_object, read_body
 from dashboard.auth import Session
 from streams.county import send_batch_spread
 from streams.log import Appended
+from streams.projector import wait_applied
 
 REPORT_ENDPOINT = "api.report"
 """The Flask endpoint of ``POST /api/v1/operations/<op>/reports``: the ASGI worker finds it in the same
@@ -139,6 +140,34 @@ class Intake:
             return self.backend.county.plan_report(actor, request_of(operation, data),
                                                    max_age_ms=REPORT_STATE_MAX_AGE_MS)
 
+    # -- commands ------------------------------------------------------------------------------
+
+    def close_part(self, actor: Actor, operation: str, town: str, body: Mapping[str, Any] | bytes, *,
+                   source: str | None = None, path: str = "") -> Answer:
+        """End an operation in one town (its part): 200 with the town's frozen totals, or the refusal.
+
+        The county's commander or the town's own; the last open part closes the
+        operation whole (``state: "closed"``). See `streams.county.County.close_part`.
+        """
+        try:
+            data = body if isinstance(body, Mapping) else json_object(body, optional=True)
+            reason = data.get("reason", "")
+            with self.backend.lock:
+                county = self.backend.county
+                out = county.close_part(actor, operation, town, reason if reason is not None else "")
+                op = county.state.operations[operation]
+            wait_applied(self.backend.client, county.log, timeout_s=10)  # what was acknowledged before, counted
+            answer = Answer(200, {
+                "operation_id": operation, "town": town, "event_id": out.event_id,
+                "state": "closed" if op.state == OperationState.CLOSED else "part_closed",
+                "closed_parts": dict(sorted(op.closed_parts.items())),
+                "targets": op.target_of(town), "totals": county.progress.totals(operation, [town])[town],
+            })
+        except Exception as exc:
+            answer = refused(exc, operation)
+        self._audit(actor.username, source, path or f"/api/v1/operations/{operation}/towns/{town}/close", answer)
+        return answer
+
     # -- HTTP transports -------------------------------------------------------------------
 
     def receive(self, authorization: str, operation: str, body: Callable[[], bytes], *,
@@ -218,7 +247,8 @@ def intake_of(app: Any) -> Intake:
 
 
 def register(api: Blueprint, backend: Backend) -> None:
-    """``POST /operations/<op>/reports`` on the API blueprint, answered by this app's one `Intake`."""
+    """``POST /operations/<op>/reports`` and ``POST /operations/<op>/towns/<town>/close`` on the API
+    blueprint, answered by this app's one `Intake`."""
     intake = Intake(backend)
     api.record_once(lambda state: state.app.config.setdefault(INTAKE, intake))
 
@@ -230,6 +260,20 @@ def register(api: Blueprint, backend: Backend) -> None:
             source=audit.source_address(), path=request.path,
         )
         request.environ["wartime.audited"] = True  # the entry is written; the blueprint's hook skips it
+        resp = Response(answer.payload(), status=answer.status, mimetype="application/json")
+        resp.headers.update(answer.headers)
+        return resp
+
+    @api.post("/operations/<op>/towns/<town>/close")
+    def close_part(op: str, town: str) -> Response:
+        try:
+            actor = backend.session().actor
+            raw = read_body(request.stream.read, request.content_length)
+        except Exception as exc:  # no session or no body: the blueprint's hook writes the entry
+            answer = refused(exc, op)
+        else:
+            answer = intake.close_part(actor, op, town, raw, source=audit.source_address(), path=request.path)
+            request.environ["wartime.audited"] = True
         resp = Response(answer.payload(), status=answer.status, mimetype="application/json")
         resp.headers.update(answer.headers)
         return resp

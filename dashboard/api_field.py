@@ -34,9 +34,10 @@ import flask
 from flask import Blueprint, Response, request
 
 from command.access import Actor, Role, overlaps, require_read, within_scope
+from command.errors import InvalidRequest
 from command.fold import ControlState
 from command.grids import GRID_LEVELS, GridTree, Level
-from command.operations import Operation, OperationState
+from command.operations import Operation, OperationState, towns_of
 from dashboard.api import Backend, handler
 
 __all__ = [
@@ -218,8 +219,20 @@ def _rows(items: Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
     return rows[:MAX_ROWS], len(rows)
 
 
-def scope_view(backend: Backend, actor: Actor, code: str) -> dict[str, Any]:
-    """The console's panels for one scope: vacancies, secretaries, operations, alerts."""
+def _matches(query: str, *texts: str | None) -> bool:
+    """Whether every word of a search is in one of the texts (codes and names, case-folded)."""
+    hay = " ".join(t for t in texts if t).casefold()
+    return all(w in hay for w in query.casefold().split())
+
+
+def scope_view(backend: Backend, actor: Actor, code: str, vq: str = "", voffset: int = 0,
+               vlimit: int = MAX_ROWS) -> dict[str, Any]:
+    """The console's panels for one scope: vacancies, secretaries, operations, alerts.
+
+    Vacancies are searched (`vq`: words in the grid's, its parent's or its town's
+    code or name) and paged (`voffset`, `vlimit`); ``vacancies_total`` counts the
+    scope's, ``vacancies_matched`` those the search finds.
+    """
     county = backend.county
     st = county.refresh()
     tree = county.tree
@@ -230,10 +243,17 @@ def scope_view(backend: Backend, actor: Actor, code: str) -> dict[str, Any]:
         p = tree[c].parent
         return tree[p].name if p else None
 
-    vacancies, n_vac = _rows(
-        {"grid": g, "name": tree[g].name, "parent_name": parent_name(g), "since": since}
-        for g, since in sorted(st.vacancies.items()) if tree.is_within(g, code)
-    )
+    def town_name(c: str) -> str | None:
+        town = tree.town_of(c)
+        return tree[town].name if town else None
+
+    in_scope = [(g, since) for g, since in sorted(st.vacancies.items()) if tree.is_within(g, code)]
+    found = [(g, since) for g, since in in_scope
+             if not vq or _matches(vq, g, tree[g].name, tree[g].parent, parent_name(g), town_name(g))]
+    voffset = max(0, min(voffset, max(len(found) - 1, 0)))
+    vacancies = [{"grid": g, "name": tree[g].name, "parent_name": parent_name(g), "town_name": town_name(g),
+                  "since": since} for g, since in found[voffset:voffset + max(1, min(vlimit, MAX_ROWS))]]
+    n_vac = len(in_scope)
     secretaries, n_sec = _rows(
         {"grid": g, "name": tree[g].name, "parent_name": parent_name(g), "person": s.name,
          "acting": s.acting, "since": s.since}
@@ -245,14 +265,22 @@ def scope_view(backend: Backend, actor: Actor, code: str) -> dict[str, Any]:
             continue
         at = op.scope if tree.is_within(op.scope, code) else code
         totals = county.progress.totals(op.id, [at])[at]
+        town = tree.town_of(at)
         ops.append({
             **op.summary(),
             "scope_name": tree[op.scope].name,
+            "scope_population": tree[op.scope].population,
             "counters": list(op.counters),
             "at": at,
             "at_name": tree[at].name,
+            "at_population": tree[at].population,
             "targets": op.target_of(at),
             "totals": totals,
+            "can_close": actor.role == Role.COMMANDER and within_scope(actor, tree, op.scope),
+            # This scope's town, when the operation spans several towns: its part can close on its own.
+            "part": town if town is not None and len(towns_of(tree, op.scope)) > 1 else None,
+            "part_name": tree[town].name if town is not None else None,
+            "part_closed_at": op.closed_parts.get(town) if town is not None else None,
         })
     alerts, n_alerts = _rows(
         {**a.to_json(), "grid_name": tree[a.grid].name if a.grid in tree else a.grid,
@@ -264,8 +292,12 @@ def scope_view(backend: Backend, actor: Actor, code: str) -> dict[str, Any]:
     return {
         "grid": node_summary(tree, st, code, agg),
         "can_command": can_command,
+        "town": tree.town_of(code),
         "vacancies": vacancies,
         "vacancies_total": n_vac,
+        "vacancies_matched": len(found),
+        "vacancies_offset": voffset,
+        "vacancies_query": vq,
         "secretaries": secretaries,
         "secretaries_total": n_sec,
         "operations": ops,
@@ -296,8 +328,14 @@ def register(api: Blueprint, backend: Backend) -> None:
     @handler
     def console_scope(code: str) -> Any:
         actor = backend.actor()
+        vq = (request.args.get("vq") or "")[:100]
+        try:
+            voffset = int(request.args.get("voffset") or 0)
+            vlimit = int(request.args.get("vlimit") or MAX_ROWS)
+        except ValueError:
+            raise InvalidRequest("voffset and vlimit must be whole numbers", field="voffset") from None
         with backend.lock:
-            return scope_view(backend, actor, code)
+            return scope_view(backend, actor, code, vq, voffset, vlimit)
 
     @api.get("/field/sw.js")
     def field_sw() -> Response:

@@ -331,8 +331,7 @@ def _alert_row(a: Mapping[str, Any], can: bool, lang: str) -> html.Div:
     kind = str(a["kind"])
     acked = a.get("acked_by")
     pick = (dcc.Checklist(id={"type": "console-alert-pick", "alert": a["id"]},
-                          options=[{"label": "", "value": a["id"]}], value=[], className="console-alert-pick",
-                          **_attrs({"data-pick": a["id"]}))
+                          options=[{"label": "", "value": a["id"]}], value=[], className="console-alert-pick")
             if can and not acked else None)
     return html.Div(
         [

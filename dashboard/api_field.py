@@ -328,7 +328,7 @@ def register(api: Blueprint, backend: Backend) -> None:
     @handler
     def console_scope(code: str) -> Any:
         actor = backend.actor()
-        vq = (request.args.get("vq") or "")[:100]
+        vq = (request.args.get("vq") or "")[:100].strip()
         try:
             voffset = int(request.args.get("voffset") or 0)
             vlimit = int(request.args.get("vlimit") or MAX_ROWS)

@@ -118,14 +118,18 @@ def panel(name: str, scope: str, children: Any) -> html.Div:
     return html.Div(children, className="console-panel", **_attrs({"data-panel": name, "data-panel-scope": scope}))
 
 
-def _vac_offset(view: Mapping[str, Any] | None, scope: str, trigger: Any) -> int:
-    """Where the vacancy page starts: 0 on a new scope or search, a page on or back on prev/next."""
-    if not view or (view.get("grid") or {}).get("code") != scope or trigger in ("console-scope", "console-vac-q"):
+def _vac_offset(view: Mapping[str, Any] | None, scope: str, query: str, pressed: set[str]) -> int:
+    """Where the vacancy page starts: 0 on a new scope or search, a page on or back on next/previous.
+
+    Decided from the view on screen, not from which input fired first: leaving the
+    search box (a blur) may fire it unchanged together with a page button.
+    """
+    if not view or (view.get("grid") or {}).get("code") != scope or (view.get("vacancies_query") or "") != query:
         return 0
     at = int(view.get("vacancies_offset") or 0)
-    if trigger == "console-vac-next":
+    if "console-vac-next" in pressed:
         return at + VAC_PAGE if at + VAC_PAGE < int(view.get("vacancies_matched") or 0) else at
-    if trigger == "console-vac-prev":
+    if "console-vac-prev" in pressed:
         return max(0, at - VAC_PAGE)
     return at
 
@@ -170,8 +174,10 @@ def _scope(scope: str | None, _: int, __: Any, vq: str | None, ___: Any, ____: A
     grid_class = "console-panels"
     if not scope or not _token(session):
         return [], [], hide, hide, [], hide, "", hide, None, no_update, [], [], [], hide, grid_class, no_update
-    offset = _vac_offset(old, scope, ctx.triggered_id)
-    query = urlencode({"vq": (vq or "").strip(), "voffset": offset, "vlimit": VAC_PAGE})
+    pressed = {str(tr.get("prop_id", "")).split(".")[0] for tr in ctx.triggered or () if tr.get("value")}
+    words = (vq or "").strip()
+    offset = _vac_offset(old, scope, words, pressed)
+    query = urlencode({"vq": words, "voffset": offset, "vlimit": VAC_PAGE})
     status, view = api("GET", f"/console/scope/{scope}?{query}", session)
     if status != 200:
         if ctx.triggered_id == "console-interval":

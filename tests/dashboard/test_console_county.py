@@ -17,7 +17,8 @@ import redis
 
 from streams.server import EmbeddedRedis
 from tests.conftest import Served, make_tree, seed_county, start_server
-from tests.dashboard.test_console import api, eventually, last, login, result
+from tests.dashboard.test_console import api, last, login
+from tests.dashboard.test_console import eventually as _eventually
 
 TREE = make_tree(towns=3, larges=8, mediums=9, smalls=2, micros=1)
 VACANCIES = sorted(g for g in TREE.small_grids("TC") if not TREE[g].first_leader)
@@ -38,6 +39,18 @@ def county_server(redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPath
     served.operation = r.json()["operation_id"]  # type: ignore[attr-defined]
     yield served
     served.stop()
+
+
+def eventually(check: Any, timeout: float = 45.0) -> None:
+    """Longer than the console module's: a county's panels take a few seconds on a loaded machine."""
+    _eventually(check, timeout)
+
+
+def result(page: Any, before: str) -> str:
+    """The newest action result once it differs from `before`."""
+    loc = page.locator("[data-result]")
+    eventually(lambda: loc.count() > 0 and loc.inner_text() != before)
+    return str(loc.inner_text())
 
 
 def _op(s: Served) -> str:

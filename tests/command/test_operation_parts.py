@@ -22,6 +22,8 @@ from command.fold import Counts
 from command.grids import GridTree
 from command.modes import SwitchRequest, standdown_blockers, switch
 from command.operations import LaunchRequest, ReportRequest, close_part, launch, open_towns, report
+from command.report import timeline
+from command.report_fold import fold_records
 from tests.command.helpers import Log
 
 CMD = Actor("boss", Role.COMMANDER, "TC")
@@ -137,3 +139,12 @@ def test_the_part_close_event_keeps_its_wire_form() -> None:
     assert fields["t"] == "operation_part_closed" and fields["v"] == "1"
     rec = decode("9-0", fields)
     assert isinstance(rec, Recorded) and rec.event == ev
+
+
+def test_the_after_action_timeline_shows_the_part_closed_with_its_frozen_total(log: Log, tree: GridTree) -> None:
+    log.add(_report(log, LEAF1, "a", 12))
+    log.add(close_part(log.state, CMD, "op1", "TC01"))
+    log.add(_report(log, LEAF2, "b", 3))
+    items = timeline(fold_records(log.records), log.records, "op1", log.ms)
+    (item,) = [i for i in items if i.kind == "part_closed"]
+    assert item.params["grid"] == "TC01" and item.params["total"] == "12"

@@ -16,8 +16,8 @@ import pytest
 import redis
 
 from streams.server import EmbeddedRedis
-from tests.conftest import Served, make_tree, seed_county, start_server
-from tests.dashboard.test_console import api, last, login
+from tests.conftest import PASSWORD, Served, make_tree, seed_county, start_server
+from tests.dashboard.test_console import DESKTOP, api, last
 from tests.dashboard.test_console import eventually as _eventually
 
 TREE = make_tree(towns=3, larges=8, mediums=9, smalls=2, micros=1)
@@ -44,6 +44,19 @@ def county_server(redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPath
 def eventually(check: Any, timeout: float = 45.0) -> None:
     """Longer than the console module's: a county's panels take a few seconds on a loaded machine."""
     _eventually(check, timeout)
+
+
+def login(browser: Any, served: Served, user: str) -> tuple[Any, Any]:
+    """A desktop browser logged in through the console's form (patient: a county's first panels are heavy)."""
+    ctx = browser.new_context(viewport=DESKTOP)
+    ctx.set_default_timeout(60_000)
+    page = ctx.new_page()
+    page.goto(f"{served.url}/console")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("[data-action=login]")
+    page.wait_for_selector("[data-scope]")
+    return ctx, page
 
 
 def result(page: Any, before: str) -> str:

@@ -235,6 +235,7 @@ def layout(lang: str | None = None, scope: str | None = None, **_: Any) -> html.
         dcc.Store(id="console-log", data=[]),
         dcc.Store(id="console-auth", data=None),
         dcc.Store(id="console-view", data=None),
+        dcc.Store(id="console-vac-page", data=None),
         dcc.Store(id="console-kiosk-token", data=None),
         dcc.Store(id="console-kiosk-rev", data=0),
         dcc.Interval(id="console-interval", interval=REFRESH_MS),

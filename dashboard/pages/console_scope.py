@@ -118,20 +118,30 @@ def panel(name: str, scope: str, children: Any) -> html.Div:
     return html.Div(children, className="console-panel", **_attrs({"data-panel": name, "data-panel-scope": scope}))
 
 
-def _vac_offset(view: Mapping[str, Any] | None, scope: str, query: str, pressed: set[str]) -> int:
-    """Where the vacancy page starts: 0 on a new scope or search, a page on or back on next/previous.
+@callback(
+    Output("console-vac-page", "data"),
+    Input("console-vac-prev", "n_clicks"),
+    Input("console-vac-next", "n_clicks"),
+    State("console-view", "data"),
+    prevent_initial_call=True,
+)
+def _vac_page(_: Any, __: Any, view: Any) -> Any:
+    """A page of vacancies on or back from the one on screen, for the scope and search on screen."""
+    if not view or not (ctx.triggered and ctx.triggered[0].get("value")):
+        return no_update
+    at, matched = int(view.get("vacancies_offset") or 0), int(view.get("vacancies_matched") or 0)
+    if ctx.triggered_id == "console-vac-next":
+        at = at + VAC_PAGE if at + VAC_PAGE < matched else at
+    else:
+        at = max(0, at - VAC_PAGE)
+    return {"scope": (view.get("grid") or {}).get("code"), "q": view.get("vacancies_query") or "", "offset": at}
 
-    Decided from the view on screen, not from which input fired first: leaving the
-    search box (a blur) may fire it unchanged together with a page button.
-    """
-    if not view or (view.get("grid") or {}).get("code") != scope or (view.get("vacancies_query") or "") != query:
-        return 0
-    at = int(view.get("vacancies_offset") or 0)
-    if "console-vac-next" in pressed:
-        return at + VAC_PAGE if at + VAC_PAGE < int(view.get("vacancies_matched") or 0) else at
-    if "console-vac-prev" in pressed:
-        return max(0, at - VAC_PAGE)
-    return at
+
+def _vac_offset(page: Any, scope: str, query: str) -> int:
+    """Where the vacancy page starts: the page chosen for this scope and search, else the first."""
+    if isinstance(page, dict) and page.get("scope") == scope and page.get("q") == query:
+        return max(0, int(page.get("offset") or 0))
+    return 0
 
 
 @callback(
@@ -155,15 +165,12 @@ def _vac_offset(view: Mapping[str, Any] | None, scope: str, query: str, pressed:
     Input("console-tick", "data"),
     Input("console-interval", "n_intervals"),
     Input("console-vac-q", "value"),
-    Input("console-vac-prev", "n_clicks"),
-    Input("console-vac-next", "n_clicks"),
-    State("console-view", "data"),
+    Input("console-vac-page", "data"),
     State("session", "data"),
     State("console-lang", "data"),
     prevent_initial_call="initial_duplicate",
 )
-def _scope(scope: str | None, _: int, __: Any, vq: str | None, ___: Any, ____: Any, old: Any, session: Any,
-           lang: str) -> Any:
+def _scope(scope: str | None, _: int, __: Any, vq: str | None, vpage: Any, session: Any, lang: str) -> Any:
     """Every panel of the chosen scope from one view, in one answer: none ever shows another scope.
 
     Header, mode, secretaries and vacancies (searched and paged), operations with
@@ -174,9 +181,8 @@ def _scope(scope: str | None, _: int, __: Any, vq: str | None, ___: Any, ____: A
     grid_class = "console-panels"
     if not scope or not _token(session):
         return [], [], hide, hide, [], hide, "", hide, None, no_update, [], [], [], hide, grid_class, no_update
-    pressed = {str(tr.get("prop_id", "")).split(".")[0] for tr in ctx.triggered or () if tr.get("value")}
     words = (vq or "").strip()
-    offset = _vac_offset(old, scope, words, pressed)
+    offset = _vac_offset(vpage, scope, words)
     query = urlencode({"vq": words, "voffset": offset, "vlimit": VAC_PAGE})
     status, view = api("GET", f"/console/scope/{scope}?{query}", session)
     if status != 200:

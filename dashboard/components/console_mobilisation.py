@@ -83,18 +83,25 @@ def render(mob: Mapping[str, Any], failed: int, lang: str, can_command: bool) ->
     return out
 
 
-def mobilisation(scope: str | None, session: Any, lang: str) -> list[Any]:
-    """The card's content for the console's scope (filled by the console's one scope callback, in step with
-    every other panel: `dashboard.pages.console_scope._scope`)."""
+def fetch(scope: str | None, session: Any) -> dict[str, Any] | None:
+    """What the card shows for the console's scope: the mobilisation answer and the failed notifications."""
     token = _token(session)
     if not scope or not token:
-        return []
+        return None
     status, mob = call_api("GET", f"/mobilisation?scope={scope}", token)
     if status != 200:
-        return []
+        return None
     _, failed = call_api("GET", f"/notifications?state=failed&scope={scope}", token)
+    return {"mob": mob, "failed": int(failed.get("total", 0))}
+
+
+def mobilisation(data: Mapping[str, Any] | None, session: Any, lang: str) -> list[Any]:
+    """The card's content from `fetch` (filled by the console's one scope callback, in step with every other
+    panel: `dashboard.pages.console_scope._scope`)."""
+    if not data:
+        return []
     can = isinstance(session, dict) and session.get("role") == "commander"
-    return render(mob, int(failed.get("total", 0)), lang or "zh-CN", can)
+    return render(data["mob"], int(data.get("failed", 0)), lang or "zh-CN", can)
 
 
 @callback(

@@ -11,7 +11,7 @@ from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, 
 
 from command.localtime import local_datetime, local_minute, parse_instant
 from command.operations import COUNTERS
-from dashboard.components.console_mobilisation import mobilisation
+from dashboard.components.console_mobilisation import fetch, mobilisation
 from dashboard.i18n import t
 from dashboard.pages.console_kit import (
     REGISTRY_DEFAULT,
@@ -86,7 +86,7 @@ def _people(view: Mapping[str, Any], lang: str) -> list[Any]:
             **_attrs({"data-vacancy": grid}),
         ))
     out.extend(rows)
-    secs = view.get("secretaries") or []
+    secs = (view.get("secretaries") or [])[:SECRETARIES_LISTED]
     out.append(html.H4(t("console.secretaries", lang, n=view.get("secretaries_total", 0)), className="console-h4"))
     out.append(html.Table(
         html.Tbody([
@@ -108,6 +108,9 @@ def _people(view: Mapping[str, Any], lang: str) -> list[Any]:
 
 PANELS = ("head", "mode", "people", "ops", "alerts", "mob")
 """The panels the scope callback fills together: each carries ``data-panel-scope`` of the scope it shows."""
+
+SECRETARIES_LISTED = 50
+"""Secretaries listed in the people card (the count above the list is exact)."""
 
 VAC_PAGE = 50
 """Vacancies listed per page in the people card (search and paging find the rest)."""
@@ -144,6 +147,14 @@ def _vac_offset(page: Any, scope: str, query: str) -> int:
     return 0
 
 
+def _same(old: Any, new: Mapping[str, Any]) -> bool:
+    """Whether a refreshed view says what the one on screen says (its clock aside)."""
+    if not isinstance(old, dict):
+        return False
+    return {k: v for k, v in old.items() if k != "server_time"} == {k: v for k, v in new.items()
+                                                                    if k != "server_time"}
+
+
 @callback(
     Output("console-head", "children"),
     Output("console-mode-status", "children"),
@@ -166,11 +177,13 @@ def _vac_offset(page: Any, scope: str, query: str) -> int:
     Input("console-interval", "n_intervals"),
     Input("console-vac-q", "value"),
     Input("console-vac-page", "data"),
+    State("console-view", "data"),
     State("session", "data"),
     State("console-lang", "data"),
     prevent_initial_call="initial_duplicate",
 )
-def _scope(scope: str | None, _: int, __: Any, vq: str | None, vpage: Any, session: Any, lang: str) -> Any:
+def _scope(scope: str | None, _: int, __: Any, vq: str | None, vpage: Any, old: Any, session: Any,
+           lang: str) -> Any:
     """Every panel of the chosen scope from one view, in one answer: none ever shows another scope.
 
     Header, mode, secretaries and vacancies (searched and paged), operations with
@@ -191,6 +204,9 @@ def _scope(scope: str | None, _: int, __: Any, vq: str | None, vpage: Any, sessi
         msg = html.P(explain("scope", status, view, lang), className="console-error")
         return msg, [], hide, hide, [], hide, "", hide, None, no_update, [], [], [], hide, grid_class, \
             _expired(status)
+    view["mobilisation"] = fetch(scope, session)
+    if ctx.triggered_id == "console-interval" and _same(old, view):
+        return (*([no_update] * 15), no_update)  # nothing moved: no render, nothing replaced under the pointer
     status2, node = api("GET", f"/console/tree/{scope}", session)
     path = node.get("path", []) if status2 == 200 else []
     g = view["grid"]
@@ -251,7 +267,7 @@ def _scope(scope: str | None, _: int, __: Any, vq: str | None, vpage: Any, sessi
     return (panel("head", code, head), panel("mode", code, mode_status), war_form, war_actions,
             panel("people", code, _people(view, lang)), launch, hint, kiosk, view, g.get("level") or no_update,
             panel("ops", code, ops), panel("alerts", code, alerts),
-            panel("mob", code, mobilisation(scope, session, lang)),
+            panel("mob", code, mobilisation(view["mobilisation"], session, lang)),
             {"display": "flex"} if has_people and view.get("vacancies_total") else hide, grid_class, no_update)
 
 

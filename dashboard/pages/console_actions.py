@@ -93,7 +93,7 @@ def _preview_standdown(n: int, scope: str, view: Any, session: Any, lang: str) -
             op = parts[0]
             offer = _part_confirm(op, lang, title=t("console.confirm.blocked", lang, scope=name))
             offer["text"] = t("console.blocked.lines", lang, scope=name, name=op["name"],
-                              county=op.get("scope_name") or op["scope"]) + " " + offer["text"]
+                              county=op.get("scope_name") or op["scope"]) + _gap(lang) + offer["text"]
             return offer, _log(False, refusal), no_update
         return None, _log(False, refusal), _expired(status)
     acting = [str(a.get("person")) for a in data.get("acting_released") or []]
@@ -102,7 +102,7 @@ def _preview_standdown(n: int, scope: str, view: Any, session: Any, lang: str) -
     if acting:
         shown = ("、" if lang != "en" else ", ").join(acting[:20])
         more = t("console.more", lang, n=len(acting) - 20) if len(acting) > 20 else ""
-        text += " " + t("console.confirm.standdown.acting", lang, n=len(acting), names=shown, more=more)
+        text += _gap(lang) + t("console.confirm.standdown.acting", lang, n=len(acting), names=shown, more=more)
     confirm = {
         "action": "standdown",
         "payload": {**payload, "request_id": f"console-{secrets.token_hex(8)}"},
@@ -112,6 +112,11 @@ def _preview_standdown(n: int, scope: str, view: Any, session: Any, lang: str) -
                     "acting": len(acting)},
     }
     return confirm, no_update, no_update
+
+
+def _gap(lang: str) -> str:
+    """Between two sentences: nothing after a full-width stop, a space in English."""
+    return " " if lang == "en" else ""
 
 
 def _blocking(view: Any) -> list[Mapping[str, Any]]:

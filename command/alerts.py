@@ -347,7 +347,10 @@ class AlertRules:
         stalled: dict[str, list[str]] = defaultdict(list)
         over: dict[str, list[str]] = defaultdict(list)
         check_stall = now - op.launched_at >= stall_ms
+        closed = op.closed_parts
         for grid, town, targets in plan.units:
+            if town in closed:  # a town's part closed: its totals are frozen, nothing to chase there
+                continue
             have = totals.get(grid, {})
             below = False
             beyond = False
@@ -384,17 +387,23 @@ class AlertRules:
             return
         duration = max(deadline - op.launched_at, 1)
         slack = int(duration * self.config.pace_clear_margin)
+        closed = tuple(t for t in op.closed_parts if t in tree)
         for scope in plan.pace_scopes:
+            if scope in op.closed_parts:
+                continue
+            # Closed towns' parts are out of the race: their targets and counts leave the scope's projection.
+            out_of = tuple(t for t in closed if t != scope and tree.is_within(t, scope))
             base = base_id(AlertKind.PACE, scope, op.id)
             is_open = base in open_bases
             # An open alert clears only once the projection is back inside the deadline by a margin.
             limit = deadline - slack if is_open else deadline
-            behind, worst, counters = _projection(op, progress, scope, now, elapsed, limit)
+            behind, worst, counters = _projection(op, progress, scope, now, elapsed, limit, out_of)
             if not behind:
                 continue
             lagging = [
                 k for k in tree.children[scope]
-                if k in op.targets and _projection(op, progress, k, now, elapsed, deadline)[0]
+                if k in op.targets and k not in op.closed_parts
+                and _projection(op, progress, k, now, elapsed, deadline)[0]
             ]
             lagging.sort()
             detail: dict[str, Any] = {
@@ -449,11 +458,21 @@ class AlertRules:
 
 
 def _projection(
-    op: Operation, progress: Progress, grid: str, now: int, elapsed: int, limit: int
+    op: Operation, progress: Progress, grid: str, now: int, elapsed: int, limit: int,
+    without: tuple[str, ...] = (),
 ) -> tuple[bool, int | None, dict[str, Any]]:
-    """Whether a grid misses `limit` at its average rate; the worst projection; per counter."""
-    target = op.targets.get(grid, {})
-    have = progress.of(op.id, grid)
+    """Whether a grid misses `limit` at its average rate; the worst projection; per counter.
+
+    `without`: sub-grids (closed towns' parts) whose targets and counts are left out.
+    """
+    target = dict(op.targets.get(grid, {}))
+    have = dict(progress.of(op.id, grid))
+    for part in without:
+        for c, n in op.targets.get(part, {}).items():
+            if c in target:
+                target[c] -= n
+        for c, n in progress.of(op.id, part).items():
+            have[c] = have.get(c, 0) - n
     behind = False
     worst: int | None = 0
     counters: dict[str, Any] = {}

@@ -23,6 +23,7 @@
     │   └── StateConflict           right request, wrong moment                      → 409
     │       ├── ModeConflict        e.g. launch outside wartime
     │       ├── OperationClosed     reports after close
+    │       │   └── OperationClosedForTown  reports to a town whose part of the operation closed
     │       └── ReportIdReused      a report_id of the operation used with another body
     └── Unavailable                 the infrastructure cannot serve now (retry)      → 503
         ├── RedisUnavailable        the embedded server did not start, or a URL did not answer
@@ -55,6 +56,7 @@ __all__ = [
     "NotAuthorised",
     "NotFound",
     "OperationClosed",
+    "OperationClosedForTown",
     "RedisUnavailable",
     "RegistryError",
     "ReportIdReused",
@@ -246,6 +248,12 @@ class OperationClosed(StateConflict):
     """The operation is closed; its totals are frozen."""
 
     code = "operation_closed"
+
+
+class OperationClosedForTown(OperationClosed):
+    """The operation is closed for the grid's town (its part stood down); the other towns go on."""
+
+    code = "operation_closed_for_town"
 
 
 class ReportIdReused(StateConflict):

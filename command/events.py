@@ -554,3 +554,21 @@ class TargetRaised(Event):
 
 EVENT_TYPES[TargetRaised.wire] = TargetRaised
 __all__ += ["TargetRaised"]
+# --- an operation's part: one town stands down inside a wider operation (issue 18) -----------
+
+
+@dataclass(frozen=True, slots=True)
+class OperationPartClosed(Event):
+    """An operation closed for one town (its part): that town's totals freeze, the other towns go on.
+
+    The town takes no more reports on the operation from here on; the operation
+    stays open elsewhere. Closing the last open part is an `OperationClosed` instead.
+    """
+
+    wire: ClassVar[str] = "operation_part_closed"
+    operation: str
+    town: str
+    reason: str = ""
+
+
+EVENT_TYPES[OperationPartClosed.wire] = OperationPartClosed

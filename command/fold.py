@@ -47,6 +47,7 @@ from command.events import (
     ModeSwitched,
     OperationClosed,
     OperationLaunched,
+    OperationPartClosed,
     ProgressReported,
     Recorded,
     RegistryLoaded,
@@ -403,6 +404,10 @@ class ControlState:
                 op.closed_at = at
         elif isinstance(ev, TargetRaised):
             self._raise_target(ev)
+        elif isinstance(ev, OperationPartClosed):
+            op = self.operations.get(ev.operation)
+            if op is not None and op.state == OperationState.OPEN:
+                op.closed_parts.setdefault(ev.town, at)
         elif isinstance(ev, AlertRaised):
             self.alerts[ev.alert] = Alert(ev.alert, ev.kind, ev.grid, ev.operation, at, ev.detail)
         elif isinstance(ev, AlertAcknowledged):

@@ -11,8 +11,10 @@ release it implies) or raises a domain error. Rules:
   with `change_level` instead.
 * To peacetime (stand-down, 解除战时状态): every wartime grid of the scope leaves
   wartime; its secretaries and vacancies are released. A scope holding an open
-  operation cannot stand down until the operation is closed. A scope with no
-  wartime grid is a conflict.
+  operation cannot stand down until the operation is closed there: closed whole,
+  or — for a town inside a county-wide operation — its town's part closed
+  (`command.operations.close_part`); the refusal names each operation and what
+  would end it. A scope with no wartime grid is a conflict.
 """
 
 from __future__ import annotations
@@ -25,10 +27,12 @@ from command.access import Actor, require_command
 from command.errors import InvalidRequest, ModeConflict
 from command.events import LevelChanged, ModeSwitched, SecretaryAppointed
 from command.fold import ControlState
+from command.operations import open_towns, towns_of
 from command.vocabulary import Incident, Mode, ResponseLevel, Wartime, parse_enum
 
 __all__ = [
     "MAX_REASON",
+    "Blocker",
     "Incident",
     "Mode",
     "ResponseLevel",
@@ -38,6 +42,7 @@ __all__ = [
     "change_level",
     "double_installations",
     "parse_enum",
+    "standdown_blockers",
     "switch",
 ]
 
@@ -99,15 +104,52 @@ def switch(state: ControlState, actor: Actor, req: SwitchRequest) -> ModeSwitche
     leaving = [g for g in scope_grids if g in state.wartime]
     if not leaving:
         raise ModeConflict(f"{req.scope} is not in wartime", field="mode")
-    for op in state.open_operations(req.scope):
-        raise ModeConflict(
-            f"operation {op.id} ({op.name}) is still open in this scope; close it first",
-            field="scope",
-        )
+    blocking = standdown_blockers(state, req.scope)
+    if blocking:
+        raise ModeConflict("; ".join(b.message for b in blocking), field="scope")
     released = tuple(g for g in leaving if g in state.secretaries or g in state.vacancies)
     return ModeSwitched(
         scope=req.scope, mode=mode, reason=reason, grids=tuple(leaving), released=released
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Blocker:
+    """An open operation that keeps a scope from standing down, and what would end it there."""
+
+    operation: str
+    name: str
+    scope: str
+    towns: tuple[str, ...]
+    """Its open parts inside the scope; closing each (`close_part`) lifts the block."""
+    part_close: bool
+    """Whether a town's part can close on its own (the operation spans several towns)."""
+
+    @property
+    def message(self) -> str:
+        """The refusal in words: what blocks, and the way out."""
+        if self.part_close:
+            return (
+                f"operation {self.operation} ({self.name}) over {self.scope} is still open in "
+                f"{', '.join(self.towns)}; close its part for {', '.join(self.towns)} "
+                f"(the other towns go on), or close the operation"
+            )
+        return f"operation {self.operation} ({self.name}) is still open in this scope; close it first"
+
+
+def standdown_blockers(state: ControlState, scope: str) -> list[Blocker]:
+    """Open operations whose part inside `scope` is not closed yet, with the towns still open there."""
+    tree = state.tree
+    if tree is None:
+        return []
+    here = set(towns_of(tree, scope))
+    out: list[Blocker] = []
+    for op in sorted(state.open_operations(scope), key=lambda o: (o.launched_at, o.id)):
+        towns = tuple(t for t in open_towns(tree, op) if t in here)
+        if towns:
+            spans = len(towns_of(tree, op.scope)) > 1
+            out.append(Blocker(op.id, op.name, op.scope, towns, spans and scope != tree.root))
+    return out
 
 
 def change_level(state: ControlState, actor: Actor, scope: str, level: str, reason: str = "") -> LevelChanged:

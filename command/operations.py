@@ -26,12 +26,15 @@ from command.errors import (
     InvalidRequest,
     ModeConflict,
     OperationClosed,
+    OperationClosedForTown,
     TooLarge,
+    UnknownGrid,
     UnknownOperation,
 )
 from command.events import OperationClosed as OperationClosedEvent
-from command.events import OperationLaunched, ProgressReported
+from command.events import OperationLaunched, OperationPartClosed, ProgressReported
 from command.fold import ControlState
+from command.grids import GridTree, Level
 from command.vocabulary import (
     COUNTERS,
     REGISTRY_TARGETS,
@@ -55,11 +58,14 @@ __all__ = [
     "OperationState",
     "ReportRequest",
     "close",
+    "close_part",
     "default_targets",
     "launch",
+    "open_towns",
     "operation_of",
     "over_target",
     "report",
+    "towns_of",
 ]
 
 MAX_INCREMENT = bounds.MAX_INCREMENT
@@ -190,6 +196,12 @@ def report(
         raise OperationClosed(f"operation {op.id} is closed", field="operation")
     if not tree.is_within(grid, op.scope):
         raise InvalidReport(f"{grid} is outside the operation's scope {op.scope}", field="grid")
+    town = tree.town_of(grid)
+    if op.is_closed_for(town):
+        raise OperationClosedForTown(
+            f"operation {op.id} is closed for {town} (its part stood down); the other towns go on",
+            field="grid",
+        )
     if tree.children[grid]:
         raise InvalidReport(
             f"{grid} has sub-grids; report on one of them", field="grid"
@@ -250,6 +262,55 @@ def close(state: ControlState, actor: Actor, operation: str, reason: str = "") -
     if op.state == OperationState.CLOSED:
         raise OperationClosed(f"operation {op.id} is already closed", field="operation")
     return OperationClosedEvent(operation=op.id, reason=_text(reason, "reason", MAX_NOTE))
+
+
+def towns_of(tree: GridTree, scope: str) -> tuple[str, ...]:
+    """The towns a scope covers: every town for the county, else the one it lies in."""
+    if scope == tree.root:
+        return tree.towns
+    town = tree.town_of(scope)
+    return (town,) if town is not None else ()
+
+
+def open_towns(tree: GridTree, op: Operation) -> tuple[str, ...]:
+    """Towns of an operation's scope whose part is still open (none once the operation closed)."""
+    if op.state == OperationState.CLOSED:
+        return ()
+    return tuple(t for t in towns_of(tree, op.scope) if t not in op.closed_parts)
+
+
+def close_part(
+    state: ControlState, actor: Actor, operation: str, town: object, reason: str = ""
+) -> OperationPartClosed | OperationClosedEvent:
+    """End an operation in one town (the town stands down inside a county-wide operation).
+
+    The county's commander or the town's own may do it. The town's part closes
+    and its totals freeze; the other towns go on. An operation that lies inside
+    the town, or whose last open part this is, closes whole (`OperationClosed`:
+    the county commander's right for a county operation is not needed then,
+    because nothing outside the town remains open).
+    """
+    tree = state.tree
+    if tree is None:
+        raise ModeConflict("no registry loaded", field="operation")
+    op = operation_of(state, operation)
+    if not isinstance(town, str) or not town:
+        raise InvalidRequest("town is required", field="town")
+    if town not in tree:
+        raise UnknownGrid(town, field="town")
+    if tree[town].level != Level.TOWN:
+        raise InvalidRequest(f"{town} is not a town (a part is one town's share)", field="town")
+    require_command(actor, tree, town, field="town")
+    text = _text(reason, "reason", MAX_NOTE)
+    if op.state == OperationState.CLOSED:
+        raise OperationClosed(f"operation {op.id} is already closed", field="operation")
+    if town not in towns_of(tree, op.scope):
+        raise InvalidRequest(f"{town} is outside the operation's scope {op.scope}", field="town")
+    if town in op.closed_parts:
+        raise OperationClosedForTown(f"operation {op.id} is closed for {town} already", field="town")
+    if open_towns(tree, op) == (town,):
+        return OperationClosedEvent(operation=op.id, reason=text)
+    return OperationPartClosed(operation=op.id, town=town, reason=text)
 
 
 def over_target(op: Operation, totals: Mapping[str, int], grid: str) -> list[str]:

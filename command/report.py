@@ -35,10 +35,20 @@ from command.events import (
     ModeSwitched,
     OperationClosed,
     OperationLaunched,
+    OperationPartClosed,
     Recorded,
     SecretaryAppointed,
 )
-from command.report_fold import BUCKET_WIDTHS, MAX_BUCKETS, MILESTONES, REACHED, OpFold, ReportFold, fold_records
+from command.report_fold import (
+    BUCKET_WIDTHS,
+    MAX_BUCKETS,
+    MILESTONES,
+    REACHED,
+    TOTALS,
+    OpFold,
+    ReportFold,
+    fold_records,
+)
 from command.report_sections import TOP, related, wartime_switches, within
 
 __all__ = [
@@ -347,6 +357,12 @@ def timeline(
             push(rec.ms, "launched", name=ev.name, by=rec.actor)
         elif isinstance(ev, OperationClosed) and ev.operation == operation:
             push(rec.ms, "closed", by=rec.actor)
+        elif isinstance(ev, OperationPartClosed) and ev.operation == operation and ev.town in tree:
+            # The town's totals froze here (its reports refused from now on): they are its final ones.
+            part = fold.ops[operation].units.get(ev.town) if operation in fold.ops else None
+            total = int(part[TOTALS]) if part is not None else 0
+            push(rec.ms, "part_closed", grid=ev.town, by=rec.actor, total=f"{total:,}",
+                 counter=op.counters[0])
         elif isinstance(ev, AlertRaised) and ev.alert in relevant_alerts:
             push(rec.ms, "alert_raised", alert_kind=ev.kind, grid=ev.grid)
         elif isinstance(ev, AlertAcknowledged) and ev.alert in relevant_alerts:
@@ -366,7 +382,7 @@ def timeline(
 _GROUPED = frozenset({"appointed", "alert_raised", "alert_acked"})
 _ORDER = (
     "switch_wartime", "level_changed", "appointed", "vacancies_filled", "launched", "alert_raised",
-    "alert_acked", "milestone", "closed", "switch_peacetime",
+    "alert_acked", "milestone", "part_closed", "closed", "switch_peacetime",
 )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from command import bounds
@@ -126,6 +126,12 @@ class Operation:
     closed_at: int | None = None
     damaged: tuple[str, ...] = ()
     """Fields of its launch event that readers cannot take as logged (out of bounds: clamped or dropped)."""
+    closed_parts: dict[str, int] = field(default_factory=dict)
+    """Towns whose part of the operation closed (town → when): they take no more reports, totals frozen."""
+
+    def is_closed_for(self, town: str | None) -> bool:
+        """Whether reports to grids of `town` are refused: the operation closed, or that town's part."""
+        return self.state == OperationState.CLOSED or (town is not None and town in self.closed_parts)
 
     @property
     def counters(self) -> tuple[str, ...]:
@@ -150,6 +156,8 @@ class Operation:
         }
         if self.damaged:
             out["damaged"] = list(self.damaged)
+        if self.closed_parts:
+            out["closed_parts"] = dict(sorted(self.closed_parts.items()))
         return out
 
 

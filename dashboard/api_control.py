@@ -11,6 +11,7 @@
 | `POST /operations` / `GET /operations` | launch an operation / those the caller sees |
 | `GET /operations/{op}/progress?grid=` | one operation's counts at a grid |
 | `POST /operations/{op}/close` | close an operation (final totals) |
+| `POST /operations/{op}/towns/{town}/close` | end an operation in one town (its part) |
 | `GET /alerts[?open=1]` / `POST /alerts/{id}/ack` | alerts of the caller's scope / acknowledge one |
 
 Each entry is a function of a `dashboard.intake.Call`: the HTTP route, a Dash
@@ -29,7 +30,7 @@ from command import modes as modes_commands
 from command.access import overlaps_scope, require_read, within_scope
 from command.errors import InvalidRequest
 from command.modes import SwitchRequest
-from command.operations import operation_of, over_target
+from command.operations import OperationState, operation_of, over_target
 from dashboard.api import _opt_int, _str
 from dashboard.intake import Call, Routes
 from streams.projector import wait_applied
@@ -84,10 +85,13 @@ def modes(c: Call) -> Any:
     with backend.lock:
         county = backend.county
         ev: Any
+        acting: list[dict[str, str]] = []
         if dry_run:
             county.refresh()
             ev = modes_commands.switch(county.state, c.actor, req)
             event_id = None
+            secs = county.state.secretaries
+            acting = [{"grid": g, "person": secs[g].name} for g in ev.released if g in secs and secs[g].acting]
         else:
             out = county.switch(c.actor, req, key=_str(data, "request_id", required=False))
             ev, event_id = out.event, out.event_id
@@ -99,6 +103,7 @@ def modes(c: Call) -> Any:
         "installed": [list(p) for p in ev.installed],
         "vacancies": list(ev.vacancies),
         "released": len(ev.released),
+        "acting_released": acting,  # acting secretaries a stand-down releases (dry run)
     }
 
 
@@ -182,6 +187,7 @@ def progress(c: Call, op: str) -> Any:
         answer = county.progress.progress(op, grid)
         answer["over_target"] = over_target(operation, answer["counts"], grid)
         answer["state"] = operation.state.value
+        answer["closed_parts"] = dict(sorted(operation.closed_parts.items()))  # town → when its part closed
         return answer
 
 
@@ -201,6 +207,30 @@ def close(c: Call, op: str) -> Any:
         "state": "closed",
         "targets": operation.target_of(operation.scope),
         "totals": totals,
+    }
+
+
+@ROUTES.post("/operations/<op>/towns/<town>/close", body="optional")
+def close_part(c: Call, op: str, town: str) -> Any:
+    """End an operation in one town (its part): the town's frozen totals (``state: "part_closed"``).
+
+    The county's commander or the town's own; the last open part closes the
+    operation whole (``state: "closed"``). See `streams.county.County.close_part`.
+    """
+    backend = c.backend
+    with backend.lock:
+        county = backend.county
+        out = county.close_part(c.actor, op, town, _str(c.body, "reason", required=False, limit=500))
+        operation = county.state.operations[op]
+    wait_applied(backend.client, county.log, timeout_s=10)  # what was acknowledged before, counted
+    return {
+        "operation_id": op,
+        "town": town,
+        "event_id": out.event_id,
+        "state": "closed" if operation.state == OperationState.CLOSED else "part_closed",
+        "closed_parts": dict(sorted(operation.closed_parts.items())),
+        "targets": operation.target_of(town),
+        "totals": county.progress.totals(op, [town])[town],
     }
 
 

@@ -34,9 +34,10 @@ import flask
 from flask import Blueprint, Response
 
 from command.access import Actor, Role, overlaps, require_read, within_scope
+from command.errors import InvalidRequest
 from command.fold import ControlState
 from command.grids import GRID_LEVELS, GridTree, Level
-from command.operations import Operation, OperationState
+from command.operations import Operation, OperationState, towns_of
 from dashboard import audit
 from dashboard.api import Backend
 from dashboard.intake import Call, Routes, intake_of
@@ -214,8 +215,20 @@ def _rows(items: Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
     return rows[:MAX_ROWS], len(rows)
 
 
-def scope_view(backend: Backend, actor: Actor, code: str) -> dict[str, Any]:
-    """The console's panels for one scope: vacancies, secretaries, operations, alerts."""
+def _matches(query: str, *texts: str | None) -> bool:
+    """Whether every word of a search is in one of the texts (codes and names, case-folded)."""
+    hay = " ".join(t for t in texts if t).casefold()
+    return all(w in hay for w in query.casefold().split())
+
+
+def scope_view(backend: Backend, actor: Actor, code: str, vq: str = "", voffset: int = 0,
+               vlimit: int = MAX_ROWS) -> dict[str, Any]:
+    """The console's panels for one scope: vacancies, secretaries, operations, alerts.
+
+    Vacancies are searched (`vq`: words in the grid's, its parent's or its town's
+    code or name) and paged (`voffset`, `vlimit`); ``vacancies_total`` counts the
+    scope's, ``vacancies_matched`` those the search finds.
+    """
     county = backend.county
     st = county.refresh()
     tree = county.tree
@@ -226,10 +239,17 @@ def scope_view(backend: Backend, actor: Actor, code: str) -> dict[str, Any]:
         p = tree[c].parent
         return tree[p].name if p else None
 
-    vacancies, n_vac = _rows(
-        {"grid": g, "name": tree[g].name, "parent_name": parent_name(g), "since": since}
-        for g, since in sorted(st.vacancies.items()) if tree.is_within(g, code)
-    )
+    def town_name(c: str) -> str | None:
+        town = tree.town_of(c)
+        return tree[town].name if town else None
+
+    in_scope = [(g, since) for g, since in sorted(st.vacancies.items()) if tree.is_within(g, code)]
+    found = [(g, since) for g, since in in_scope
+             if not vq or _matches(vq, g, tree[g].name, tree[g].parent, parent_name(g), town_name(g))]
+    voffset = max(0, min(voffset, max(len(found) - 1, 0)))
+    vacancies = [{"grid": g, "name": tree[g].name, "parent_name": parent_name(g), "town_name": town_name(g),
+                  "since": since} for g, since in found[voffset:voffset + max(1, min(vlimit, MAX_ROWS))]]
+    n_vac = len(in_scope)
     secretaries, n_sec = _rows(
         {"grid": g, "name": tree[g].name, "parent_name": parent_name(g), "person": s.name,
          "acting": s.acting, "since": s.since}
@@ -241,14 +261,22 @@ def scope_view(backend: Backend, actor: Actor, code: str) -> dict[str, Any]:
             continue
         at = op.scope if tree.is_within(op.scope, code) else code
         totals = county.progress.totals(op.id, [at])[at]
+        town = tree.town_of(at)
         ops.append({
             **op.summary(),
             "scope_name": tree[op.scope].name,
+            "scope_population": tree[op.scope].population,
             "counters": list(op.counters),
             "at": at,
             "at_name": tree[at].name,
+            "at_population": tree[at].population,
             "targets": op.target_of(at),
             "totals": totals,
+            "can_close": actor.role == Role.COMMANDER and within_scope(actor, tree, op.scope),
+            # This scope's town, when the operation spans several towns: its part can close on its own.
+            "part": town if town is not None and len(towns_of(tree, op.scope)) > 1 else None,
+            "part_name": tree[town].name if town is not None else None,
+            "part_closed_at": op.closed_parts.get(town) if town is not None else None,
         })
     alerts, n_alerts = _rows(
         {**a.to_json(), "grid_name": tree[a.grid].name if a.grid in tree else a.grid,
@@ -260,8 +288,12 @@ def scope_view(backend: Backend, actor: Actor, code: str) -> dict[str, Any]:
     return {
         "grid": node_summary(tree, st, code, agg),
         "can_command": can_command,
+        "town": tree.town_of(code),
         "vacancies": vacancies,
         "vacancies_total": n_vac,
+        "vacancies_matched": len(found),
+        "vacancies_offset": voffset,
+        "vacancies_query": vq,
         "secretaries": secretaries,
         "secretaries_total": n_sec,
         "operations": ops,
@@ -288,8 +320,14 @@ def console_tree(c: Call, code: str) -> Any:
 
 @ROUTES.get("/console/scope/<code>")
 def console_scope(c: Call, code: str) -> Any:
+    vq = (c.args.get("vq") or "")[:100].strip()
+    try:
+        voffset = int(c.args.get("voffset") or 0)
+        vlimit = int(c.args.get("vlimit") or MAX_ROWS)
+    except ValueError:
+        raise InvalidRequest("voffset and vlimit must be whole numbers", field="voffset") from None
     with c.backend.lock:
-        return scope_view(c.backend, c.actor, code)
+        return scope_view(c.backend, c.actor, code, vq, voffset, vlimit)
 
 
 def register(api: Blueprint, backend: Backend) -> None:

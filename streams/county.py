@@ -26,13 +26,13 @@ from redis.cluster import RedisCluster
 from command import mobilisation, modes, operations
 from command.access import Actor
 from command.errors import ModeConflict, UnknownGrid, UnknownOperation
-from command.events import Event, ProgressReported, RegistryLoaded, encode
+from command.events import Event, OperationPartClosed, ProgressReported, RegistryLoaded, encode
 from command.fold import ControlState
 from command.grids import GridTree
 from command.modes import SwitchRequest
 from command.operations import LaunchRequest, ReportRequest
 from streams.keys import CURRENT_COUNTY, CountyKeys
-from streams.log import Appended, ClaimMode, EventLog, LogUnavailable, Pending
+from streams.log import Appended, ClaimMode, EventLog, LogUnavailable, Pending, close_for_reports
 from streams.readmodel import ControlView, ProgressView, current_county, geometry_digest
 from streams.server import Client
 
@@ -547,6 +547,24 @@ class County:
         event = operations.close(self.state, actor, operation, reason)
         out = self.record(event, actor, f"close:{operation}")
         self.log.close_for_reports(operation)
+        return out
+
+    def close_part(self, actor: Actor, operation: str, town: object, reason: str = "") -> Outcome:
+        """End an operation in one town (see command.operations.close_part): the event, then that town refuses.
+
+        Only the town's append script learns of it (`wt:{TOWN}:closed`); the other
+        towns go on taking reports. Closing the last open part closes the operation,
+        and every town refuses then, as with `close`. Retried, the same part close is
+        the same entry (its idempotency key names operation and town).
+        """
+        self.refresh()
+        event = operations.close_part(self.state, actor, operation, town, reason)
+        if isinstance(event, OperationPartClosed):
+            out = self.record(event, actor, f"close:{operation}:{event.town}")
+            close_for_reports(self.client, [event.town], [operation])
+        else:
+            out = self.record(event, actor, f"close:{operation}")
+            self.log.close_for_reports(operation)
         return out
 
     def grid(self, code: str) -> dict[str, Any]:

@@ -272,6 +272,7 @@ class Projector:
         self._claimed_for: tuple[str, ...] = ()
         self._ckpt: dict[str, str] = {}  # checkpoint of each owned stream, as last read or written
         self._marked: set[str] = set()  # closed operations whose towns this projector has marked
+        self._marked_parts: set[tuple[str, str]] = set()  # (operation, town) parts closed and marked
         self._ready: set[str] = set()  # owned streams that may hold entries past their checkpoint
         self.applied = 0
         self.drain_pages = 20
@@ -528,6 +529,10 @@ class Projector:
         if todo and tree is not None:
             close_for_reports(self.client, tree.towns, todo, self.keys.world)
             self._marked |= todo
+        parts = {(o.id, t) for o in self.view.state.operations.values() for t in o.closed_parts}
+        for op_id, town in sorted(parts - self._marked_parts):  # a town's part closed (OperationPartClosed)
+            close_for_reports(self.client, [town], [op_id])
+            self._marked_parts.add((op_id, town))
 
     def _apply_town(self, stream: str, ckpt: str, page: Page) -> str | None:
         return self._write_town(self._plan_town(stream, ckpt, page))

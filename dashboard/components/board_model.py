@@ -39,6 +39,7 @@ from command.events import (
     ModeSwitched,
     OperationClosed,
     OperationLaunched,
+    OperationPartClosed,
     SecretaryAppointed,
     decode,
 )
@@ -150,6 +151,8 @@ register({
     "board.cmd.appointed": ("{grid} 任命代理书记 {person}", "{grid}: acting secretary {person} appointed"),
     "board.cmd.launched": ("启动任务：{name}", "Operation launched: {name}"),
     "board.cmd.closed": ("任务结束：{name}", "Operation closed: {name}"),
+    "board.cmd.part_closed": ("{town}结束任务：{name}（本镇数据锁定）",
+                              "Operation ended in {town}: {name} (its totals frozen)"),
     "board.cmd.acked": ("{actor} 受理预警：{kind} · {grid}", "{actor} took alert: {kind} · {grid}"),
 })
 
@@ -356,6 +359,7 @@ def _op_json(st: ControlState, view: BoardView, op: Operation, totals: Mapping[s
         "deadline": op.deadline,
         "launched_at": op.launched_at,
         "closed_at": op.closed_at,
+        "closed_parts": {t: {"name": _name(tree, t), "at": at} for t, at in sorted(op.closed_parts.items())},
     }
 
 
@@ -466,7 +470,7 @@ def _commands(county: County, st: ControlState, scope: str, lang: str) -> list[d
     out: list[dict[str, Any]] = []
     page = county.client.xrevrange(county.keys.log, "+", "-", count=400)
     wanted = {c.wire for c in (ModeSwitched, LevelChanged, SecretaryAppointed, OperationLaunched,
-                               OperationClosed, AlertAcknowledged)}
+                               OperationClosed, AlertAcknowledged, OperationPartClosed)}
 
     def inside(code: str) -> bool:
         return code in tree and overlaps(tree, code, scope)
@@ -497,6 +501,10 @@ def _commands(county: County, st: ControlState, scope: str, lang: str) -> list[d
             op = st.operations.get(ev.operation)
             if op is not None and inside(op.scope):
                 text = t("board.cmd.closed", lang, name=op.name)
+        elif isinstance(ev, OperationPartClosed) and inside(ev.town):
+            op = st.operations.get(ev.operation)
+            if op is not None:
+                text = t("board.cmd.part_closed", lang, town=_name(tree, ev.town), name=op.name)
         elif isinstance(ev, AlertAcknowledged):
             a = st.alerts.get(ev.alert)
             if a is not None and inside(a.grid):

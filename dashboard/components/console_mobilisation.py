@@ -1,6 +1,7 @@
 """The console's mobilisation card: who is not on post (未到岗), by town, with one re-notify per secretary.
 
-Fed by ``GET /api/v1/mobilisation?scope=…`` and ``GET /api/v1/notifications?state=failed``
+Filled with the console's other panels (`mobilisation`, called by the scope callback), fed by
+``GET /api/v1/mobilisation?scope=…`` and ``GET /api/v1/notifications?state=failed``
 for the console's scope; the button calls ``POST /api/v1/secretaries/{grid}/renotify``
 (a commander's action; the API refuses everyone else). Names are shown to the
 commander as the console shows secretaries elsewhere; phones never reach the page.
@@ -82,25 +83,25 @@ def render(mob: Mapping[str, Any], failed: int, lang: str, can_command: bool) ->
     return out
 
 
-@callback(
-    Output("console-mob", "children"),
-    Input("console-scope", "data"),
-    Input("console-tick", "data"),
-    Input("console-interval", "n_intervals"),
-    State("session", "data"),
-    State("console-lang", "data"),
-)
-def _fill(scope: str | None, _tick: Any, _n: Any, session: Any, lang: str) -> Any:
-    """The card for the console's scope (refreshed with the console's interval)."""
+def fetch(scope: str | None, session: Any) -> dict[str, Any] | None:
+    """What the card shows for the console's scope: the mobilisation answer and the failed notifications."""
     token = _token(session)
     if not scope or not token:
-        return []
+        return None
     status, mob = call_api("GET", f"/mobilisation?scope={scope}", token)
     if status != 200:
-        return []
+        return None
     _, failed = call_api("GET", f"/notifications?state=failed&scope={scope}", token)
+    return {"mob": mob, "failed": int(failed.get("total", 0))}
+
+
+def mobilisation(data: Mapping[str, Any] | None, session: Any, lang: str) -> list[Any]:
+    """The card's content from `fetch` (filled by the console's one scope callback, in step with every other
+    panel: `dashboard.pages.console_scope._scope`)."""
+    if not data:
+        return []
     can = isinstance(session, dict) and session.get("role") == "commander"
-    return render(mob, int(failed.get("total", 0)), lang or "zh-CN", can)
+    return render(data["mob"], int(data.get("failed", 0)), lang or "zh-CN", can)
 
 
 @callback(

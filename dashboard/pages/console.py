@@ -168,12 +168,24 @@ def _ops_card(lang: str) -> html.Section:
                       className="console-input console-input-num"),
         ]
     )
+    due = html.Div(
+        [
+            _label("console.deadline_pick", lang, "console-deadline-day"),
+            html.Div([
+                dcc.DatePickerSingle(id="console-deadline-day", display_format="YYYY-MM-DD",
+                                     first_day_of_week=1, className="console-date"),
+                dcc.Input(id="console-deadline-time", type="text", pattern="[0-2][0-9]:[0-5][0-9]", maxLength=5,
+                          placeholder="HH:MM", debounce=True, className="console-input console-input-time",
+                          **_attrs({"name": "deadline-time"})),
+            ], className="console-row console-when"),
+        ]
+    )
     launch = html.Div(
         [
             html.H4(t("console.launch", lang), className="console-h4"),
             _label("console.kind", lang),
             _radio("console-kind", [(k, t(k, lang)) for k in KINDS], "mass_testing"),
-            html.Div([name, hours], className="console-row console-row-fields"),
+            html.Div([name, hours, due], className="console-row console-row-fields"),
             html.Div(id="console-deadline", className="console-hint"),
             _label("console.targets", lang),
             html.Div(id="console-targets", className="console-targets"),
@@ -186,6 +198,28 @@ def _ops_card(lang: str) -> html.Section:
     return _card(t("console.operations", lang), html.Div(id="console-ops"), launch,
                  html.P(id="console-launch-hint", className="console-hint"), id_="console-ops-card")
 
+
+
+def _people_card(lang: str) -> html.Section:
+    tools = html.Div(
+        [
+            dcc.Input(id="console-vac-q", type="search", debounce=True, placeholder=t("console.vac.search_ph", lang),
+                      className="console-input console-vac-q", **_attrs({"name": "vacancy-search"})),
+            _button(t("console.vac.prev", lang), "console-vac-prev", "vacancies-prev", "ghost"),
+            _button(t("console.vac.next", lang), "console-vac-next", "vacancies-next", "ghost"),
+        ],
+        id="console-vac-tools", className="console-vac-tools", style={"display": "none"},
+    )
+    return _card(t("console.people", lang), tools, html.Div(id="console-people"), id_="console-people-card")
+
+
+def columns(lang: str) -> tuple[list[Any], list[Any]]:
+    """The cards of the two columns, top to bottom: a new card goes in here (its content wrapped by
+    `console_scope.panel`, stamped with the scope it shows)."""
+    left = [_mode_card(lang), _people_card(lang), mobilisation_card(lang)]
+    alerts = _card(t("console.alerts", lang), html.Div(id="console-alerts"), id_="console-alerts-card")
+    right = [_ops_card(lang), alerts, _kiosk_card(lang), drill_card(lang)]
+    return left, right
 
 
 def layout(lang: str | None = None, scope: str | None = None, **_: Any) -> html.Div:
@@ -202,6 +236,7 @@ def layout(lang: str | None = None, scope: str | None = None, **_: Any) -> html.
         dcc.Store(id="console-log", data=[]),
         dcc.Store(id="console-auth", data=None),
         dcc.Store(id="console-view", data=None),
+        dcc.Store(id="console-vac-page", data=None),
         dcc.Store(id="console-kiosk-token", data=None),
         dcc.Store(id="console-kiosk-rev", data=0),
         dcc.Interval(id="console-interval", interval=REFRESH_MS),
@@ -210,20 +245,10 @@ def layout(lang: str | None = None, scope: str | None = None, **_: Any) -> html.
         [
             _confirm_box(lang),
             html.Div(id="console-result", className="console-result", role="status", **_attrs({"aria-live": "polite"})),
-            html.Div(id="console-head", className="console-head"),
-            html.Div(
-                [
-                    html.Div([_mode_card(lang),
-                              _card(t("console.people", lang), html.Div(id="console-people"),
-                                    id_="console-people-card"),
-                              mobilisation_card(lang)], className="console-col"),
-                    html.Div([_ops_card(lang),
-                              _card(t("console.alerts", lang), html.Div(id="console-alerts"),
-                                    id_="console-alerts-card"),
-                              _kiosk_card(lang), drill_card(lang)], className="console-col"),
-                ],
-                className="console-grid",
-            ),
+            html.Div([html.Div(id="console-head", className="console-head"),
+                      html.Div([html.Div(col, className="console-col") for col in columns(lang)],
+                               className="console-grid")],
+                     id="console-panels", className="console-panels"),
         ],
         className="console-body",
     )

@@ -119,6 +119,8 @@ def timeline_text(item: TimelineItem, lang: str, names: Mapping[str, str] | None
         p["level"] = t(f"level.{p['level']}", lang)
     if "alert_kind" in p:
         p["alert_kind"] = t(str(p["alert_kind"]), lang)
+    if "counter" in p:
+        p["counter"] = t(str(p["counter"]), lang)
     if "grid" in p:
         p["grid"] = names.get(p["grid"], p["grid"])
     if item.count > 1 and item.kind in ("appointed", "alert_raised", "alert_acked"):

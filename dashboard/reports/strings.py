@@ -208,6 +208,8 @@ register({
     "rpt.t.vacancies_filled": ("空缺全部补齐", "Every vacancy filled"),
     "rpt.t.launched": ("任务启动：{name}", "Operation launched: {name}"),
     "rpt.t.closed": ("任务结束", "Operation closed"),
+    "rpt.t.part_closed": ("{grid}结束本镇任务，本镇数据锁定：{counter} {total}",
+                          "Ended in {grid}; its totals frozen: {counter} {total}"),
     "rpt.t.alert_raised": ("预警：{alert_kind}（{grid}）", "Alert raised: {alert_kind} ({grid})"),
     "rpt.t.alert_raised_n": ("预警{n}条：{alert_kind}", "{n} alerts raised: {alert_kind}"),
     "rpt.t.alert_acked": ("预警已确认：{alert_kind}（{by}）", "Alert acknowledged: {alert_kind} (by {by})"),

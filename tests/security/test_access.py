@@ -179,6 +179,10 @@ WRITES: list[tuple[str, str, Any]] = [
     ("POST", "/api/v1/operations/{op}/reports", {"report_id": "v1", "grid": LEAF, "counts": {"sampled": 1}}),
     ("POST", "/api/v1/operations/{op}/close", {}),
     ("POST", "/api/v1/operations/{op}/towns/TC01/close", {}),
+    ("POST", "/api/v1/drills", {"from_operation": "{op}", "speed": 60, "name": "x"}),
+    ("POST", "/api/v1/drills/drill-0000000a/stop", {}),
+    ("POST", "/api/v1/drills/drill-0000000a/pause", {}),
+    ("POST", "/api/v1/drills/drill-0000000a/resume", {}),
     ("POST", "/api/v1/alerts/{alert}/ack", {}),
     ("POST", "/api/v1/kiosk", {"scope": "TC"}),
     ("DELETE", "/api/v1/kiosk/{link}", None),
@@ -209,7 +213,8 @@ def test_a_viewer_or_a_kiosk_link_writes_nothing(env: Env, who: str) -> None:
     }
     known = {(m, p.replace("{op}", "<op>").replace("{alert}", "<alert>").replace("2025Q2", "<round_id>")
                .replace("{link}", "<link_id>").replace("secretaries/TC01-L1-M1-S1/", "secretaries/<grid>/")
-               .replace("towns/TC01/", "towns/<town>/"))
+               .replace("towns/TC01/", "towns/<town>/")
+               .replace("drill-0000000a", "<drill_id>"))
              for m, p, _ in WRITES}
     per_matter = {w for w in writes if "<matter>" in w[1] or "<evaluation>" in w[1]}
     catch_all = {w for w in writes if w[1] in ("/api/v1/", "/api/v1/<path:unknown>")}  # JSON 404s

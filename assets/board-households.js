@@ -1,0 +1,93 @@
+/*
+ * Big screen (/): the households panel (不漏一户 · 入户覆盖), filled from the snapshot's `households`
+ * (dashboard/components/board_households.py); assets/board.js calls it after every snapshot, so the
+ * panel is at the snapshot's log position like the other snapshot panels (DESIGN §7.6).
+ *
+ * What it shows, for the operation on the map (or the first open one with a roster):
+ *   - households unreached in the scope, big: [data-kpi=unreached_households][data-value], and the reach
+ *     (share of households with a status) of the scope;
+ *   - reach per child of the scope (towns at the county): [data-hh-child=CODE][data-value=percent];
+ *   - vulnerable households unreached first: [data-hh-vulnerable][data-value] and up to a dozen of them
+ *     (names masked as the server sends them).
+ * The panel hides itself when no operation on view has a household roster. Text via textContent only.
+ */
+(function () {
+  'use strict';
+
+  function el(tag, cls, text, attrs) {
+    var e = document.createElement(tag);
+    if (cls) { e.className = cls; }
+    if (text !== undefined && text !== null) { e.textContent = String(text); }
+    Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+    return e;
+  }
+
+  function fmt(n, lang) {
+    try { return Number(n || 0).toLocaleString(lang === 'en' ? 'en-US' : 'zh-CN'); } catch (e) { return String(n); }
+  }
+
+  function pctText(p) { return p === null || p === undefined ? '—' : (Math.floor(p * 10) / 10).toFixed(1); }
+
+  window.wartimeBoardHouseholds = function (snap, L) {
+    var panel = document.getElementById('board-panel-hh');
+    var box = document.getElementById('board-hh');
+    if (!panel || !box) { return; }
+    var hh = snap && snap.households;
+    while (box.firstChild) { box.removeChild(box.firstChild); }
+    if (!hh || !hh.total) {
+      panel.setAttribute('hidden', '');
+      box.appendChild(el('span', 'b-hh-hidden', '0', {'data-kpi': 'unreached_households', 'data-value': '0', hidden: ''}));
+      return;
+    }
+    panel.removeAttribute('hidden');
+    var lang = snap.lang;
+    var sub = document.getElementById('board-hh-sub');
+    if (sub) { sub.textContent = hh.op_name || ''; }
+    var head = el('div', 'b-hh-head');
+    var big = el('div', 'b-hh-big');
+    big.appendChild(el('span', 'b-num b-hh-num', fmt(hh.unreached, lang),
+      {'data-kpi': 'unreached_households', 'data-value': String(hh.unreached)}));
+    big.appendChild(el('span', 'b-hh-label', L('board.hh.unreached')));
+    head.appendChild(big);
+    head.appendChild(el('div', 'b-hh-reach', L('board.hh.reach_of', {pct: pctText(hh.pct), done: fmt(hh.done, lang),
+      total: fmt(hh.total, lang)}), {'data-hh-reach': String(hh.pct === null ? '' : hh.pct)}));
+    box.appendChild(head);
+    var kids = hh.children || [];
+    if (kids.length) {
+      box.appendChild(el('div', 'b-hh-sect', L('board.hh.by_town', {level: L(snap.children_level || 'town')})));
+      var ol = el('ol', 'b-hh-bars');
+      kids.forEach(function (c) {
+        var li = el('li', 'b-hh-bar' + (c.unreached ? '' : ' b-hh-bar-done'),
+          null, {'data-hh-child': c.code, 'data-value': String(c.pct === null ? '' : c.pct), 'data-unreached': String(c.unreached)});
+        li.appendChild(el('span', 'b-hh-name', c.name));
+        var track = el('span', 'b-hh-track');
+        var fill = el('span', 'b-hh-fill');
+        fill.style.width = Math.max(0, Math.min(100, c.pct || 0)) + '%';
+        track.appendChild(fill);
+        li.appendChild(track);
+        li.appendChild(el('span', 'b-hh-pct', pctText(c.pct) + '%'));
+        li.appendChild(el('span', 'b-hh-left', c.unreached ? fmt(c.unreached, lang) : '✓'));
+        ol.appendChild(li);
+      });
+      box.appendChild(ol);
+    }
+    var v = hh.vulnerable || {unreached: 0, items: []};
+    box.appendChild(el('div', 'b-hh-sect b-hh-sect-vul', L('board.hh.vulnerable_first') + ' · ' +
+      L('board.hh.vulnerable_n', {n: fmt(v.unreached, lang)}), {'data-hh-vulnerable': String(v.unreached)}));
+    if (!v.unreached) {
+      box.appendChild(el('div', 'b-empty b-empty-ok', L('board.hh.none_left')));
+      return;
+    }
+    var list = el('ol', 'b-hh-vul');
+    (v.items || []).forEach(function (h) {
+      var li = el('li', 'b-hh-vitem', null, {'data-household': h.code});
+      li.appendChild(el('span', 'b-hh-vtags', (h.vulnerable || []).map(function (k) { return L('hh.vuln.' + k); }).join(' · ')));
+      li.appendChild(el('span', 'b-hh-vwho', (h.head || h.code) + (h.size ? ' · ' + h.size : '')));
+      li.appendChild(el('span', 'b-hh-vwhere', h.where || h.micro_grid || ''));
+      list.appendChild(li);
+    });
+    box.appendChild(list);
+    var more = v.unreached - (v.items || []).length;
+    if (more > 0) { box.appendChild(el('div', 'b-empty', L('board.hh.more', {n: fmt(more, lang)}))); }
+  };
+})();

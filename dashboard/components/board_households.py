@@ -1,0 +1,174 @@
+"""The big screen's households panel (不漏一户 · 入户覆盖, issue 16): what it shows, as JSON.
+
+`board_model.snapshot` adds ``households`` from the very read its other figures
+come from (`streams.position.read_towns` with ``households_of``: each town's
+roster totals and status counts in the same script as its checkpoint), so the
+panel is at the snapshot's log position (DESIGN §7.6) and its unreached count
+never differs from another figure of the same instant. For the map's operation
+(else the first on view):
+
+* ``total``, ``done`` (households with a status), ``unreached``, ``pct`` (reach,
+  rounded down: a share never claims more than the log knows) of the scope;
+* ``children`` — the same per child of the scope (towns at the county);
+* ``vulnerable`` — ``{unreached, items}``: vulnerable households still without a
+  status, the first `VULNERABLE_LISTED` by code, masked whoever looks (a wall is
+  seen by the room; `command.households.mask_name`).
+
+The vulnerable list needs the roster's rows, not only its counts; they are read
+per town once per roster (a town's roster is cached while its totals stay the
+same) and the statuses of the vulnerable ones only. `households_panel` is the
+frame's empty panel; assets/board-households.js fills it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from dash import html
+
+from command.grids import GridTree
+from command.households import HouseholdCounts, mask_name, roll_up
+from dashboard import households_i18n  # noqa: F401 - registers the panel's strings
+from dashboard.i18n import t
+from streams.keys import TownKeys
+from streams.live import BoardView
+from streams.position import TownRead, towns_of
+from streams.server import Client
+
+__all__ = ["VULNERABLE_LISTED", "households_of", "households_panel", "panel_data", "reach_pct"]
+
+VULNERABLE_LISTED = 12
+"""Vulnerable unreached households listed on the wall (the count above them is exact)."""
+
+
+def households_panel(panel: Callable[..., html.Section], lang: str) -> html.Section:
+    """The empty panel, hidden until a snapshot brings households (board.py's `_panel` passed in)."""
+    section = panel(
+        "hh", t("board.hh.title", lang), html.Div(id="board-hh", className="b-hh"), lang,
+        extra=html.Span(id="board-hh-sub", className="b-sub"),
+    )
+    section.hidden = True
+    return section
+
+
+def households_of(view: BoardView) -> list[str]:
+    """The operation whose households the panel shows: the map's, else the first on view (or none)."""
+    if view.map_op:
+        return [view.map_op]
+    return list(view.ops[:1])
+
+
+def reach_pct(done: int, total: int) -> float | None:
+    """Share of households with a status, in percent, rounded down to one decimal."""
+    return (done * 1000 // total) / 10 if total else None
+
+
+def _cell(code: str, name: str, c: HouseholdCounts) -> dict[str, Any]:
+    done = sum(c.by_status.values())
+    return {"code": code, "name": name, "total": c.total, "done": done, "unreached": c.unreached,
+            "by_status": dict(c.by_status), "pct": reach_pct(min(done, c.total), c.total)}
+
+
+class _Rosters:
+    """Per town, the vulnerable households of the roster: leaf → [(code, size, [groups])], per roster."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_town: dict[str, tuple[tuple[tuple[str, int], ...], dict[str, list[tuple[str, int, list[str]]]]]] = {}
+
+    def vulnerable(
+        self, client: Client, town: str, totals: Mapping[str, int]
+    ) -> dict[str, list[tuple[str, int, list[str]]]]:
+        stamp = tuple(sorted(totals.items()))
+        with self._lock:
+            hit = self._by_town.get(town)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        out: dict[str, list[tuple[str, int, list[str]]]] = {}
+        for leaf, raw in (client.hgetall(TownKeys(town).household_roster) or {}).items():
+            leaf_s = leaf.decode() if isinstance(leaf, bytes) else str(leaf)
+            try:
+                rows = json.loads(raw)
+            except (TypeError, ValueError):
+                continue  # a row no load would write: skipped, as every reader does
+            for row in rows if isinstance(rows, list) else ():
+                if not isinstance(row, list) or len(row) < 6:
+                    continue
+                groups = row[5] if isinstance(row[5], list) else [v for v in str(row[5] or "").split(";") if v]
+                if groups:
+                    out.setdefault(leaf_s, []).append((str(row[0]), int(row[4] or 0), [str(g) for g in groups]))
+        with self._lock:
+            if len(self._by_town) > 256:
+                self._by_town.clear()
+            self._by_town[town] = (stamp, out)
+        return out
+
+
+ROSTERS = _Rosters()
+
+
+def _personal(client: Client, town: str, leaves: Sequence[str]) -> dict[str, str]:
+    """household → head's name (masked later) for the households of some leaf grids."""
+    out: dict[str, str] = {}
+    if not leaves:
+        return out
+    for raw in client.hmget(TownKeys(town).household_personal, list(leaves)):
+        try:
+            people = json.loads(raw) if raw else {}
+        except (TypeError, ValueError):
+            continue
+        for code, pair in people.items() if isinstance(people, dict) else ():
+            if isinstance(pair, list) and pair:
+                out[str(code)] = str(pair[0] or "")
+    return out
+
+
+def _vulnerable(client: Client, tree: GridTree, scope: str, op: str, read: TownRead) -> dict[str, Any]:
+    unreached: list[tuple[str, str, int, list[str], str]] = []
+    for town in towns_of(tree, scope):
+        totals = {g: n for g, n in read.hh_totals.items() if tree.town_of(g) == town or g == town}
+        by_leaf = ROSTERS.vulnerable(client, town, totals)
+        cand = [(leaf, h) for leaf, hs in by_leaf.items() if leaf in tree and tree.is_within(leaf, scope) for h in hs]
+        if not cand:
+            continue
+        status = client.hmget(TownKeys(town).household_status(op), [h[0] for _, h in cand])
+        for (leaf, (code, size, groups)), st in zip(cand, status, strict=True):
+            if not st:
+                unreached.append((code, leaf, size, groups, town))
+    unreached.sort(key=lambda r: r[0])
+    listed = unreached[:VULNERABLE_LISTED]
+    heads: dict[str, str] = {}
+    for town in {r[4] for r in listed}:
+        heads.update(_personal(client, town, sorted({r[1] for r in listed if r[4] == town})))
+    items = [
+        {"code": code, "micro_grid": leaf, "where": tree[leaf].name, "size": size, "vulnerable": groups,
+         "head": mask_name(heads.get(code, ""))}
+        for code, leaf, size, groups, _ in listed
+    ]
+    return {"unreached": len(unreached), "items": items}
+
+
+def panel_data(
+    client: Client, tree: GridTree, view: BoardView, read: TownRead, operations: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """The panel's figures from one read (`read_towns` with ``households_of=households_of(view)``)."""
+    ops = households_of(view)
+    if not ops or not read.hh_totals:
+        return None
+    op = ops[0]
+    scope = view.scope
+    cells = roll_up(tree, read.hh_totals, read.hh_counts.get(op, {}), [scope, *view.children])
+    head = _cell(scope, tree[scope].name, cells[scope])
+    if not head["total"]:
+        return None
+    o = operations.get(op)
+    return {
+        **head,
+        "op": op,
+        "op_name": getattr(o, "name", op),
+        "children": [_cell(c, tree[c].name, cells[c]) for c in view.children if cells[c].total],
+        "vulnerable": _vulnerable(client, tree, scope, op, read),
+    }

@@ -30,6 +30,7 @@ from typing import Any
 import dash
 from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
+from dashboard.components.console_households import households_card
 from dashboard.components.console_mobilisation import mobilisation_card
 from dashboard.components.session import login_form, register_login
 from dashboard.i18n import lang_of, t
@@ -219,7 +220,7 @@ def layout(lang: str | None = None, scope: str | None = None, **_: Any) -> html.
                     html.Div([_ops_card(lang),
                               _card(t("console.alerts", lang), html.Div(id="console-alerts"),
                                     id_="console-alerts-card"),
-                              _kiosk_card(lang)], className="console-col"),
+                              _kiosk_card(lang), households_card(lang)], className="console-col"),
                 ],
                 className="console-grid",
             ),

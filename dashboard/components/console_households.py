@@ -73,7 +73,8 @@ def render(answer: Mapping[str, Any], grid_name: str, op: str, lang: str) -> htm
                     html.Td(str(h.get("phone") or ""), className="console-hh-phone"),
                     html.Td(str(h.get("address") or "")),
                     html.Td(str(h.get("size") or "")),
-                    html.Td(_vulnerable(h.get("vulnerable"), lang), className="console-tag" if h.get("vulnerable") else ""),
+                    html.Td(_vulnerable(h.get("vulnerable"), lang),
+                            className="console-tag" if h.get("vulnerable") else ""),
                 ], **_attrs({"data-household": str(h.get("code", "")),
                              "data-vulnerable": "1" if h.get("vulnerable") else "0"}))
                 for h in shown

@@ -42,8 +42,8 @@ from dash import Input, Output, State, callback, clientside_callback, dcc, html,
 
 from command.errors import CommandRejected
 from dashboard.components.bands import browser_rules
-from dashboard.components.board_model import READER, labels, search
 from dashboard.components.board_households import households_panel
+from dashboard.components.board_model import READER, labels, search
 from dashboard.components.charts import curve_figure
 from dashboard.components.map import base_figure, bounds
 from dashboard.components.session import actor_of, backend, login_form, register_login

@@ -13,8 +13,6 @@ import pandas as pd
 
 from command.report import Finding, Report
 from dashboard.i18n import t
-from dashboard.reports.households import section as households_section
-from dashboard.reports.model import Section, Table
 from dashboard.reports.formatting import (
     activity_text,
     finding_text,
@@ -25,6 +23,8 @@ from dashboard.reports.formatting import (
     timeline_text,
     txt,
 )
+from dashboard.reports.households import section as households_section
+from dashboard.reports.model import Section, Table
 
 __all__ = ["COUNTER_KEYS", "Section", "Table", "build_document", "grids_table", "header_fix"]
 

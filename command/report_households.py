@@ -20,6 +20,7 @@ its status, never whether it was reached. Pure: times are epoch ms.
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -48,7 +49,7 @@ class HouseholdsReport:
     by_status: dict[str, int]
     minutes_to: dict[int, float | None]
     towns: pd.DataFrame
-    """grid, name, total, reached, pct, minutes_to_100, and one column per status."""
+    """grid, name, total, with_status (reached in any way), pct, minutes_to_100, one column per status."""
     series: pd.DataFrame
     """time, elapsed, then one column per town code: reach in percent at that time."""
     never: pd.DataFrame
@@ -110,16 +111,19 @@ def households_report(
     town_of = {c: tree.town_of(r[1]) or r[1] for c, r in roster.items()}
     towns = sorted(set(town_of.values()))
     rows = []
+    members: dict[str, list[str]] = {town: [] for town in towns}
+    for c, town in town_of.items():
+        members[town].append(c)
     for town in towns:
-        mine = [c for c in roster if town_of[c] == town]
+        mine = members[town]
         reached = [c for c in mine if c in first]
         done_at = max(first[c] for c in reached) if reached and len(reached) == len(mine) else None
         by = {s: sum(1 for c in reached if last[c] == s) for s in statuses}
         rows.append({"grid": town, "name": tree[town].name if town in tree else town, "total": len(mine),
-                     "reached": len(reached), "pct": _pct(len(reached), len(mine)),
+                     "with_status": len(reached), "pct": _pct(len(reached), len(mine)),
                      "minutes_to_100": round((done_at - launched_at) / 60_000, 1) if done_at is not None else None,
                      **by})
-    town_df = pd.DataFrame(rows, columns=["grid", "name", "total", "reached", "pct", "minutes_to_100", *statuses])
+    town_df = pd.DataFrame(rows, columns=["grid", "name", "total", "with_status", "pct", "minutes_to_100", *statuses])
     times = sorted(first.values())
     minutes_to: dict[int, float | None] = {}
     for p in MILESTONES:
@@ -131,7 +135,7 @@ def households_report(
         per_town[town_of[c]].append(ms)
     for ms_list in per_town.values():
         ms_list.sort()
-    sizes = {r["grid"]: int(r["total"]) for r in rows}
+    sizes = Counter(town_of.values())
     series_rows = []
     for k in range(1, POINTS + 1):
         at = min(end, launched_at + k * step)

@@ -50,7 +50,7 @@ def households_panel(panel: Callable[..., html.Section], lang: str) -> html.Sect
         "hh", t("board.hh.title", lang), html.Div(id="board-hh", className="b-hh"), lang,
         extra=html.Span(id="board-hh-sub", className="b-sub"),
     )
-    section.hidden = True
+    section.hidden = True  # type: ignore[attr-defined]  # a Dash prop every html component takes
     return section
 
 

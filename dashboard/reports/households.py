@@ -135,7 +135,7 @@ def section(r: Report, lang: str) -> Section | None:
     town_header = [t("rpt.c.grid", L), t("rpt.c.name", L), t("rpt.k.hh_total", L), t("rpt.k.hh_reached", L),
                    t("rpt.c.hh_reach", L), t("rpt.c.hh_minutes_100", L), *[t(f"hh.status.{s}", L) for s in statuses]]
     town_rows = [
-        [txt(row["grid"]), txt(row["name"]), num(row["total"]), num(row["reached"]),
+        [txt(row["grid"]), txt(row["name"]), num(row["total"]), num(row["with_status"]),
          "" if row["pct"] is None else num(row["pct"]),
          "" if row["minutes_to_100"] is None or pd.isna(row["minutes_to_100"]) else num(row["minutes_to_100"]),
          *[num(row[s]) for s in statuses]]

@@ -31,10 +31,10 @@ from command.households import Household, Vulnerability
 from command.registry import _csv_text, _read_rows, _write_atomic
 
 __all__ = [
+    "FICTITIOUS_PHONE_PREFIX",
     "HOUSEHOLDS_CSV",
     "HOUSEHOLD_COLUMNS",
     "VULNERABLE_RATES",
-    "FICTITIOUS_PHONE_PREFIX",
     "generate_households",
     "is_household_file",
     "load_households",
@@ -62,7 +62,7 @@ VULNERABLE_RATES: Mapping[str, float] = {
 _KNOWN_NEEDS = frozenset(v.value for v in Vulnerability)
 _PHONE_CHARS = frozenset("0123456789+- ")
 _SURNAMES = "陈李黄梁覃韦莫蒙刘罗张林吴邓周何杨谢钟甘蒋曾冯潘麦卢彭温赖苏王赵孙高马徐朱胡郭"
-_GIVEN = "建国华明伟强军平志海秀英丽芳燕玲兰桂春成德文荣光勇红敏静霞斌东林辉新宏凤珍梅金永洪福贵生锋涛杰鹏飞雪琴娟萍慧婷"
+_GIVEN = "建国华明伟强军平志海秀英丽芳燕玲兰桂春成德文荣光勇红敏静霞斌东林辉新宏凤珍梅金永洪福贵生锋涛杰鹏飞雪琴娟"
 
 
 def is_household_file(path: str | Path) -> bool:

@@ -126,6 +126,11 @@ def _personal(client: Client, town: str, leaves: Sequence[str]) -> dict[str, str
     return out
 
 
+def _where(tree: GridTree, leaf: str) -> str:
+    town = tree.town_of(leaf)
+    return f"{tree[town].name} · {tree[leaf].name}" if town and town != leaf else tree[leaf].name
+
+
 def _vulnerable(client: Client, tree: GridTree, scope: str, op: str, read: TownRead) -> dict[str, Any]:
     unreached: list[tuple[str, str, int, list[str], str]] = []
     for town in towns_of(tree, scope):
@@ -144,7 +149,7 @@ def _vulnerable(client: Client, tree: GridTree, scope: str, op: str, read: TownR
     for town in {r[4] for r in listed}:
         heads.update(_personal(client, town, sorted({r[1] for r in listed if r[4] == town})))
     items = [
-        {"code": code, "micro_grid": leaf, "where": tree[leaf].name, "size": size, "vulnerable": groups,
+        {"code": code, "micro_grid": leaf, "where": _where(tree, leaf), "size": size, "vulnerable": groups,
          "head": mask_name(heads.get(code, ""))}
         for code, leaf, size, groups, _ in listed
     ]

@@ -241,10 +241,6 @@ def build_document(r: Report, lang: str) -> tuple[str, list[Section]]:
     ac.tables[-1].widths = [0.12, 0.16, 0.18, 0.17, 0.37]
     secs.append(ac)
 
-    hh = households_section(r, L)
-    if hh is not None:
-        secs.append(hh)
-
     tl = Section(t("rpt.s.timeline", L))
     names = {r.scope: r.scope_name}
     tl_df = pd.DataFrame(
@@ -253,6 +249,10 @@ def build_document(r: Report, lang: str) -> tuple[str, list[Section]]:
     tl.tables.append(_table("timeline", tl_df, [("time", "rpt.c.time", tm), ("event", "rpt.c.event", str)], L))
     tl.tables[-1].widths = [0.22, 0.78]
     secs.append(tl)
+
+    hh = households_section(r, L)
+    if hh is not None:
+        secs.append(hh)
 
     return title, secs
 

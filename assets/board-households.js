@@ -55,16 +55,13 @@
     var kids = hh.children || [];
     if (kids.length) {
       box.appendChild(el('div', 'b-hh-sect', L('board.hh.by_town', {level: L(snap.children_level || 'town')})));
-      var ol = el('ol', 'b-hh-bars');
+      var ol = el('ol', 'b-hh-bars' + (kids.length > 5 ? ' b-hh-bars-2' : ''));
       kids.forEach(function (c) {
         var li = el('li', 'b-hh-bar' + (c.unreached ? '' : ' b-hh-bar-done'),
           null, {'data-hh-child': c.code, 'data-value': String(c.pct === null ? '' : c.pct), 'data-unreached': String(c.unreached)});
+        var w = Math.max(0, Math.min(100, c.pct || 0));
+        li.style.background = 'linear-gradient(90deg, rgba(60, 170, 140, 0.42) ' + w + '%, rgba(90, 150, 230, 0.12) ' + w + '%)';
         li.appendChild(el('span', 'b-hh-name', c.name));
-        var track = el('span', 'b-hh-track');
-        var fill = el('span', 'b-hh-fill');
-        fill.style.width = Math.max(0, Math.min(100, c.pct || 0)) + '%';
-        track.appendChild(fill);
-        li.appendChild(track);
         li.appendChild(el('span', 'b-hh-pct', pctText(c.pct) + '%'));
         li.appendChild(el('span', 'b-hh-left', c.unreached ? fmt(c.unreached, lang) : '✓'));
         ol.appendChild(li);
@@ -87,7 +84,19 @@
       list.appendChild(li);
     });
     box.appendChild(list);
-    var more = v.unreached - (v.items || []).length;
-    if (more > 0) { box.appendChild(el('div', 'b-empty', L('board.hh.more', {n: fmt(more, lang)}))); }
+    var moreNode = el('div', 'b-empty b-hh-more');
+    box.appendChild(moreNode);
+    // Show the rows that fit whole (a wall never shows half a line), and say how many more there are.
+    var shown = (v.items || []).length;
+    var limit = box.getBoundingClientRect().bottom;
+    var rows = list.children;
+    var more = function () { return v.unreached - shown; };
+    moreNode.textContent = more() > 0 ? L('board.hh.more', {n: fmt(more(), lang)}) : '';
+    while (rows.length > 1 && (rows[rows.length - 1].getBoundingClientRect().bottom > list.getBoundingClientRect().bottom + 0.5 ||
+           moreNode.getBoundingClientRect().bottom > limit + 0.5)) {
+      list.removeChild(rows[rows.length - 1]);
+      shown -= 1;
+      moreNode.textContent = more() > 0 ? L('board.hh.more', {n: fmt(more(), lang)}) : '';
+    }
   };
 })();

@@ -61,7 +61,7 @@ register({
     "board.hh.reach_of": ("覆盖 {pct}%（{done}/{total} 户）", "reach {pct}% ({done}/{total})"),
     "board.hh.by_town": ("各{level}入户覆盖", "Household reach by {level}"),
     "board.hh.vulnerable_first": ("重点人群未覆盖（优先）", "Vulnerable unreached first"),
-    "board.hh.vulnerable_n": ("重点人群户未覆盖 {n}", "{n} vulnerable unreached"),
+    "board.hh.vulnerable_n": ("{n} 户", "{n}"),
     "board.hh.none_left": ("重点人群户已全部覆盖", "Every vulnerable household reached"),
     "board.hh.no_roster": ("该范围未导入住户清单", "No household roster for this scope"),
     "board.hh.more": ("另有 {n} 户", "{n} more"),

@@ -48,7 +48,7 @@ def households_panel(panel: Callable[..., html.Section], lang: str) -> html.Sect
     """The empty panel, hidden until a snapshot brings households (board.py's `_panel` passed in)."""
     section = panel(
         "hh", t("board.hh.title", lang), html.Div(id="board-hh", className="b-hh"), lang,
-        extra=html.Span(id="board-hh-sub", className="b-sub"),
+        extra=html.Span(id="board-hh-sub", className="b-hh-sub"),
     )
     section.hidden = True  # type: ignore[attr-defined]  # a Dash prop every html component takes
     return section

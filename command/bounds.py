@@ -19,9 +19,9 @@ import msgspec
 from command.errors import InvalidRequest, TooLarge
 
 __all__ = [
-    "MAX_INCREMENT",
     "MAX_HOUSEHOLDS",
     "MAX_HOUSEHOLD_SIZE",
+    "MAX_INCREMENT",
     "MAX_ITEMS",
     "MAX_LINE",
     "MAX_SMALL_COUNT",

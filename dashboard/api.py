@@ -495,6 +495,10 @@ def create_api(backend: Backend, extensions: Iterable[Extension] = ()) -> Bluepr
             tree[grid]
             require_read(actor, tree, grid)
             answer = county.progress.progress(op, grid)
+            households = county.households.counts(tree, op, [grid, *tree.children[grid]])  # DESIGN §7.3
+            answer["households"] = households[grid].to_json()
+            for child in answer["children"]:
+                child["households"] = households[child["grid"]].to_json()
             answer["over_target"] = over_target(operation, answer["counts"], grid)
             answer["state"] = operation.state.value
             return answer

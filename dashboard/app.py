@@ -20,6 +20,7 @@ from dashboard import (
     api_alerts,
     api_board,
     api_field,
+    api_households,
     api_kiosk,
     api_matters,
     api_mobilisation,
@@ -127,6 +128,7 @@ ROUTES: tuple[Extension, ...] = (
     api_kiosk.register,
     intake.register,
     api_mobilisation.register,
+    api_households.register,
 )
 """Route modules added to /api/v1; each imports dashboard.api, so the list lives here, above them."""
 

@@ -255,6 +255,8 @@
     sum.appendChild(el('span', 'fh-unreached-label', tr('hh.status.unreached')));
     sum.appendChild(el('span', 'fh-total', tr('field.hh.summary', { total: d.total || 0, unreached: d.unreached || 0 }),
                        { 'data-hh-total': '', 'data-value': d.total || 0 }));
+    var waiting = items.filter(function (x) { return x.s.pending; }).length;
+    if (waiting) { sum.appendChild(el('span', 'fh-wait', tr('field.hh.pending', { n: waiting }))); }
     box.appendChild(sum);
     if (unreachedVul) { box.appendChild(el('div', 'fh-alert', tr('field.hh.vulnerable_unreached', { n: unreachedVul }))); }
     if (!H.live && H.at) { box.appendChild(el('div', 'field-muted fh-cached', tr('field.hh.cached', { t: clock(H.at) }))); }

@@ -35,7 +35,8 @@ register({
     "hh.reach": ("入户覆盖", "Household reach"),
     # field page (/field): the list a central household or grid worker works through
     "field.hh.title": ("住户清单 · 不漏一户", "Households · nobody missed"),
-    "field.hh.summary": ("共 {total} 户 · 未覆盖 {unreached} 户", "{total} households · {unreached} unreached"),
+    "field.hh.summary": ("共 {total} 户", "of {total} households"),
+    "field.hh.pending": ("{n} 户待发送", "{n} waiting to send"),
     "field.hh.vulnerable_unreached": ("其中重点人群户 {n} 户未覆盖", "{n} vulnerable household(s) unreached"),
     "field.hh.filter.all": ("全部", "All"),
     "field.hh.filter.unreached": ("未覆盖", "Unreached"),

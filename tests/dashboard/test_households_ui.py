@@ -52,7 +52,9 @@ def roster() -> list[Household]:
 
 
 @pytest.fixture(scope="module")
-def hh_server(redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, str, str]]:
+def hh_server(
+    redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Served, str, str]]:
     flush = redis.Redis(unix_socket_path=str(redis_server.socket))
     flush.flushall()
     flush.script_flush()
@@ -165,7 +167,7 @@ def test_a_central_household_marks_six_households_two_offline_and_the_wall_falls
                            f".getAttribute('data-value') === '{before['unreached'] - 6}'", timeout=30_000)
     print(f"wall caught up {time.monotonic() - t0:.2f} s after the server's count")
     assert wall_unreached(wall) == before["unreached"] - 6
-    page.wait_for_selector(f"#field-hh [data-hh-unreached][data-value='2']", timeout=30_000)
+    page.wait_for_selector("#field-hh [data-hh-unreached][data-value='2']", timeout=30_000)
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(artifacts / "households-phone-after-390x844.png"))
     page.screenshot(path=str(artifacts / "households-phone-full-390.png"), full_page=True)

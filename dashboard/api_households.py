@@ -5,7 +5,7 @@
   report_id with another body → 409 ``report_id_reused``. Through `dashboard.intake.Intake`
   (`submit_household_status`): the reports' one way in, group commit and audit entry.
 * ``GET /api/v1/operations/{id}/households?grid=CODE&status=unreached|reached|…&vulnerable=1
-  &offset=0&limit=100`` → ``{grid, total, by_status, unreached, items: [{code, micro_grid,
+  &central_household=CODE&offset=0&limit=100`` → ``{grid, total, by_status, unreached, items: [{code, micro_grid,
   central_household, address, head, size, phone, vulnerable, status}], offset, limit, matched,
   next_offset}``: unreached households first, vulnerable ones first among them, a page of
   at most `MAX_LIMIT`. Names and phones are masked (张*明, 138****1234) except for the
@@ -77,8 +77,9 @@ def register(api: Blueprint, backend: Backend) -> None:
             grid = request.args.get("grid") or default
             tree[grid]
             require_read(actor, tree, grid)
+        central = request.args.get("central_household") or None  # a central household's own 5–10
         page = county.households.listing(tree, actor, op, grid, status=status, vulnerable=vulnerable,
-                                         offset=offset, limit=limit)
+                                         central_household=central, offset=offset, limit=limit)
         if page.unmasked:
             audit.record_soon(backend.client, county.code, "personal", actor=actor.username,
                               source=audit.source_address(), method="GET", path=request.path, status=200,

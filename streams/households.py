@@ -296,13 +296,14 @@ class HouseholdView:
         *,
         status: str | None = None,
         vulnerable: bool = False,
+        central_household: str | None = None,
         offset: int = 0,
         limit: int = 100,
     ) -> HouseholdList:
         """A grid's households, unreached first and vulnerable first among them, one page of them.
 
         `status` keeps one status (``unreached`` = none yet); `vulnerable` keeps vulnerable
-        households. Names and phones are masked unless `may_see_personal` (counted in
+        households; `central_household` the households that central household links. Names and phones are masked unless `may_see_personal` (counted in
         `unmasked`, for the audit trail).
         """
         leaves = [g for g in tree.subtree(grid) if not tree.children[g]]
@@ -325,6 +326,8 @@ class HouseholdView:
             if status is not None and (st or UNREACHED) != status:
                 continue
             if vulnerable and not row[5]:
+                continue
+            if central_household is not None and row[2] != central_household:
                 continue
             matched.append((row, st))
         matched.sort(key=lambda rs: listing_key(rs[1], rs[0][5], rs[0][0]))

@@ -158,3 +158,12 @@ def test_replay_rebuilds_the_household_read_models_to_the_same_bytes(redis_url: 
     before = {k: client.hgetall(k) for k in keys}
     rebuild(client, "TC")
     assert {k: client.hgetall(k) for k in keys} == before
+
+
+def test_a_central_household_lists_exactly_the_households_it_links(redis_url: str) -> None:
+    client = connect(redis_url)
+    county = _county(client)
+    ch = TREE.central_households[0]
+    page = county.households.listing(TREE, BOSS, "op1", ch.micro_grid, central_household=ch.code)
+    linked = sorted(h.code for h in generate_households(TREE, seed=3) if h.central_household == ch.code)
+    assert sorted(i["code"] for i in page.items) == linked and len(linked) == ch.linked_households == 5

@@ -62,13 +62,15 @@ def render(answer: Mapping[str, Any], grid_name: str, op: str, lang: str) -> htm
     else:
         shown = items[:LISTED]
         out.append(html.P(t("console.hh.shown", lang, n=len(shown)), className="console-hint"))
-        cols = ("household", "grid", "head", "phone", "address", "size", "vulnerable")
+        one_grid = len({h.get("micro_grid") for h in shown}) <= 1  # a micro grid's own list: no grid column
+        cols = tuple(c for c in ("household", "grid", "head", "phone", "address", "size", "vulnerable")
+                     if not (one_grid and c == "grid"))
         out.append(html.Table([
             html.Thead(html.Tr([html.Th(t(f"console.hh.col.{c}", lang)) for c in cols])),
             html.Tbody([
                 html.Tr([
                     html.Td(str(h.get("code", ""))),
-                    html.Td(str(h.get("micro_grid", ""))),
+                    None if one_grid else html.Td(str(h.get("micro_grid", ""))),
                     html.Td(str(h.get("head") or "")),
                     html.Td(str(h.get("phone") or ""), className="console-hh-phone"),
                     html.Td(str(h.get("address") or "")),

@@ -225,3 +225,29 @@ def test_the_field_list_speaks_english_and_a_viewer_sees_names_masked(
     assert "已" not in text and "户" not in text.replace(MICRO, "")
     page.screenshot(path=str(artifacts / "households-phone-en-390x844.png"))
     ctx.close()
+
+
+@pytest.mark.browser
+def test_the_console_lists_a_scopes_unreached_households_vulnerable_first_for_phoning(
+    hh_server: tuple[Served, str, str], browser: Any, artifacts: Path
+) -> None:
+    served, op, _ = hh_server
+    scope = "TC01-L2-M1-S1-W1"  # nobody marks this grid in the other tests
+    want = households(served, op, scope)
+    ctx = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = ctx.new_page()
+    page.goto(f"{served.url}/console?scope={scope}")
+    page.fill("input[name=username]", "viewer")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("[data-action=login]")
+    page.wait_for_selector(f"#console-hh-body[data-op='{op}']", timeout=30_000)
+    body = page.locator("#console-hh-body")
+    assert body.get_attribute("data-unreached") == str(want["unreached"]) == "2"
+    rows = page.locator("#console-hh-body tr[data-household]")
+    assert rows.count() == 2
+    assert rows.nth(0).get_attribute("data-vulnerable") == "1"  # vulnerable first
+    text = page.inner_text("#console-hh-body")
+    assert "孙*" in text and "139****0001" in text and "13900000001" not in text  # a viewer sees them masked
+    page.locator("#console-hh-card").scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "households-console.png"))
+    ctx.close()

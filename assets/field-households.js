@@ -82,7 +82,7 @@
     var key = keyOf(s.username, op, grid);
     H.busy = true;
     H.polled = Date.now();
-    var url = API + path(op) + '?grid=' + encodeURIComponent(grid);
+    var url = API + path(op) + '?grid=' + encodeURIComponent(grid) + '&limit=500';
     window.fetch(url, { headers: { 'Authorization': 'Bearer ' + s.token }, cache: 'no-store', credentials: 'omit' })
       .then(function (r) { return r.json().then(function (d) { return { status: r.status, data: d }; }, function () { return { status: r.status, data: null }; }); })
       .then(function (res) {

@@ -49,10 +49,11 @@ def _vulnerable(v: Any, lang: str) -> str:
         t(f"hh.vuln.{g}", lang) for g in groups)
 
 
-def render(answer: Mapping[str, Any], grid_name: str, op: str, lang: str) -> html.Div:
-    """The card's body for one answer of the households API."""
+def render(answer: Mapping[str, Any], grid_name: str, op: str, lang: str, vulnerable: int | None = None) -> html.Div:
+    """The card's body for one answer of the households API (and the count of vulnerable unreached)."""
     items = [h for h in answer.get("items") or [] if (h.get("status") or "unreached") == "unreached"]
-    vulnerable = sum(1 for h in items if h.get("vulnerable"))
+    if vulnerable is None:
+        vulnerable = sum(1 for h in items if h.get("vulnerable"))
     unreached = int(answer.get("unreached", len(items)))
     head = html.P(t("console.hh.summary", lang, grid=grid_name, total=answer.get("total", 0), unreached=unreached,
                     vulnerable=vulnerable), className="console-hint")
@@ -68,7 +69,7 @@ def render(answer: Mapping[str, Any], grid_name: str, op: str, lang: str) -> htm
         out.append(html.Table([
             html.Thead(html.Tr([html.Th(t(f"console.hh.col.{c}", lang)) for c in cols])),
             html.Tbody([
-                html.Tr([
+                html.Tr([c for c in (
                     html.Td(str(h.get("code", ""))),
                     None if one_grid else html.Td(str(h.get("micro_grid", ""))),
                     html.Td(str(h.get("head") or "")),
@@ -77,8 +78,8 @@ def render(answer: Mapping[str, Any], grid_name: str, op: str, lang: str) -> htm
                     html.Td(str(h.get("size") or "")),
                     html.Td(_vulnerable(h.get("vulnerable"), lang),
                             className="console-tag" if h.get("vulnerable") else ""),
-                ], **_attrs({"data-household": str(h.get("code", "")),
-                             "data-vulnerable": "1" if h.get("vulnerable") else "0"}))
+                ) if c is not None], **_attrs({"data-household": str(h.get("code", "")),
+                                               "data-vulnerable": "1" if h.get("vulnerable") else "0"}))
                 for h in shown
             ]),
         ], className="console-table console-hh-table"))
@@ -129,10 +130,12 @@ def _fill(op: str | None, _tick: Any, _n: Any, scope: str | None, session: Any, 
         return []
     if not op:
         return html.P(t("console.hh.none_op", lang), className="console-hint")
-    status, answer = call_api(
-        "GET", f"/operations/{quote(op)}/households?grid={quote(scope)}&status=unreached", token)
+    path = f"/operations/{quote(op)}/households?grid={quote(scope)}&status=unreached"
+    status, answer = call_api("GET", f"{path}&limit={LISTED}", token)
     if status != 200:
         reason = str((answer.get("error") or {}).get("message", f"HTTP {status}"))
         return html.P(t("console.hh.error", lang, reason=reason), className="console-error")
+    _, vul = call_api("GET", f"{path}&vulnerable=1&limit=1", token)
     _, node = call_api("GET", f"/grids/{quote(scope)}", token)
-    return render(answer, str(node.get("name") or scope), op, lang)
+    matched = vul.get("matched")
+    return render(answer, str(node.get("name") or scope), op, lang, int(matched) if matched is not None else None)

@@ -89,6 +89,22 @@ def eventually(check: Any, timeout: float = 15.0) -> None:
         time.sleep(0.1)
 
 
+def sign_in(browser: Any, served: Served, user: str, path: str = "/field", ready: str = "#field-hh li[data-household]",
+            viewport: dict[str, int] | None = None) -> tuple[Any, Any]:
+    """A fresh context (a phone unless told), logged in through the page's own form."""
+    if viewport is None:
+        ctx = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+    else:
+        ctx = browser.new_context(viewport=viewport)
+    page = ctx.new_page()
+    page.goto(f"{served.url}{path}")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("[data-action=login]")
+    page.wait_for_selector(ready, timeout=30_000)
+    return ctx, page
+
+
 def wall_unreached(page: Any) -> int:
     return int(page.get_attribute("[data-kpi=unreached_households]", "data-value"))
 
@@ -108,13 +124,7 @@ def test_a_central_household_marks_six_households_two_offline_and_the_wall_falls
     wall.wait_for_selector("#board-panel-hh:not([hidden]) [data-kpi=unreached_households]", timeout=90_000)
     assert wall_unreached(wall) == before["unreached"]
 
-    ctx = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
-    page = ctx.new_page()
-    page.goto(f"{served.url}/field")
-    page.fill("input[name=username]", "central")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("[data-action=login]")
-    page.wait_for_selector("#field-hh li[data-household]", timeout=30_000)
+    ctx, page = sign_in(browser, served, "central")
     items = page.locator("#field-hh li[data-household]")
     assert items.count() == 8
     order = [items.nth(i).get_attribute("data-household") for i in range(8)]
@@ -182,13 +192,7 @@ def test_a_correction_moves_a_household_to_its_new_status_once(
 ) -> None:
     served, op, _ = hh_server
     grid = f"{SMALL}-W2"
-    ctx = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
-    page = ctx.new_page()
-    page.goto(f"{served.url}/field")
-    page.fill("input[name=username]", "leader")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("[data-action=login]")
-    page.wait_for_selector("[data-action=pick-grid]", timeout=30_000)
+    ctx, page = sign_in(browser, served, "leader", ready="[data-action=pick-grid]")
     page.click(f"[data-action=pick-grid][data-grid='{grid}']")
     code = f"{grid}-002"
     page.wait_for_selector(f"#field-hh li[data-household='{code}']", timeout=30_000)
@@ -213,13 +217,7 @@ def test_the_field_list_speaks_english_and_a_viewer_sees_names_masked(
     served, op, _ = hh_server
     masked = households(served, op, MICRO, user="viewer")
     assert all("*" in h["head"] and "****" in h["phone"] for h in masked["items"])
-    ctx = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
-    page = ctx.new_page()
-    page.goto(f"{served.url}/field?lang=en")
-    page.fill("input[name=username]", "central")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("[data-action=login]")
-    page.wait_for_selector("#field-hh li[data-household]", timeout=30_000)
+    ctx, page = sign_in(browser, served, "central", "/field?lang=en")
     text = page.inner_text("#field-hh")
     assert "Households · nobody missed" in text
     assert "已" not in text and "户" not in text.replace(MICRO, "")
@@ -234,13 +232,8 @@ def test_the_console_lists_a_scopes_unreached_households_vulnerable_first_for_ph
     served, op, _ = hh_server
     scope = "TC01-L2-M1-S1-W1"  # nobody marks this grid in the other tests
     want = households(served, op, scope)
-    ctx = browser.new_context(viewport={"width": 1440, "height": 900})
-    page = ctx.new_page()
-    page.goto(f"{served.url}/console?scope={scope}")
-    page.fill("input[name=username]", "viewer")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("[data-action=login]")
-    page.wait_for_selector(f"#console-hh-body[data-op='{op}']", timeout=30_000)
+    ctx, page = sign_in(browser, served, "viewer", f"/console?scope={scope}", f"#console-hh-body[data-op='{op}']",
+                        {"width": 1440, "height": 900})
     body = page.locator("#console-hh-body")
     assert body.get_attribute("data-unreached") == str(want["unreached"]) == "2"
     rows = page.locator("#console-hh-body tr[data-household]")

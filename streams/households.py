@@ -9,15 +9,15 @@ Where what lives, for a county of 310,000 households:
   so it is exactly-once per operation and refused on a closed operation.
 * **Read models** (town slot, dropped and rebuilt by `wartime replay`), written by the
   projector with its checkpoint (`plan_households` adds to its one apply call):
-  ``rm:hh:roster`` leaf grid → JSON rows, ``rm:hh:totals`` leaf grid → households;
+  ``rm:hh:roster`` leaf grid → JSON rows (codes relative to the grid), ``rm:hh:totals`` leaf grid → households;
   per operation ``rm:hh:{op}:status`` household → ``status grid`` and
   ``rm:hh:{op}:counts`` ``grid|status`` → households. The apply script moves a
   household's count from its old status to its new one, so corrections never
   double. Counts are kept per leaf grid only; every grid's counts are summed from
   its leaves at read time (`command.households.roll_up`): exact by construction.
 * **Personal data** (heads' names, phone numbers) never enter the log: the roster
-  load writes them per town to ``hh:personal`` (leaf grid → JSON {code: [head,
-  phone]}) after its events are in the log; reads unmask them by role only.
+  load writes them per town to ``hh:personal`` (leaf grid → JSON {code relative to
+  the grid: [head, phone]}) after its events are in the log; reads unmask them by role only.
 * **Finding a household.** Generated codes start with their grid's code
   (``PN01-…-W03-017``), so no index is needed for them; any other code is kept in
   ``wt:{PN}:hh:where`` (code → grid), written by the load.
@@ -70,6 +70,8 @@ log = logging.getLogger(__name__)
 _REGISTERED = b"households_registered"
 _STATUS = b"household_status_set"
 HOUSEHOLD_WIRES = frozenset((_REGISTERED, _STATUS))
+WHOLE_TOWN_READ = 2_000
+"""Households listed at once above which statuses are read whole per town (HGETALL) rather than by code."""
 APPEND_CHUNK = 40
 """Roster events appended per call (each one town's batch of up to 2,000 households)."""
 
@@ -140,7 +142,7 @@ def plan_households(
                 rows: dict[str, list[list[Any]]] = {g: [] for g in reg.grids}
                 for row in reg.households:
                     if len(row) >= 6 and row[1] in rows:
-                        rows[row[1]].append(row[:6])
+                        rows[row[1]].append(_pack(row))
                 for g, mine in rows.items():
                     roster[g] = _encode(mine)
                     totals[g] = len(mine)
@@ -177,7 +179,7 @@ def store_roster(
     where: dict[str, str] = {}
     for h in households:
         town = tree.town_of(h.grid) or h.grid
-        personal.setdefault(town, {}).setdefault(h.grid, {})[h.code] = [h.head, h.phone]
+        personal.setdefault(town, {}).setdefault(h.grid, {})[_rel(h.grid, h.code)] = [h.head, h.phone]
         if not h.code.startswith(h.grid + "-"):
             where[h.code] = h.grid
     pipe = client.pipeline(transaction=False)
@@ -215,8 +217,31 @@ def _replace_hash(client: Client, key: str, mapping: Mapping[str, str]) -> None:
 # ---------------------------------------------------------------------------- reading
 
 
-def _rows(raw: Any) -> list[list[Any]]:
-    return msgspec.json.decode(raw) if raw else []
+def _rel(grid: str, code: str) -> str:
+    """A code as kept under its grid: the part after ``GRID-``, or ``!CODE`` when it does not start so."""
+    if not code:
+        return ""
+    return code[len(grid) + 1:] if code.startswith(grid + "-") else "!" + code
+
+
+def _unrel(grid: str, rel: str) -> str:
+    if not rel:
+        return ""
+    return rel[1:] if rel[0] == "!" else f"{grid}-{rel}"
+
+
+def _pack(row: Sequence[Any]) -> list[Any]:
+    """A log row ``[code, grid, central, address, size, vulnerable]`` as the roster read model keeps it
+    under its grid's field: codes relative to the grid (half the memory of the full rows)."""
+    grid = str(row[1])
+    return [_rel(grid, str(row[0])), _rel(grid, str(row[2] or "")), row[3], row[4], row[5]]
+
+
+def _rows(raw: Any, grid: str) -> list[list[Any]]:
+    """The log rows of a grid from its read-model field."""
+    if not raw:
+        return []
+    return [[_unrel(grid, r[0]), grid, _unrel(grid, r[1]), r[2], r[3], r[4]] for r in msgspec.json.decode(raw)]
 
 
 def find_household(client: Client, tree: GridTree, code: object) -> Household:
@@ -229,7 +254,7 @@ def find_household(client: Client, tree: GridTree, code: object) -> Household:
         grid = _s(got) if got is not None else ""
     town = tree.town_of(grid) if grid in tree else None
     if town is not None:
-        for row in _rows(client.hget(TownKeys(town).household_roster, grid)):
+        for row in _rows(client.hget(TownKeys(town).household_roster, grid), grid):
             if row[0] == code:
                 return Household.from_log_row(row)
     raise UnknownHousehold(f"unknown household {code!r}", field="household")
@@ -303,8 +328,8 @@ class HouseholdView:
         """A grid's households, unreached first and vulnerable first among them, one page of them.
 
         `status` keeps one status (``unreached`` = none yet); `vulnerable` keeps vulnerable
-        households; `central_household` the households that central household links. Names and phones are masked unless `may_see_personal` (counted in
-        `unmasked`, for the audit trail).
+        households; `central_household` the households that central household links. Names
+        and phones are masked unless `may_see_personal` (counted in `unmasked`, for the audit).
         """
         leaves = [g for g in tree.subtree(grid) if not tree.children[g]]
         by_town: dict[str, list[str]] = {}
@@ -316,9 +341,9 @@ class HouseholdView:
         pipe = self.client.pipeline(transaction=False)
         for t, gs in by_town.items():
             pipe.hmget(TownKeys(t).household_roster, gs)
-        for part in pipe.execute() if by_town else []:
-            for raw in part:
-                rows.extend(_rows(raw))
+        for gs, part in zip(by_town.values(), pipe.execute() if by_town else [], strict=True):
+            for g, raw in zip(gs, part, strict=True):
+                rows.extend(_rows(raw, g))
         state = self._statuses(tree, operation, rows)
         matched: list[tuple[list[Any], str | None]] = []
         for row in rows:
@@ -354,6 +379,11 @@ class HouseholdView:
             t = tree.town_of(row[1])
             if t is not None:
                 by_town.setdefault(t, []).append(row[0])
+        if len(rows) > WHOLE_TOWN_READ:  # a town or more: its whole status hash is the cheaper read
+            pipe = self.client.pipeline(transaction=False)
+            for t in by_town:
+                pipe.hgetall(TownKeys(t).household_status(operation))
+            return {_s(k): _s(v).split(" ", 1)[0] for got in pipe.execute() for k, v in got.items()}
         pipe = self.client.pipeline(transaction=False)
         plan: list[list[str]] = []
         for t, codes in by_town.items():
@@ -378,10 +408,10 @@ class HouseholdView:
         for t, gs in by_town.items():
             pipe.hmget(TownKeys(t).household_personal, gs)
         out: dict[str, tuple[str, str]] = {}
-        for values in pipe.execute() if by_town else []:
-            for raw in values:
-                for code, (head, phone) in (json.loads(raw) if raw else {}).items():
-                    out[code] = (head, phone)
+        for gs, values in zip(by_town.values(), pipe.execute() if by_town else [], strict=True):
+            for g, raw in zip(gs, values, strict=True):
+                for rel, (head, phone) in (json.loads(raw) if raw else {}).items():
+                    out[_unrel(g, rel)] = (head, phone)
         return out
 
     def roster(self, tree: GridTree, grid: str) -> Iterator[Household]:
@@ -391,6 +421,6 @@ class HouseholdView:
                 continue
             t = tree.town_of(g)
             if t is not None:
-                for row in _rows(self.client.hget(TownKeys(t).household_roster, g)):
+                for row in _rows(self.client.hget(TownKeys(t).household_roster, g), g):
                     yield Household.from_log_row(row)
 

@@ -167,3 +167,23 @@ def test_a_central_household_lists_exactly_the_households_it_links(redis_url: st
     page = county.households.listing(TREE, BOSS, "op1", ch.micro_grid, central_household=ch.code)
     linked = sorted(h.code for h in generate_households(TREE, seed=3) if h.central_household == ch.code)
     assert sorted(i["code"] for i in page.items) == linked and len(linked) == ch.linked_households == 5
+
+
+def test_codes_that_do_not_start_with_their_grid_are_found_and_listed_with_personal_data(redis_url: str) -> None:
+    from command.households import Household
+
+    client = connect(redis_url)
+    county = County(client, "TC")
+    county.load_registry(TREE, None, BOSS)
+    micro = "TC02-L1-M1-S1-W1"
+    roster = [Household(f"X{n}", micro, "", f"新村{n}号", "张建明", 3, "10012345678") for n in range(3)]
+    county.load_households(roster, BOSS)
+    county.switch(BOSS, SwitchRequest("TC", "wartime", "flood", "II", "rain"))
+    county.launch(BOSS, "flood_evacuation", "TC", "转移", operation="op1")
+    _catch_up(client)
+    _set(county, BOSS, "z1", "X1", "refused")
+    _catch_up(client)
+    page = county.households.listing(TREE, BOSS, "op1", micro)
+    assert [(i["code"], i["status"], i["head"]) for i in page.items] == [
+        ("X0", "unreached", "张建明"), ("X2", "unreached", "张建明"), ("X1", "refused", "张建明")]
+    assert county.households.counts(TREE, "op1", ["TC"])["TC"].total == 3  # the roster replaced the old one

@@ -115,7 +115,10 @@
     mine.forEach(function (r) {
       if (r.household !== h.code) { return; }
       if (r.state === 'refused') { if (r.created_at > H.at - 1) { out.refused = r; } return; }
-      if (r.state === 'queued' || r.created_at > H.at || (r.acked_at && r.acked_at > H.at)) {
+      /* A household the server still lists without a status cannot have lost one: until the projector
+         has applied an acknowledged tap, the tap is what the household shows. */
+      var serverBlank = !h.status || h.status === 'unreached';
+      if (r.state === 'queued' || r.created_at > H.at || (r.acked_at && r.acked_at > H.at) || serverBlank) {
         out.status = r.status;
         out.pending = r.state === 'queued';
         out.sent = r.state === 'acked';

@@ -43,7 +43,10 @@ from streams.live import BoardView
 from streams.position import TownRead, towns_of
 from streams.server import Client
 
-__all__ = ["VULNERABLE_LISTED", "households_of", "households_panel", "panel_data", "reach_pct"]
+__all__ = ["HOUSEHOLD_KINDS", "VULNERABLE_LISTED", "households_of", "households_panel", "panel_data", "reach_pct"]
+
+HOUSEHOLD_KINDS = frozenset({"flood_evacuation", "fire_hazard_check"})
+"""Kinds whose wall shows households from the start (evacuation, door-knocking); others once one has a status."""
 
 VULNERABLE_LISTED = 12
 """Vulnerable unreached households listed on the wall (the count above them is exact)."""
@@ -226,12 +229,14 @@ def panel_data(
     if not ops or not read.hh_totals:
         return None
     op = ops[0]
+    o = operations.get(op)
+    if getattr(o, "kind", None) not in HOUSEHOLD_KINDS and not read.hh_counts.get(op):
+        return None  # mass testing may use households too: shown once it has a status
     scope = view.scope
     cells = roll_up(tree, read.hh_totals, read.hh_counts.get(op, {}), [scope, *view.children])
     head = _cell(scope, tree[scope].name, cells[scope])
     if not head["total"]:
         return None
-    o = operations.get(op)
     return {
         **head,
         "op": op,

@@ -27,17 +27,18 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from dash import html
 
+from command.access import Actor, Role
 from command.grids import GridTree
-from command.households import HouseholdCounts, mask_name, roll_up
+from command.households import UNREACHED, HouseholdCounts, roll_up
 from dashboard import households_i18n  # noqa: F401 - registers the panel's strings
 from dashboard.i18n import t
+from streams.households import HouseholdView
 from streams.keys import TownKeys
 from streams.live import BoardView
 from streams.position import TownRead, towns_of
@@ -88,7 +89,7 @@ class _Rosters:
         self._by_town: dict[str, tuple[tuple[tuple[str, int], ...], dict[str, list[tuple[str, int, list[str]]]]]] = {}
 
     def vulnerable(
-        self, client: Client, town: str, totals: Mapping[str, int]
+        self, client: Client, tree: GridTree, town: str, totals: Mapping[str, int]
     ) -> dict[str, list[tuple[str, int, list[str]]]]:
         stamp = tuple(sorted(totals.items()))
         with self._lock:
@@ -96,18 +97,9 @@ class _Rosters:
         if hit is not None and hit[0] == stamp:
             return hit[1]
         out: dict[str, list[tuple[str, int, list[str]]]] = {}
-        for leaf, raw in (client.hgetall(TownKeys(town).household_roster) or {}).items():
-            leaf_s = leaf.decode() if isinstance(leaf, bytes) else str(leaf)
-            try:
-                rows = json.loads(raw)
-            except (TypeError, ValueError):
-                continue  # a row no load would write: skipped, as every reader does
-            for row in rows if isinstance(rows, list) else ():
-                if not isinstance(row, list) or len(row) < 6:
-                    continue
-                groups = row[5] if isinstance(row[5], list) else [v for v in str(row[5] or "").split(";") if v]
-                if groups:
-                    out.setdefault(leaf_s, []).append((str(row[0]), int(row[4] or 0), [str(g) for g in groups]))
+        for h in HouseholdView(client).roster(tree, town):
+            if h.vulnerable:
+                out.setdefault(h.grid, []).append((h.code, h.size, list(h.vulnerable)))
         with self._lock:
             if len(self._by_town) > 256:
                 self._by_town.clear()
@@ -116,21 +108,17 @@ class _Rosters:
 
 
 ROSTERS = _Rosters()
+WALL = Actor("wall", Role.VIEWER, "")
+"""Whoever looks at a wall: names and phones masked (`command.households.may_see_personal`)."""
 
 
-def _personal(client: Client, town: str, leaves: Sequence[str]) -> dict[str, str]:
-    """household → head's name (masked later) for the households of some leaf grids."""
+def _heads(client: Client, tree: GridTree, op: str, leaves: Sequence[str]) -> dict[str, str]:
+    """household → head's name as a wall may show it (masked), for the households of some leaf grids."""
+    view = HouseholdView(client)
     out: dict[str, str] = {}
-    if not leaves:
-        return out
-    for raw in client.hmget(TownKeys(town).household_personal, list(leaves)):
-        try:
-            people = json.loads(raw) if raw else {}
-        except (TypeError, ValueError):
-            continue
-        for code, pair in people.items() if isinstance(people, dict) else ():
-            if isinstance(pair, list) and pair:
-                out[str(code)] = str(pair[0] or "")
+    for leaf in leaves:
+        page = view.listing(tree, WALL, op, leaf, status=UNREACHED, vulnerable=True, offset=0, limit=VULNERABLE_LISTED)
+        out.update((str(item["code"]), str(item.get("head") or "")) for item in page.items)
     return out
 
 
@@ -162,7 +150,8 @@ def _leaf_town(tree: GridTree) -> dict[str, str]:
 
 
 def _town_unreached(
-    client: Client, town: str, op: str, totals: Mapping[str, int], counts: Mapping[str, Mapping[str, int]]
+    client: Client, tree: GridTree, town: str, op: str, totals: Mapping[str, int],
+    counts: Mapping[str, Mapping[str, int]],
 ) -> Unreached:
     """A town's vulnerable households with no status, kept while the town's roster and counts stay the same.
 
@@ -173,7 +162,7 @@ def _town_unreached(
         hit = _UNREACHED.get((town, op))
     if hit is not None and hit[0] == stamp:
         return hit[1]
-    cand = [(leaf, h) for leaf, hs in ROSTERS.vulnerable(client, town, totals).items() for h in hs]
+    cand = [(leaf, h) for leaf, hs in ROSTERS.vulnerable(client, tree, town, totals).items() for h in hs]
     key = TownKeys(town).household_status(op)
     out: Unreached = []
     for i in range(0, len(cand), 10_000):
@@ -203,19 +192,17 @@ def _vulnerable(client: Client, tree: GridTree, scope: str, op: str, read: TownR
         if t in counts:
             counts[t][g] = cell
     inside = None if scope == tree.root or scope in towns else set(tree.leaves(scope))
-    lists = [_town_unreached(client, town, op, totals[town], counts[town]) for town in towns]
+    lists = [_town_unreached(client, tree, town, op, totals[town], counts[town]) for town in towns]
     if inside is not None:
         lists = [[r for r in rows if r[1] in inside] for rows in lists]
     total = sum(len(rows) for rows in lists)
     heads_of = ([(*r, town) for r in rows[:VULNERABLE_LISTED]] for town, rows in zip(towns, lists, strict=True))
     first = heapq.merge(*heads_of)
     listed = list(itertools.islice(first, VULNERABLE_LISTED))
-    heads: dict[str, str] = {}
-    for town in {r[4] for r in listed}:
-        heads.update(_personal(client, town, sorted({r[1] for r in listed if r[4] == town})))
+    heads = _heads(client, tree, op, sorted({r[1] for r in listed}))
     items = [
         {"code": code, "micro_grid": leaf, "where": _where(tree, leaf), "size": size, "vulnerable": groups,
-         "head": mask_name(heads.get(code, ""))}
+         "head": heads.get(code, "")}
         for code, leaf, size, groups, _ in listed
     ]
     return {"unreached": total, "items": items}

@@ -15,19 +15,20 @@ XLSX, audited by the API — carries them in full, in the XLSX rows only
 from __future__ import annotations
 
 import heapq
-import json
 from typing import Any
 
 import pandas as pd
 
+from command.access import Actor, Role
 from command.events import HouseholdsRegistered, HouseholdStatusSet, Recorded, decode
-from command.households import STATUSES, mask_name, mask_phone
+from command.households import STATUSES, UNREACHED, mask_name, mask_phone
 from command.report import Report
 from command.report_households import HouseholdsReport, households_report
 from dashboard import households_i18n  # noqa: F401 - registers the statuses' names
 from dashboard.i18n import register, t
 from dashboard.reports.formatting import fmt_duration, fmt_num, fmt_time, txt
 from dashboard.reports.model import Section, Table
+from streams.households import HouseholdView
 from streams.keys import TownKeys
 from streams.log import id_tuple
 
@@ -79,19 +80,20 @@ def _records(county: Any, towns: list[str], until: int) -> list[Recorded]:
     return list(heapq.merge(*(one(t) for t in towns), key=lambda r: id_tuple(r.id)))
 
 
-def _personal(county: Any, never: pd.DataFrame) -> dict[str, tuple[str, str]]:
-    """household → (head, phone) of the households never reached (the personal hash, by town and grid)."""
+REPORTER = Actor("report", Role.COMMANDER, "")
+"""Reads the never-reached households' names and phones for the report, which masks them itself."""
+
+
+def _personal(county: Any, operation: str, never: pd.DataFrame) -> dict[str, tuple[str, str]]:
+    """household → (head, phone) of the households never reached (their grids' lists, unmasked)."""
+    view = HouseholdView(county.client)
+    wanted = set(never["code"])
     out: dict[str, tuple[str, str]] = {}
-    for town, grids in never.groupby("town")["micro_grid"]:
-        leaves = sorted(set(grids))
-        for raw in county.client.hmget(TownKeys(str(town)).household_personal, leaves):
-            try:
-                people = json.loads(raw) if raw else {}
-            except (TypeError, ValueError):
-                continue
-            for code, pair in people.items() if isinstance(people, dict) else ():
-                if isinstance(pair, list) and len(pair) >= 2:
-                    out[str(code)] = (str(pair[0] or ""), str(pair[1] or ""))
+    for leaf in sorted(set(never["micro_grid"])):
+        page = view.listing(county.tree, REPORTER, operation, leaf, status=UNREACHED, offset=0, limit=100_000)
+        for item in page.items:
+            if item["code"] in wanted:
+                out[str(item["code"])] = (str(item.get("head") or ""), str(item.get("phone") or ""))
     return out
 
 
@@ -104,7 +106,7 @@ def attach(county: Any, report: Report, *, personal: bool = False) -> Report:
     recs = _records(county, towns, end)
     hh = households_report(recs, tree, report.operation, scope, report.launched_at, end, tuple(STATUSES))
     if hh is not None:
-        heads = _personal(county, hh.never) if len(hh.never) else {}
+        heads = _personal(county, report.operation, hh.never) if len(hh.never) else {}
         hh.people = {c: (mask_name(h), mask_phone(p)) for c, (h, p) in heads.items()}
         hh.people_full = heads if personal else None
     report.households = hh

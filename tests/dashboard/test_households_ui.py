@@ -177,6 +177,10 @@ def test_a_central_household_marks_six_households_two_offline_and_the_wall_falls
                            f".getAttribute('data-value') === '{before['unreached'] - 6}'", timeout=30_000)
     print(f"wall caught up {time.monotonic() - t0:.2f} s after the server's count")
     assert wall_unreached(wall) == before["unreached"] - 6
+    panel = wall.inner_text("#board-panel-hh")
+    assert "孙*" in panel and "孙丽" not in panel  # the wall names vulnerable households masked
+    same = wall.get_attribute("#board-panel-hh", "data-as-of") == wall.get_attribute("#board", "data-as-of")
+    assert same or wall.get_attribute("#board-panel-hh", "data-stale") is not None  # one instant, or says so
     page.wait_for_selector("#field-hh [data-hh-unreached][data-value='2']", timeout=30_000)
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(artifacts / "households-phone-after-390x844.png"))

@@ -1,6 +1,7 @@
 /*
  * Big screen (/): the households panel (不漏一户 · 入户覆盖), filled from the snapshot's `households`
- * (dashboard/components/board_households.py); assets/board.js calls it after every snapshot, so the
+ * (dashboard/components/board_households.py); assets/board.js calls it after every snapshot
+ * with its strings and element builder, so the
  * panel is at the snapshot's log position like the other snapshot panels (DESIGN §7.6).
  *
  * What it shows, for the operation on the map (or the first open one with a roster):
@@ -14,21 +15,14 @@
 (function () {
   'use strict';
 
-  function el(tag, cls, text, attrs) {
-    var e = document.createElement(tag);
-    if (cls) { e.className = cls; }
-    if (text !== undefined && text !== null) { e.textContent = String(text); }
-    Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
-    return e;
-  }
-
   function fmt(n, lang) {
     try { return Number(n || 0).toLocaleString(lang === 'en' ? 'en-US' : 'zh-CN'); } catch (e) { return String(n); }
   }
 
   function pctText(p) { return p === null || p === undefined ? '—' : (Math.floor(p * 10) / 10).toFixed(1); }
 
-  window.wartimeBoardHouseholds = function (snap, L) {
+  /* snap: the board's snapshot; L: its strings; el: its element builder (board.js: text via textContent). */
+  window.wartimeBoardHouseholds = function (snap, L, el) {
     var panel = document.getElementById('board-panel-hh');
     var box = document.getElementById('board-hh');
     if (!panel || !box) { return; }

@@ -302,7 +302,7 @@
     renderSecretaries();
     renderAlerts();
     renderSlowest();
-    if (window.wartimeBoardHouseholds) { window.wartimeBoardHouseholds(snap, L); }  // assets/board-households.js
+    if (window.wartimeBoardHouseholds) { window.wartimeBoardHouseholds(snap, L, el); }  // assets/board-households.js
     renderBarsTitle();
     renderLegend();
     B.dirty.bars = B.dirty.curve = B.dirty.feed = B.dirty.sum = true;

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import openpyxl
 import pypdfium2 as pdfium
@@ -19,15 +17,17 @@ from streams.county import County
 from streams.keys import CountyKeys
 from streams.projector import Projector
 from streams.server import connect
-from tests.conftest import Served, make_tree, seed_county, start_server
+from tests.conftest import Served, make_tree, seed_county
 from tests.dashboard.test_households_ui import CMD, MICRO, roster
 
 OP = "op-hh-report"
 
 
-def _county(redis_url: str) -> County:
-    tree = make_tree()
-    seed_county(redis_url, tree)
+def _county(redis_url: str, *, seeded: bool = False) -> County:
+    """The test county (seeded unless it is already) with a roster and a flood evacuation in which 2 households
+    got a status (one of them twice)."""
+    if not seeded:
+        seed_county(redis_url, make_tree())
     county = County(connect(redis_url), "TC")
     county.load_households(roster(), CMD)
     Projector(county.client, "TC", consumer="t", publish=False).catch_up()
@@ -80,15 +80,9 @@ def test_the_reached_counts_each_household_once(county: County) -> None:
     assert town[2] == 12 and town[3] == 2  # 2 households reached, one of them corrected: still 2
 
 
-@pytest.fixture
-def served(redis_url: str, tmp_data: Path) -> Iterator[Served]:
-    _county(redis_url)
-    s = start_server(redis_url, tmp_data)
-    yield s
-    s.stop()
-
-
 def test_the_api_writes_names_in_full_only_in_a_commanders_xlsx(served: Served) -> None:
+    _county(served.redis_url, seeded=True)  # `served` seeded the county; its projector applies the rest
+
     def head(user: str) -> object:
         r = requests.get(f"{served.url}/api/v1/operations/{OP}/report", params={"format": "xlsx"},
                          headers=served.headers(user), timeout=60)

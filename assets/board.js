@@ -44,8 +44,8 @@
   var FEED_SHOW = 14;
   var FADE_MS = [10 * 60000, 30 * 60000, 2 * 3600000];
   var LIVE_PANELS = ['kpi', 'map', 'bars', 'feed'];
-  var SNAP_PANELS = ['sec', 'alerts', 'slow', 'curve'];
-  var PANELS = ['kpi', 'sec', 'alerts', 'map', 'feed', 'bars', 'curve', 'slow'];
+  var SNAP_PANELS = ['sec', 'alerts', 'slow', 'curve', 'hh'];
+  var PANELS = ['kpi', 'sec', 'alerts', 'map', 'feed', 'bars', 'curve', 'slow', 'hh'];
   var PANEL_STREAMS = {sec: ['~'], alerts: ['~']};  // what a panel's figures come from (default: every stream)
   // Colour bands are the server's (dashboard/components/bands.py): the config carries the palette, the
   // ramp and legend, the bands that never fade and every band's text; the hub and the snapshot send
@@ -312,6 +312,7 @@
     renderSecretaries();
     renderAlerts();
     renderSlowest();
+    if (window.wartimeBoardHouseholds) { window.wartimeBoardHouseholds(snap, L, el); }  // assets/board-households.js
     renderBarsTitle();
     renderLegend();
     B.dirty.bars = B.dirty.curve = B.dirty.feed = B.dirty.sum = true;
@@ -1625,7 +1626,7 @@
   }
 
   function panelPos(p) {
-    if (p === 'sec' || p === 'alerts' || p === 'slow') { return B.snap ? B.snap.at : null; }
+    if (p === 'sec' || p === 'alerts' || p === 'slow' || p === 'hh') { return B.snap ? B.snap.at : null; }
     if (p === 'map') {
       if (B.snap && !B.snap.map.has_geometry) { return B.at; }  // nothing to draw is nothing behind
       if (!B.map.complete) { return null; }

@@ -785,7 +785,8 @@
         h('div', { className: 'field-report-top' },
           h('span', { className: 'field-badge field-badge-' + r.state, text: badge }),
           h('time', { className: 'field-report-time', text: clock(r.created_at) })),
-        h('div', { className: 'field-report-counts', text: r.label ? tr(r.label) : countsText(r.counts) }),
+        h('div', { className: 'field-report-counts', text: (r.label ? tr(r.label) : countsText(r.counts)) +
+          (r.subject ? ' · ' + r.subject : '') }),
         h('div', { className: 'field-report-where', text: (r.grid_name || r.grid) + (r.op ? ' · ' + (r.op_name || r.op) : '') }),
         r.note ? h('div', { className: 'field-report-note', text: r.note }) : null,
         r.reason ? h('div', { className: 'field-report-reason', text: tr('correction') + colon() + r.reason }) : null,
@@ -1094,6 +1095,9 @@
     enqueue: enqueue,
     items: reports,
     tr: tr,
-    queued: function () { return queued().length; }
+    queued: function () { return queued().length; },
+    /* What the page shows now (assets/field-households.js follows the picked grid and operation). */
+    pick: function () { return { grid: S.grid, op: S.op, mine: S.mine }; },
+    newId: newReportId
   };
 })();

@@ -20,6 +20,8 @@ from command.errors import InvalidRequest, TooLarge
 
 __all__ = [
     "MAX_ACCURACY_M",
+    "MAX_HOUSEHOLDS",
+    "MAX_HOUSEHOLD_SIZE",
     "MAX_INCREMENT",
     "MAX_ITEMS",
     "MAX_LINE",
@@ -64,6 +66,10 @@ MAX_LINE = 200
 """A one-line value: a name, a person, a category, a department."""
 MAX_ITEMS = 10_000
 """Entries of a list or mapping inside one event (targets, weights, …)."""
+MAX_HOUSEHOLD_SIZE = 99
+"""People in one household of a roster (户籍人口): the largest registered households have a few dozen."""
+MAX_HOUSEHOLDS = 10_000_000
+"""Households of one county's roster (the largest Chinese counties have a few million people)."""
 
 _CONTROL = frozenset(chr(c) for c in (*range(0x00, 0x20), *range(0x7F, 0xA0))) | {"\u2028", "\u2029"}
 _MULTILINE_OK = frozenset("\t\n\r")

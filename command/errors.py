@@ -19,7 +19,8 @@
     │   │   ├── UnknownMatter       no such residents' matter
     │   │   ├── UnknownEvaluation   no such quarterly evaluation
     │   │   ├── UnknownEndpoint     no such path under /api/v1
-    │   │   └── UnknownLink         no such live kiosk link (never made, withdrawn or expired)
+    │   │   ├── UnknownLink         no such live kiosk link (never made, withdrawn or expired)
+    │   │   └── UnknownHousehold    no such household in the roster
     │   └── StateConflict           right request, wrong moment                      → 409
     │       ├── ModeConflict        e.g. launch outside wartime
     │       ├── OperationClosed     reports after close
@@ -68,6 +69,7 @@ __all__ = [
     "UnknownEndpoint",
     "UnknownEvaluation",
     "UnknownGrid",
+    "UnknownHousehold",
     "UnknownLink",
     "UnknownMatter",
     "UnknownOperation",
@@ -206,6 +208,12 @@ class UnknownAlert(NotFound):
     """An alert id never raised."""
 
     code = "unknown_alert"
+
+
+class UnknownHousehold(NotFound):
+    """A household code that the roster (households.csv) does not hold."""
+
+    code = "unknown_household"
 
 
 class UnknownMatter(NotFound):

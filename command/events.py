@@ -35,6 +35,8 @@ __all__ = [
     "EvaluationPublished",
     "EvaluationWeightsSet",
     "Event",
+    "HouseholdStatusSet",
+    "HouseholdsRegistered",
     "LevelChanged",
     "MatterAdvanced",
     "MatterHandedOver",
@@ -572,3 +574,37 @@ class OperationPartClosed(Event):
 
 
 EVENT_TYPES[OperationPartClosed.wire] = OperationPartClosed
+# --- households: nobody missed (DESIGN §7.3) -------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HouseholdsRegistered(Event):
+    """The households (户) of some leaf grids of one town, as a roster load made them: replaces them whole.
+
+    One event carries up to `command.households.ROSTER_BATCH` households of one town,
+    for the leaf grids listed in `grids` (a grid listed with no row has no household now).
+    Rows are ``[code, grid, central_household, address, size, vulnerable]``: the head's
+    name and the phone number stay out of the log (dashboard.privacy), as leaders' phones do.
+    """
+
+    wire: ClassVar[str] = "households_registered"
+    town: str
+    grids: tuple[str, ...]
+    households: tuple[tuple[Any, ...], ...] = ()
+    load: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class HouseholdStatusSet(Event):
+    """A household's status in an operation (reached, evacuated …); a later one replaces it."""
+
+    wire: ClassVar[str] = "household_status_set"
+    operation: str
+    household: str
+    grid: str
+    status: str
+    report_id: str
+    note: str = ""
+
+
+EVENT_TYPES.update({cls.wire: cls for cls in (HouseholdsRegistered, HouseholdStatusSet)})

@@ -146,6 +146,8 @@ class Report:
     lagged: list[Finding]
     improvement: pd.DataFrame
     timeline: list[TimelineItem]
+    households: Any = None
+    """The households section (`command.report_households.HouseholdsReport`), attached by the renderer."""
 
 
 

@@ -185,6 +185,10 @@ def progress(c: Call, op: str) -> Any:
         tree[grid]
         require_read(c.actor, tree, grid)
         answer = county.progress.progress(op, grid)
+        households = county.households.counts(tree, op, [grid, *tree.children[grid]])  # DESIGN §7.3
+        answer["households"] = households[grid].to_json()
+        for child in answer["children"]:
+            child["households"] = households[child["grid"]].to_json()
         answer["over_target"] = over_target(operation, answer["counts"], grid)
         answer["state"] = operation.state.value
         answer["closed_parts"] = dict(sorted(operation.closed_parts.items()))  # town → when its part closed

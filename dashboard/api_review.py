@@ -21,10 +21,12 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from command.access import require_read
+from command.access import Role, require_read
 from command.errors import InvalidRequest, StateConflict
+from command.households import may_see_personal
 from command.operations import operation_of
 from command.timetravel import operation_view
+from dashboard import audit
 from dashboard.api import Backend, handler
 from dashboard.i18n import lang_of
 from dashboard.reports import FORMATS, filename, render_report, timeline_text
@@ -94,8 +96,15 @@ def register(api: Blueprint, backend: Backend) -> None:
         if fmt not in FORMATS:
             raise InvalidRequest(f"format must be one of: {', '.join(FORMATS)}", field="format")
         lang = lang_of(request.args.get("lang"))
-        county, _ = _operation(op)
-        data = render_report(county, op, fmt, lang)
+        county, operation = _operation(op)
+        actor = backend.actor()
+        personal = (fmt == "xlsx" and actor.role == Role.COMMANDER
+                    and may_see_personal(actor, county.tree, operation.scope))
+        data = render_report(county, op, fmt, lang, personal=personal)
+        if personal:
+            audit.record(backend.client, county.code, "export", actor=actor.username,
+                         source=audit.source_address(), method="GET", path=request.path, status=200,
+                         detail=f"households personal data in report {op} format={fmt}")
         resp = Response(data, status=200, mimetype=FORMATS[fmt].split(";")[0])
         resp.headers["Content-Type"] = FORMATS[fmt]
         resp.headers["Content-Disposition"] = f'attachment; filename="{filename(op, fmt, lang)}"'

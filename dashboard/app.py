@@ -22,6 +22,7 @@ from dashboard import (
     api_control,
     api_drills,
     api_field,
+    api_households,
     api_kiosk,
     api_matters,
     api_mobilisation,
@@ -131,6 +132,7 @@ ROUTES: tuple[Extension, ...] = (
     intake.register,
     api_mobilisation.register,
     api_drills.register,
+    api_households.register,
 )
 """Route modules added to /api/v1; each imports dashboard.api, so the list lives here, above them."""
 

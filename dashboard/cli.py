@@ -73,11 +73,15 @@ def cmd_generate(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     write_registry(tree, out, geometry)
+    from command.household_roster import generate_households, write_households
+
+    write_households(generate_households(tree, seed=args.seed), out)
     bar.update(2)
     bar.close()
     print(json.dumps(summary(tree), ensure_ascii=False, indent=2))
     print(grid_counts(tree))
-    print(f"wrote {out}/grids.csv, grids.geojson, central_households.csv in {time.monotonic() - t0:.1f} s")
+    print(f"wrote {out}/grids.csv, grids.geojson, central_households.csv, households.csv "
+          f"in {time.monotonic() - t0:.1f} s")
     return 0
 
 
@@ -98,6 +102,19 @@ def cmd_import(args: argparse.Namespace) -> int:
         return 1
     client = _client(args)
     notes: list[str] = []
+    from command.household_roster import is_household_file
+
+    if is_household_file(args.file):  # a household roster (DESIGN §7.3), onto the county loaded before
+        from dashboard.loading import import_households
+
+        county, n = import_households(client, Path(args.file), notes=notes)
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
+        from dashboard.audit import record_cli
+
+        record_cli(client, county.code, f"import {Path(args.file).name}", detail=f"{n} households")
+        print(f"loaded {n} households into county {county.code}")
+        return 0
     county = import_registry(client, Path(args.file), options=options, notes=notes)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)

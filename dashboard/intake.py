@@ -48,6 +48,7 @@ from werkzeug.routing import Map, Rule
 
 from command.access import Actor
 from command.errors import CommandRejected, UnknownEndpoint
+from command.households import HouseholdStatusRequest
 from command.operations import ReportRequest
 from dashboard import audit
 from dashboard.api import Backend, answer_to, extra_headers, json_object, read_body
@@ -356,6 +357,28 @@ class Intake:
                 answers[i] = refused(r, reports[i][0]) if isinstance(r, BaseException) else accepted(r)
         return [a for a in answers if a is not None]
 
+    def submit_household_status(self, actor: Actor, operation: str, body: Mapping[str, Any] | bytes, *,
+                                source: str | None = None, path: str = "") -> Answer:
+        """One household's status (DESIGN §7.3) by an authenticated actor: the same steps as a report.
+
+        Validated against the control state and the roster (`County.plan_household_status`),
+        appended through the same group commit (claimed per operation, refused when closed),
+        answered 201 / 200 duplicate / 409 report_id_reused / 4xx, audited.
+        """
+        try:
+            data = body if isinstance(body, Mapping) else json_object(body)
+            county = self.backend.county
+            req = HouseholdStatusRequest(operation=operation, report_id=data.get("report_id"),
+                                         household=data.get("household"), status=data.get("status"),
+                                         note=data.get("note", ""))
+            with self.backend.lock:
+                event = county.plan_household_status(actor, req, max_age_ms=REPORT_STATE_MAX_AGE_MS)
+            answer = accepted(county.append_household_status(event, actor).appended)
+        except Exception as exc:
+            answer = refused(exc, operation)
+        self._audit(actor.username, source, path or f"/api/v1/operations/{operation}/households", answer)
+        return answer
+
     def _plan(self, actor: Actor, operation: str, data: Mapping[str, Any]) -> Any:
         with self.backend.lock:
             return self.backend.county.plan_report(actor, request_of(operation, data),
@@ -364,8 +387,8 @@ class Intake:
     # -- HTTP transports -------------------------------------------------------------------
 
     def receive(self, authorization: str, operation: str, body: Callable[[], bytes], *,
-                source: str, path: str) -> Answer:
-        """A report request from a thread: the token, then the body, then `submit_report`."""
+                source: str, path: str, submit: Callable[..., Answer] | None = None) -> Answer:
+        """A report request from a thread: the token, then the body, then `submit_report` (or `submit`)."""
         try:
             session = self.backend.session_of(authorization)
         except Exception as exc:
@@ -378,7 +401,7 @@ class Intake:
             answer = refused(exc, operation)
             self._audit(session.actor.username, source, path, answer)
             return answer
-        return self.submit_report(session.actor, operation, raw, source=source, path=path)
+        return (submit or self.submit_report)(session.actor, operation, raw, source=source, path=path)
 
     async def receive_async(self, authorization: str, operation: str, body: Callable[[], Awaitable[bytes]], *,
                             source: str, path: str, pool: Executor) -> Answer:

@@ -13,13 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from command.access import Actor, Role
+from command.errors import StateConflict
+from command.household_roster import load_households
 from command.mapimport import FieldMap
 from command.registry import load_geometry, load_registry
 from dashboard.mapfiles import is_map_file, read_map
 from streams.county import County
 from streams.projector import Projector
 
-__all__ = ["cli_actor", "import_registry", "progress_bar"]
+__all__ = ["cli_actor", "import_households", "import_registry", "progress_bar"]
 
 
 def progress_bar(total: int | None, desc: str) -> Any:
@@ -77,3 +79,17 @@ def import_registry(
     county.load_registry(tree, geometry, actor or cli_actor(tree.root), source=path.name)
     Projector(client, tree.root, consumer="import", publish=False).catch_up()
     return county
+
+
+def import_households(
+    client: Any, path: Path, actor: Actor | None = None, notes: list[str] | None = None
+) -> tuple[County, int]:
+    """Load a household roster (households.csv) onto the county loaded before; all or nothing, projected."""
+    try:
+        county = County.current(client)
+    except LookupError as exc:
+        raise StateConflict(f"{exc} (grids first, then households)", field="file") from None
+    roster = load_households(path, county.tree, notes)
+    county.load_households(roster, actor or cli_actor(county.code))
+    Projector(client, county.code, consumer="import", publish=False).catch_up()
+    return county, len(roster)

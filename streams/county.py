@@ -23,14 +23,15 @@ from typing import Any
 import msgspec
 from redis.cluster import RedisCluster
 
-from command import mobilisation, modes, operations
+from command import households, mobilisation, modes, operations
 from command.access import Actor
 from command.errors import ModeConflict, UnknownGrid, UnknownOperation
-from command.events import Event, OperationPartClosed, ProgressReported, RegistryLoaded, encode
+from command.events import Event, HouseholdStatusSet, OperationPartClosed, ProgressReported, RegistryLoaded, encode
 from command.fold import ControlState
 from command.grids import GridTree
 from command.modes import SwitchRequest
 from command.operations import LaunchRequest, ReportRequest
+from streams.households import HouseholdView, find_household, store_roster
 from streams.keys import CURRENT_COUNTY, CountyKeys
 from streams.log import Appended, ClaimMode, EventLog, LogUnavailable, Pending, close_for_reports
 from streams.readmodel import ControlView, ProgressView, current_county, geometry_digest
@@ -339,6 +340,7 @@ class County:
         self.clock = clock
         self.view = ControlView(client, county)
         self.progress = ProgressView(client, self.view)
+        self.households = HouseholdView(client)
         self.log = EventLog(client, county, world=self.keys.world)
         self._refreshed = 0.0
         self._commit = GroupCommit(lambda: self.log)
@@ -533,6 +535,32 @@ class County:
         at = self.clock()
         pend = [Pending(e, actor.username, at, f"{e.operation}:{e.report_id}") for e in events]
         return [Outcome(e, a) for e, a in zip(events, self.log.append_many(pend), strict=True)]
+
+    # -- households (DESIGN §7.3) ---------------------------------------------------------
+
+    def load_households(self, roster: Sequence[households.Household], actor: Actor) -> int:
+        """Make `roster` the county's households (checked against the tree already); events appended."""
+        self.refresh()
+        return store_roster(self.client, self.log, self.tree, roster, actor.username, self.clock())
+
+    def plan_household_status(
+        self, actor: Actor, req: households.HouseholdStatusRequest, max_age_ms: int = 0
+    ) -> HouseholdStatusSet:
+        """Validate a household's status (as `plan_report`: a slightly old control state is safe)."""
+        self.refresh(max_age_ms)
+        try:
+            operations.operation_of(self.state, req.operation)
+        except UnknownOperation:
+            if not max_age_ms:
+                raise
+            self.refresh()
+        household = find_household(self.client, self.tree, req.household)
+        return households.status_event(self.state, actor, household, req)
+
+    def append_household_status(self, event: HouseholdStatusSet, actor: Actor) -> Outcome:
+        """Append a validated status under ``operation:report_id``, in the reports' group commit."""
+        key = f"{event.operation}:{event.report_id}"
+        return Outcome(event, self._commit.append(Pending(event, actor.username, self.clock(), key)))
 
     def close(self, actor: Actor, operation: str, reason: str = "") -> Outcome:
         """Close an operation: the event first, then the towns refuse its reports.

@@ -219,6 +219,11 @@ class CountyKeys:
         return f"{self.prefix}{self.tag}:notify:tries"
 
     @property
+    def household_where(self) -> str:
+        """Households whose code does not start with their grid's code → that grid (streams.households)."""
+        return f"wt:{self.tag}:hh:where"
+
+    @property
     def report_index(self) -> str:
         """After-action report aggregates folded so far, with the stream positions they stand at."""
         return f"{self.prefix}{self.tag}:hist:report"
@@ -281,6 +286,29 @@ class TownKeys:
     def operations(self) -> str:
         """Set of operations with read models in this town (for replay's drop)."""
         return f"{self.prefix}{self.tag}:rm:ops"
+
+    @property
+    def household_roster(self) -> str:
+        """Read model: leaf grid → JSON list of its households' rows (a fold of HouseholdsRegistered)."""
+        return f"wt:{self.tag}:rm:hh:roster"
+
+    @property
+    def household_totals(self) -> str:
+        """Read model: leaf grid → number of its households in the roster."""
+        return f"wt:{self.tag}:rm:hh:totals"
+
+    @property
+    def household_personal(self) -> str:
+        """Personal data kept out of the log: leaf grid → JSON {household: [head, phone]} (not a read model)."""
+        return f"wt:{self.tag}:hh:personal"
+
+    def household_status(self, operation: str) -> str:
+        """Read model: household → ``status grid`` in one operation (the latest status wins)."""
+        return f"wt:{self.tag}:rm:hh:{operation}:status"
+
+    def household_counts(self, operation: str) -> str:
+        """Read model: ``grid|status`` → households of that leaf grid with that status in one operation."""
+        return f"wt:{self.tag}:rm:hh:{operation}:counts"
 
     def snapshot(self, name: str) -> str:
         """This town's progress counts at one time-travel snapshot (streams.history)."""

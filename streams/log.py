@@ -34,7 +34,7 @@ import redis
 import redis.cluster
 
 from command.errors import CommandRejected, InvalidReport, LogUnavailable, OperationClosed, ReportIdReused
-from command.events import Event, ProgressReported, Recorded, decode, encode
+from command.events import Event, HouseholdsRegistered, HouseholdStatusSet, ProgressReported, Recorded, decode, encode
 from streams.keys import CountyKeys, TownKeys
 from streams.server import Client
 
@@ -272,7 +272,7 @@ class ClaimMode(enum.StrEnum):
     DONE = "done"  # the caller claimed already (a cluster master's own client: bench, spread)
 
 
-def report_digest(event: ProgressReported) -> str:
+def report_digest(event: ProgressReported | HouseholdStatusSet) -> str:
     """What identifies a report's body for its report_id: grid, counts, note and reason.
 
     The digest of its payload as logged (`encode`: keys sorted, so the same report is
@@ -380,11 +380,14 @@ class EventLog:
     # -- where events go ---------------------------------------------------------
 
     def keys_for(self, event: Event) -> CountyKeys | TownKeys:
-        """Town shard for reports, control shard for everything else."""
-        if isinstance(event, ProgressReported):
-            town = self.town_of(event.grid) if self.town_of else None
+        """Town shard for reports and households, control shard for everything else."""
+        if isinstance(event, ProgressReported | HouseholdStatusSet | HouseholdsRegistered):
+            if isinstance(event, HouseholdsRegistered):
+                town: str | None = event.town
+            else:
+                town = self.town_of(event.grid) if self.town_of else None
             if town is None:
-                raise ValueError(f"no town for grid {event.grid}")
+                raise ValueError(f"no town for grid {getattr(event, 'grid', '')}")
             keys = self._town_keys.get(town)
             if keys is None:
                 keys = self._town_keys[town] = TownKeys(town, self.county.world)
@@ -409,7 +412,7 @@ class EventLog:
                 raise r
         return out  # type: ignore[return-value]
 
-    def claim_value(self, event: ProgressReported) -> str:
+    def claim_value(self, event: ProgressReported | HouseholdStatusSet) -> str:
         """What a report's claim holds: its body's digest and its town."""
         return f"{report_digest(event)}@{self.keys_for(event).tag[1:-1]}"
 
@@ -417,7 +420,7 @@ class EventLog:
         """Claim each report's report_id for its operation (CLAIM_LUA, one call per operation)."""
         by_op: dict[str, list[int]] = {}
         for i, item in enumerate(items):
-            if isinstance(item.event, ProgressReported) and item.key:  # no key: no idempotency asked
+            if isinstance(item.event, ProgressReported | HouseholdStatusSet) and item.key:  # no key: not asked
                 by_op.setdefault(item.event.operation, []).append(i)
         out: list[ReportIdReused | None] = [None] * len(items)
         try:
@@ -425,7 +428,7 @@ class EventLog:
                 argv: list[str] = []
                 for i in idxs:
                     ev = items[i].event
-                    assert isinstance(ev, ProgressReported)
+                    assert isinstance(ev, ProgressReported | HouseholdStatusSet)
                     argv += [ev.report_id, self.claim_value(ev)]
                 for i, flag in zip(idxs, self._claim(keys=[self.county.claims(op)], args=argv), strict=True):
                     if int(flag) == 2:
@@ -469,7 +472,10 @@ class EventLog:
                 ev = item.event
                 f = encode(ev, actor=item.actor, at=item.at, key=item.key)
                 argv.extend(f.values())  # in FIELDS order
-                if type(ev) is ProgressReported:
+                if type(ev) is ProgressReported or type(ev) is HouseholdStatusSet:
+                    # A household's status is claimed and keyed as a report is (one report_id space per
+                    # operation, DESIGN §7.1); it moves no running total.
+                    counts = ev.counts if type(ev) is ProgressReported else {}
                     c = 0
                     if inline and item.key:
                         c = claim_at.get(ev.operation, 0)
@@ -477,9 +483,9 @@ class EventLog:
                             script_keys.append(self.county.claims(ev.operation))
                             c = claim_at[ev.operation] = len(script_keys) - 4
                     argv.extend((ev.operation, c, ev.report_id, f"{_digest(f['d'])}@{town}" if c else "",
-                                 len(ev.counts)))
+                                 len(counts)))
                     base = f"{ev.operation}|{ev.grid}|"
-                    for counter, n in ev.counts.items():
+                    for counter, n in counts.items():
                         argv.extend((base + counter, n))
                 else:
                     argv.extend(_NOT_A_REPORT)

@@ -95,17 +95,24 @@ class TownRead:
     """operation → grid → counter → total."""
     last: dict[str, dict[str, int]] = field(default_factory=dict)
     """operation → grid → epoch ms of the last report that touched it."""
+    hh_totals: dict[str, int] = field(default_factory=dict)
+    """leaf grid → households in the roster (read only when `households_of` asked for it)."""
+    hh_counts: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+    """operation → leaf grid → household status → households (`households_of`)."""
 
 
 def read_towns(
-    client: Client, towns: Sequence[str], ops: Sequence[str], last_of: Sequence[str] = ()
+    client: Client, towns: Sequence[str], ops: Sequence[str], last_of: Sequence[str] = (),
+    households_of: Sequence[str] = (),
 ) -> TownRead:
-    """Read the counts of `ops` (and last-report times of `last_of`) in `towns`, each town atomically."""
+    """Read the counts of `ops` (and last-report times of `last_of`, household roll-ups of
+    `households_of`: the roster's totals and the status counts) in `towns`, each town atomically."""
     script = client.register_script(READ_LUA)
     plans = []
     for town in towns:
         tk = TownKeys(town)
-        plans.append([tk.checkpoint, *(tk.counts(op) for op in ops), *(tk.last(op) for op in last_of)])
+        hh = [tk.household_totals, *(tk.household_counts(op) for op in households_of)] if households_of else []
+        plans.append([tk.checkpoint, *(tk.counts(op) for op in ops), *(tk.last(op) for op in last_of), *hh])
     if isinstance(client, RedisCluster):  # a cluster pipeline refuses scripts: one call per town (its shard)
         replies = [script(keys=keys, args=[]) for keys in plans]
     else:
@@ -121,6 +128,14 @@ def read_towns(
             for k, v in _pairs(raw):
                 g, _, c = k.partition("|")
                 totals.setdefault(g, {})[c] = int(v)
-        for op, raw in zip(last_of, res[1 + len(ops) :], strict=True):
+        n = 1 + len(ops) + len(last_of)
+        for op, raw in zip(last_of, res[1 + len(ops) : n], strict=True):
             out.last[op].update((g, int(v)) for g, v in _pairs(raw))
+        if households_of:
+            out.hh_totals.update((g, int(v)) for g, v in _pairs(res[n]))
+            for op, raw in zip(households_of, res[n + 1 :], strict=True):
+                cells = out.hh_counts.setdefault(op, {})
+                for k, v in _pairs(raw):
+                    g, _, status = k.partition("|")
+                    cells.setdefault(g, {})[status] = int(v)
     return out

@@ -48,6 +48,7 @@ are read together.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import json
 import logging
@@ -64,6 +65,7 @@ from command.bounds import Increment
 from command.errors import LeaseLost
 from command.fold import aggregate_reports
 from command.operations import OperationState
+from streams.households import household_entries, plan_households
 from streams.keys import GROUP, CountyKeys, TownKeys, field
 from streams.log import EventLog, close_for_reports, id_tuple
 from streams.readmodel import ControlView
@@ -107,11 +109,28 @@ local cur = redis.call('GET', KEYS[1]) or ''
 if cur ~= ARGV[1] then return {0} end
 local out = {1}
 local i = 4
-for k = 3, #KEYS do
+local k = 3
+local function status_field(v)  -- 'status grid' -> 'grid|status'
+  local sp = string.find(v, ' ', 1, true)
+  return string.sub(v, sp + 1) .. '|' .. string.sub(v, 1, sp - 1)
+end
+while k <= #KEYS do
   local mode = ARGV[i]
   local n = tonumber(ARGV[i + 1])
   i = i + 2
-  if mode == 'i' then
+  if mode == 'x' then  -- households' statuses (KEYS[k]) and their counts per grid (KEYS[k + 1])
+    for j = 0, n - 1 do
+      local hh, new = ARGV[i + 2 * j], ARGV[i + 2 * j + 1]
+      local old = redis.call('HGET', KEYS[k], hh)
+      if old ~= new then
+        if old then redis.call('HINCRBY', KEYS[k + 1], status_field(old), -1) end
+        redis.call('HSET', KEYS[k], hh, new)
+        redis.call('HINCRBY', KEYS[k + 1], status_field(new), 1)
+      end
+    end
+    i = i + 2 * n
+    k = k + 1
+  elseif mode == 'i' then
     for j = 0, n - 1 do
       out[#out + 1] = redis.call('HINCRBY', KEYS[k], ARGV[i + 2 * j], ARGV[i + 2 * j + 1])
     end
@@ -135,6 +154,7 @@ for k = 3, #KEYS do
     redis.call('XGROUP', 'SETID', KEYS[k], ARGV[i], ARGV[2])
     i = i + 1
   end
+  k = k + 1
 end
 redis.call('SET', KEYS[1], ARGV[2])
 return out
@@ -170,11 +190,13 @@ def _decode_page(parts: list[bytes]) -> list[tuple[int, _Report]]:
 
 
 class Page(msgspec.Struct, frozen=True):
-    """One page read after a checkpoint: its last entry id, how many entries, the reports in it."""
+    """One page read after a checkpoint: its last entry id, how many entries, the reports in it
+    (and its household events, in log order: `streams.households.HouseholdFold`)."""
 
     last_id: str
     entries: int
     reports: list[tuple[int, _Report]]
+    households: list[tuple[bytes, bytes]] = []
 
 
 _REPORT = b"progress_reported"
@@ -191,6 +213,7 @@ class _TownWrite:
     args: list[Any]
     order: list[tuple[str, str, str]]
     touched: dict[tuple[str, str], int]
+    households: dict[str, list[str]] = dataclasses.field(default_factory=dict)
 
 
 def _report_part(entry_id: Any, fields: dict[Any, Any]) -> bytes:
@@ -428,7 +451,7 @@ class Projector:
             for eid, f in raw
             if f[1] == _REPORT or f[0] != b"t"
         ]
-        return Page(_s(raw[-1][0]), len(raw), _decode_page(parts))
+        return Page(_s(raw[-1][0]), len(raw), _decode_page(parts), household_entries(raw))
 
     def read_page(self, stream: str, after: str, until: str = "+") -> Page | None:
         """The next page of `stream` after entry `after` ('' = from the start), up to `until`."""
@@ -443,7 +466,7 @@ class Projector:
             parts = [_report_part(eid, fields) for eid, fields in page]
             last = page[-1][0]
             entries = len(page)
-        return Page(_s(last), entries, _decode_page(parts))
+        return Page(_s(last), entries, _decode_page(parts), household_entries(page))
 
     def run(self, stop: threading.Event, *, block_ms: int = 200) -> None:
         """Loop until `stop` is set; never dies of a transient Redis error."""
@@ -569,12 +592,14 @@ class Projector:
             args.extend(("i", len(incs) // 2, *incs))
             keys.append(tk.last(op))
             args.extend(("h", len(lasts) // 2, *lasts))
-        if by_op:
+        hh = plan_households(tk, page.households, keys, args) if page.households else {}
+        if by_op or hh:
+            ops = list(dict.fromkeys([*by_op, *hh]))
             keys.append(tk.operations)
-            args.extend(("a", len(by_op), *by_op))
+            args.extend(("a", len(ops), *ops))
         keys.append(stream)
         args.extend(("g", 1, GROUP))  # the group's position follows the checkpoint (XINFO GROUPS)
-        return _TownWrite(stream, town, page, keys, args, order, touched)
+        return _TownWrite(stream, town, page, keys, args, order, touched, hh)
 
     def _write_town(self, plan: _TownWrite) -> str | None:
         """Run a planned write; the new checkpoint, or None when the checkpoint had moved."""
@@ -588,6 +613,9 @@ class Projector:
             return False
         if self.publish and plan.order:
             self._publish_totals(plan.town, plan.order, res[1:], plan.touched, plan.page.last_id)
+        if self.publish and plan.households:  # the grids whose households changed, per operation (a hint)
+            self.client.publish(self.keys.changes, json.dumps(
+                {"town": plan.town, "at": plan.page.last_id, "households": plan.households}, separators=(",", ":")))
         return True
 
     def drain(self, stream: str, pages: int, until: str = "+") -> int:

@@ -34,9 +34,9 @@ def drop_read_models(client: Client, county: str, towns: list[str]) -> int:
     for t in towns:
         tk = TownKeys(t)
         ops = [_s(o) for o in client.smembers(tk.operations)]
-        keys = [tk.checkpoint, tk.operations]
+        keys = [tk.checkpoint, tk.operations, tk.household_roster, tk.household_totals]
         for op in ops:
-            keys += [tk.counts(op), tk.last(op)]
+            keys += [tk.counts(op), tk.last(op), tk.household_status(op), tk.household_counts(op)]
         n += int(client.delete(*keys))
     return n
 

@@ -46,7 +46,9 @@ from command.events import (
 from command.fold import ControlState
 from command.grids import GridTree, Level
 from command.operations import COUNTERS, Operation
+from dashboard.components import board_households as households
 from dashboard.components.bands import band
+from dashboard.components.board_households import households_of
 from dashboard.components.map import bounds, centroid
 from dashboard.i18n import register, t, table
 from streams.county import County
@@ -156,7 +158,7 @@ register({
     "board.cmd.acked": ("{actor} 受理预警：{kind} · {grid}", "{actor} took alert: {kind} · {grid}"),
 })
 
-_LABEL_PREFIXES = ("board.", "level.", "login.")
+_LABEL_PREFIXES = ("board.", "level.", "login.", "hh.")
 _GLOSSARY = (
     "county", "town", "large", "medium", "small", "micro", "peacetime", "wartime", "secretary",
     "acting_secretary", "vacancy", "epidemic", "flood", "fire", "other", "level", "operation",
@@ -622,7 +624,8 @@ def snapshot(
     wartime_grids = sum(1 for c in tree.subtree(scope) if c in st.wartime)
     ops = [st.operations[o] for o in view.ops]
     # Every number of the snapshot from one read: each town's hashes with its checkpoint, atomically.
-    read = read_towns(county.client, towns_of(tree, scope), list(view.ops), [view.map_op] if view.map_op else [])
+    read = read_towns(county.client, towns_of(tree, scope), list(view.ops), [view.map_op] if view.map_op else [],
+                      households_of(view))
     position = {CONTROL: st.last_id or ORIGIN, **read.pos}
     totals = {o.id: cell_of(read.counts[o.id], view.kpi_grid[o.id], tree) for o in ops}
     ops_json = [_op_json(st, view, o, totals[o.id]) for o in ops]
@@ -687,6 +690,7 @@ def snapshot(
         "alerts": _alerts(st, scope, geometry),
         "slowest": _slowest(st, view, read),
         "commands": _commands(county, st, scope, lang),
+        "households": households.panel_data(county.client, tree, view, read, st.operations),
     }
 
 

@@ -43,6 +43,7 @@ from dash import Input, Output, State, callback, clientside_callback, dcc, html,
 from command.errors import CommandRejected
 from command.localtime import OFFSET_MS
 from dashboard.components.bands import browser_rules
+from dashboard.components.board_households import households_panel
 from dashboard.components.board_model import READER, labels, search
 from dashboard.components.charts import curve_figure
 from dashboard.components.drill_banner import banner as drill_banner
@@ -235,6 +236,7 @@ def layout(
                 ),
             ),
             _panel("slow", t("board.slowest", lang), html.Div(id="board-slow", className="b-slow"), lang),
+            households_panel(_panel, lang),
         ],
         className="b-col b-col-right",
     )

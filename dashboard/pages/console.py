@@ -30,6 +30,7 @@ from typing import Any
 import dash
 from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
+from dashboard.components.console_households import households_card
 from dashboard.components.console_mobilisation import mobilisation_card
 from dashboard.components.drill_banner import card as drill_card
 from dashboard.components.session import login_form, register_login
@@ -218,7 +219,7 @@ def columns(lang: str) -> tuple[list[Any], list[Any]]:
     `console_scope.panel`, stamped with the scope it shows)."""
     left = [_mode_card(lang), _people_card(lang), mobilisation_card(lang)]
     alerts = _card(t("console.alerts", lang), html.Div(id="console-alerts"), id_="console-alerts-card")
-    right = [_ops_card(lang), alerts, _kiosk_card(lang), drill_card(lang)]
+    right = [_ops_card(lang), alerts, households_card(lang), _kiosk_card(lang), drill_card(lang)]
     return left, right
 
 

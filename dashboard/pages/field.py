@@ -25,6 +25,7 @@ from typing import Any
 import dash
 from dash import Input, Output, State, clientside_callback, dcc, html
 
+from dashboard import households_i18n  # noqa: F401 - registers the household list's strings
 from dashboard.components.session import login_form, register_login
 from dashboard.i18n import lang_of, register, t, table
 
@@ -128,7 +129,7 @@ def _attrs(attrs: dict[str, Any]) -> dict[str, Any]:
 def strings(lang: str) -> dict[str, str]:
     """The strings field.js renders with, in one language."""
     all_ = table(lang)
-    return {k: v for k, v in all_.items() if k.startswith("field.") or k in KEYS}
+    return {k: v for k, v in all_.items() if k.startswith(("field.", "hh.")) or k in KEYS}
 
 
 def layout(lang: str | None = None, **_: Any) -> html.Div:

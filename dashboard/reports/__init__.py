@@ -29,6 +29,7 @@ from command.errors import InvalidRequest, UnknownOperation
 from command.report import Report
 from dashboard.reports.csv_writer import render_csv
 from dashboard.reports.formatting import fmt_duration, fmt_time, timeline_text
+from dashboard.reports.households import attach as attach_households
 from dashboard.reports.html_writer import render_html
 from dashboard.reports.pdf_writer import render_pdf
 from dashboard.reports.xlsx_writer import render_xlsx
@@ -69,8 +70,11 @@ def render(r: Report, fmt: str, lang: str = "zh-CN") -> bytes:
     return fn(r, lang if lang in ("zh-CN", "en") else "zh-CN")
 
 
-def render_report(county: Any, operation: str, fmt: str, lang: str = "zh-CN") -> bytes:
-    """The after-action report of an operation of a `County`, from its log (the CLI and the API call this)."""
+def render_report(county: Any, operation: str, fmt: str, lang: str = "zh-CN", *, personal: bool = False) -> bytes:
+    """The after-action report of an operation of a `County`, from its log (the CLI and the API call this).
+
+    Households' names and phones are masked in every format; `personal` (the API sets it for a
+    commander's XLSX only, and audits it) writes them in full in the XLSX."""
     if fmt not in RENDERERS:
         raise InvalidRequest(f"format must be one of: {', '.join(RENDERERS)}", field="format")
     hist = history_for(county.client, county.code)
@@ -78,7 +82,7 @@ def render_report(county: Any, operation: str, fmt: str, lang: str = "zh-CN") ->
         report = hist.report(operation)
     except KeyError:
         raise UnknownOperation(f"unknown operation {operation!r}", field="operation") from None
-    return render(report, fmt, lang)
+    return render(attach_households(county, report, personal=personal and fmt == "xlsx"), fmt, lang)
 
 
 def filename(operation: str, fmt: str, lang: str) -> str:

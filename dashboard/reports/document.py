@@ -7,7 +7,6 @@ the issue. The HTML, PDF and XLSX writers all write this one model.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -24,32 +23,10 @@ from dashboard.reports.formatting import (
     timeline_text,
     txt,
 )
+from dashboard.reports.households import section as households_section
+from dashboard.reports.model import Section, Table
 
 __all__ = ["COUNTER_KEYS", "Section", "Table", "build_document", "grids_table", "header_fix"]
-
-
-@dataclass
-class Table:
-    """A table of display strings with a sheet name and the raw frame behind it (for XLSX)."""
-
-    key: str
-    header: list[str]
-    rows: list[list[str]]
-    raw: pd.DataFrame | None = None
-    widths: list[float] | None = None
-
-
-@dataclass
-class Section:
-    """A heading with paragraphs, key–value pairs, tables and charts, in that order."""
-
-    title: str
-    pairs: list[tuple[str, str]] = field(default_factory=list)
-    paragraphs: list[str] = field(default_factory=list)
-    bullets: list[tuple[str, list[str]]] = field(default_factory=list)
-    charts: list[str] = field(default_factory=list)
-    tables: list[Table] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
 
 
 Col = tuple[str, str, Callable[[Any], str]]
@@ -272,6 +249,10 @@ def build_document(r: Report, lang: str) -> tuple[str, list[Section]]:
     tl.tables.append(_table("timeline", tl_df, [("time", "rpt.c.time", tm), ("event", "rpt.c.event", str)], L))
     tl.tables[-1].widths = [0.22, 0.78]
     secs.append(tl)
+
+    hh = households_section(r, L)
+    if hh is not None:
+        secs.append(hh)
 
     return title, secs
 

@@ -48,7 +48,7 @@ def render_xlsx(r: Report, lang: str) -> bytes:
     for sec in secs:
         for tb in sec.tables:
             tb = header_fix(tb, lang)
-            sheets.append((t(f"rpt.sh.{tb.key}", lang), [tb.header, *tb.rows]))
+            sheets.append((t(f"rpt.sh.{tb.key}", lang), [tb.header, *(tb.full_rows or tb.rows)]))
     gt = header_fix(grids_table(r, lang), lang)
     sheets.append((t("rpt.sh.grids", lang), [gt.header, *gt.rows]))
     return write_xlsx(sheets, title, when)

@@ -10,6 +10,11 @@ Wire form (one Redis stream entry): ``t`` wire name, ``v`` version, ``a`` actor,
 JSON. `encode` / `decode` are the only two functions that know this layout.
 Adding a field with a default keeps the version; renaming or removing one bumps
 it and `decode` upgrades old entries.
+
+Why one module: this is the log's whole vocabulary. Every wire name and version
+sits in one file and one `EVENT_TYPES` table, so a reviewer sees any change to
+what the log can hold in one diff, and no wire name can be registered twice
+from two places. The classes are short declarations with no logic of their own.
 """
 
 from __future__ import annotations

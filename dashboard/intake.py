@@ -10,7 +10,7 @@ route of any worker class (`register`, `receive`), and the field simulator
    one body rule (`dashboard.api.read_body`) before it gets here;
 3. validation against the control state (`streams.county.County.plan_report`);
 4. the append through the county's one group commit
-   (`streams.county.GroupCommit`: threads and coroutines share its batches),
+   (`streams.group_commit.GroupCommit`: threads and coroutines share its batches),
    where the append script claims the report_id for its operation, refuses a
    reused id, a closed operation or an overdraft, atomically (`streams.log`);
 5. the answer: 201 ``{event_id}``, 200 ``{event_id, duplicate: true}``, or the
@@ -53,7 +53,7 @@ from command.operations import ReportRequest
 from dashboard import audit
 from dashboard.api import Backend, answer_to, extra_headers, json_object, read_body
 from dashboard.auth import Session
-from streams.county import send_batch_spread
+from streams.group_commit import send_batch_spread
 from streams.keys import current_world
 from streams.log import Appended
 

@@ -15,7 +15,8 @@ from command.modes import SwitchRequest
 from command.operations import ReportRequest
 from dashboard import auth
 from dashboard.auth import Accounts
-from streams.county import County, GroupCommit
+from streams.county import County
+from streams.group_commit import GroupCommit
 from streams.log import Appended, Pending
 from streams.server import connect
 from tests.conftest import PASSWORD, make_tree

@@ -177,20 +177,10 @@
     var root = $('board-root');
     var token = cfg.token || (session && session.token);
     if (!root || !token) { stop(); return; }
-    if (cfg.token && !(session && session.token === cfg.token)) { adopt(cfg.token); }
     var key = [cfg.scope, cfg.op, cfg.lang, token].join('|');
     if (B && B.key === key && B.root === root) { return; }
     stop();
     start(root, cfg, token, key);
-  }
-
-  function adopt(token) {
-    // A kiosk link's token becomes the browser's session, so a reload without it still works.
-    fetch(API + '/me', {headers: {Authorization: 'Bearer ' + token}}).then(function (r) {
-      return r.ok ? r.json() : null;
-    }).then(function (me) {
-      if (me) { setProps('session', {data: {token: token, username: me.username, role: me.role, scope: me.scope}}); }
-    }).catch(function () { /* offline: the URL still carries it */ });
   }
 
   function stop() {
@@ -264,7 +254,8 @@
       me.loading = false;
       if (err && err.auth) { return authFailed(); }
       if (err && err.refused) {
-        mapMessage((err.body && err.body.error && err.body.error.message) || L('board.forbidden'));
+        // The server's message is for logs; the wall says it in its own language.
+        mapMessage(L('board.forbidden'));
         return;
       }
       clearTimeout(me.snapTimer);
@@ -761,7 +752,7 @@
 
   function chartFont() {
     var fs = parseFloat(getComputedStyle(B.root).fontSize) || 16;
-    return Math.round(fs * 0.82);
+    return Math.round(fs);  // no text of the wall under 1em (assets/board.css)
   }
 
   function drawBars() {
@@ -1453,7 +1444,7 @@
     B.retryAt = info && info.retryAt;
     var text = $('board-conn-text');
     text.textContent = status === 'live' ? L('board.live') : status === 'connecting' ? L('board.connecting') :
-      status === 'refused' ? L('login.expired') : L('board.lost');
+      status === 'refused' ? (info && info.code === 4403 ? L('board.forbidden') : L('login.expired')) : L('board.lost');
     if (status === 'live' && (prev === 'lost' || prev === 'refused')) { loadSnapshot(); }
   }
 

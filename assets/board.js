@@ -79,6 +79,11 @@
 
   function locale() { return B && B.lang === 'en' ? 'en-US' : 'zh-CN'; }
 
+  // Punctuation of the wall's language: full-width in Chinese, ASCII in English.
+  function colon() { return B && B.lang === 'en' ? ': ' : '：'; }
+
+  function paren(text) { return B && B.lang === 'en' ? ' (' + text + ')' : '（' + text + '）'; }
+
   function fmt(n) {
     if (n === null || n === undefined || isNaN(n)) { return '—'; }
     return Math.round(n).toLocaleString(locale());
@@ -586,7 +591,8 @@
     var a = B.snap.alerts;
     var box = $('board-alerts');
     clear(box);
-    $('board-alert-count').textContent = a.open ? String(a.open) : '';
+    var waiting = a.waiting === undefined ? a.open : a.waiting;  // an acknowledged alert is no longer waiting
+    $('board-alert-count').textContent = waiting ? String(waiting) : '';
     var chips = el('div', 'b-chips');
     Object.keys(a.by_kind).sort().forEach(function (k) {
       var c = el('span', 'b-chip b-chip-' + k);
@@ -605,7 +611,7 @@
       li.appendChild(el('span', 'b-alert-kind', L(x.kind)));
       var where = el('span', 'b-alert-where');
       where.appendChild(el('span', 'b-alert-name', x.name));
-      where.appendChild(el('span', 'b-alert-town', x.town));
+      if (x.town) { where.appendChild(el('span', 'b-alert-town', x.town)); }
       li.appendChild(where);
       li.appendChild(el('span', 'b-alert-age', x.acked_by ? L('board.acked') : fmtAgo(serverNow() - x.raised_at),
         {'data-since': String(x.raised_at)}));
@@ -629,7 +635,7 @@
         li.addEventListener('click', function () { navigate({scope: r.code}); });
         var name = el('div', 'b-slow-name');
         name.appendChild(el('span', 'b-slow-grid', r.name));
-        name.appendChild(el('span', 'b-slow-town', r.town));
+        if (r.town) { name.appendChild(el('span', 'b-slow-town', r.town)); }
         li.appendChild(name);
         var meta = el('div', 'b-slow-meta');
         if (kind === 'lowest') {
@@ -846,7 +852,7 @@
       tgtX = [tile.launched_at, dl]; tgtY = [target, target];
     }
     var toDate = function (a) { return a.map(function (ms) { return new Date(ms); }); };
-    var end = Math.max(now, dl || now);
+    var top = curveTop(tile.launched_at, now, done, target, dl, paceX.length ? paceY : null, needX, needY);
     var fs = chartFont();
     Plotly.update(gd, {
       x: [toDate(xs), toDate(paceX), toDate(needX), toDate(tgtX)],
@@ -854,9 +860,25 @@
     }, {
       'font.size': fs, 'margin.l': Math.round(fs * 3.2), 'margin.b': Math.round(fs * 1.9),
       'margin.r': Math.round(fs * 1.2), 'margin.t': Math.round(fs * 0.6),
-      'xaxis.range': [new Date(tile.launched_at), new Date(end + (end - tile.launched_at) * 0.03)],
-      'yaxis.range': [0, Math.max(target, done, 1) * 1.08]
+      'xaxis.range': [new Date(tile.launched_at), new Date(top.x)],
+      'yaxis.range': [0, top.y], 'yaxis.dtick': top.y <= 10 ? 1 : null
     }, [0, 1, 2, 3]);
+  }
+
+  function curveTop(launched, now, done, target, dl, paceY, needX, needY) {
+    // Scale to what is there: the x-axis runs from launch to a quarter past now (not to a deadline
+    // days away), the y-axis to what the curve and the pace lines reach inside it (not to a target
+    // of a million while 300 are done); whole numbers on a short axis (never "800m").
+    var span = Math.max(60000, now - launched);
+    var x = now + span * 0.25;
+    if (dl && dl < x) { x = dl + span * 0.03; }
+    var at = function (x0, y0, x1, y1) { return x1 > x0 ? y0 + (y1 - y0) * Math.min(1, (x - x0) / (x1 - x0)) : y1; };
+    var lines = 0;
+    if (paceY && dl) { lines = Math.max(lines, at(launched, 0, dl, target)); }
+    if (needX.length) { lines = Math.max(lines, at(needX[0], needY[0], needX[1], needY[1])); }
+    // The pace lines are shown up to four times what is done; beyond, they leave by the top.
+    var y = Math.max(done, Math.min(lines, 4 * Math.max(done, 5)));
+    return {x: x, y: Math.max(5, y * 1.12)};
   }
 
   function drawMarkers() {
@@ -1360,7 +1382,7 @@
     tip.appendChild(el('div', 'b-tip-name', p.n));
     tip.appendChild(el('div', 'b-tip-code', p.c));
     var lines = el('div', 'b-tip-lines');
-    if (p.l) { lines.appendChild(el('div', 'b-tip-line', L('board.leader') + '：' + p.l)); }
+    if (p.l) { lines.appendChild(el('div', 'b-tip-line', L('board.leader') + colon() + p.l)); }
     var band = B.bands[id];
     var bt = band ? rules().text[band] : '';
     if (bt) { lines.appendChild(el('div', 'b-tip-line', bt)); }
@@ -1390,13 +1412,13 @@
         var pr = info.progress;
         Object.keys(pr.counts || {}).forEach(function (c) {
           var tg = (pr.targets || {})[c];
-          more.appendChild(el('div', 'b-tip-line', L(c) + '：' + fmt(pr.counts[c]) + (tg ? ' / ' + fmt(tg) : '')));
+          more.appendChild(el('div', 'b-tip-line', L(c) + colon() + fmt(pr.counts[c]) + (tg ? ' / ' + fmt(tg) : '')));
         });
       }
       if (info.small) {
         var g = info.small;
-        more.appendChild(el('div', 'b-tip-line', L('secretary') + '：' +
-          (g.secretary ? g.secretary.name + (g.secretary.acting ? '（' + L('acting_secretary') + '）' : '') :
+        more.appendChild(el('div', 'b-tip-line', L('secretary') + colon() +
+          (g.secretary ? g.secretary.name + (g.secretary.acting ? paren(L('acting_secretary')) : '') :
             (g.vacancy ? L('vacancy') : '—'))));
       }
     };

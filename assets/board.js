@@ -449,7 +449,11 @@
       box.appendChild(card);
       B.tileNodes.push({tile: tile, main: main, num: num, pct: pctNode, fill: fill, pace: paceMark, stats: stats, subs: subs});
     });
-    if (s.tiles.length <= 2) { box.appendChild(peacetimeCard(L('board.scope_facts'))); }  // room to spare
+    if (s.tiles.length <= 2) {  // room to spare (not on a small screen: assets/board.css)
+      var extra = peacetimeCard(L('board.scope_facts'));
+      extra.classList.add('b-peace-extra');
+      box.appendChild(extra);
+    }
     updateTiles();
   }
 
@@ -861,7 +865,9 @@
       'font.size': fs, 'margin.l': Math.round(fs * 3.2), 'margin.b': Math.round(fs * 1.9),
       'margin.r': Math.round(fs * 1.2), 'margin.t': Math.round(fs * 0.6),
       'xaxis.range': [new Date(tile.launched_at), new Date(top.x)],
-      'yaxis.range': [0, top.y], 'yaxis.dtick': top.y <= 10 ? 1 : null
+      'yaxis.range': [0, top.y], 'yaxis.dtick': top.y <= 10 ? 1 : null,
+      'xaxis.tickformat': top.x - tile.launched_at < 20 * 60000 ? '%H:%M:%S' :
+        top.x - tile.launched_at < 86400000 ? '%H:%M' : '%m-%d %H:%M'
     }, [0, 1, 2, 3]);
   }
 

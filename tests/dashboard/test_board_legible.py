@@ -97,9 +97,9 @@ def test_tv_mode_hides_the_selectors(browser: Any, busy: Wall) -> None:
         context.close()
 
 
-def _kiosk(wall: Wall, **settings: Any) -> dict[str, Any]:
-    r = requests.post(f"{wall.served.url}/api/v1/kiosk", json={"scope": "TC", **settings},
-                      headers=wall.served.headers("commander"), timeout=10)
+def _kiosk(w: Wall, **settings: Any) -> dict[str, Any]:
+    r = requests.post(f"{w.served.url}/api/v1/kiosk", json={"scope": "TC", **settings},
+                      headers=w.served.headers("commander"), timeout=10)
     assert r.status_code == 201, r.text
     return r.json()  # type: ignore[no-any-return]
 
@@ -129,7 +129,7 @@ def test_a_playlist_rotates_three_views(browser: Any, busy: Wall, artifacts: Pat
             if step is not None and (not seen or seen[-1] != view):
                 seen.append(view)
                 if view[0] == "/":
-                    page.wait_for_selector(f"#board-root.b-tv[lang=en]", timeout=BOOT_S)
+                    page.wait_for_selector("#board-root.b-tv[lang=en]", timeout=BOOT_S)
                 else:
                     page.wait_for_selector("#peace-map", timeout=BOOT_S)
                 page.screenshot(path=str(artifacts / f"board-playlist-{len(seen)}.png"))
@@ -166,8 +166,8 @@ def test_a_kiosk_tab_leaves_the_other_tabs_of_the_browser_their_own_login(browse
         # A kiosk link asked for a scope it does not reach says so in the wall's language.
         wall_tab.goto(busy.served.url + f"/?scope=TC&lang=en&token={kiosk['token']}")
         wall_tab.wait_for_function(
-            "() => (document.querySelector('#board-map-msg') || {}).textContent === 'this scope is outside your access'",
-            timeout=BOOT_S,
+            "() => (document.querySelector('#board-map-msg') || {}).textContent === "
+            "'this scope is outside your access'", timeout=BOOT_S,
         )
     finally:
         context.close()

@@ -102,7 +102,7 @@
     node.setAttribute('data-sum-ok', ok ? '1' : '0');
     node.appendChild(W.el('span', 'b-sum-text', W.L('board.sum_check', {level: W.L(s.children_level || 'town'), parent: s.scope.name})));
     node.appendChild(W.el('span', 'b-sum-value', W.fmt(sum) + (ok ? ' = ' : ' ≠ ') + W.fmt(parent)));
-    node.appendChild(W.el('span', 'b-sum-W.mark', ok ? '✓' : '✗'));
+    node.appendChild(W.el('span', 'b-sum-mark', ok ? '✓' : '✗'));
   }
 
   function mapTile() {

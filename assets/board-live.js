@@ -70,7 +70,7 @@
     var now = W.serverNow();
     if (W.B.conn === 'live') { W.LIVE_PANELS.forEach(function (p) { if (p !== 'map' || W.B.map.added) { W.B.updated[p] = now; } }); }
     if (msg.t === 'control') {
-      // Alerts come and go every few seconds on a busy county: refetch at most every W.CONTROL_EVERY_MS.
+      // Alerts come and go every few seconds on a busy county: refetch at most every CONTROL_EVERY_MS.
       if (!W.B.ctlTimer) {
         var wait = Math.max(300, (W.B.snapAt || 0) + W.CONTROL_EVERY_MS - Date.now());
         W.B.ctlTimer = setTimeout(function () { W.B.ctlTimer = null; W.loadSnapshot(); }, wait);
@@ -121,7 +121,7 @@
   }
 
   function commitLive() {
-    // The live panels, all from the figures of W.B.at; then every panel's W.mark. A delta carries every
+    // The live panels, all from the figures of B.at; then every panel's mark. A delta carries every
     // change of the view between two positions, so a panel it does not touch is at the new one as is.
     W.updateTiles(true);
     if (W.B.snap && W.chartsReady()) {
@@ -138,7 +138,7 @@
   }
 
   function soonMap() {
-    // Repaint the canvas for new bands at the next frame, at most every W.MAP_MIN_MS (a county's canvas
+    // Repaint the canvas for new bands at the next frame, at most every MAP_MIN_MS (a county's canvas
     // costs tens of milliseconds); until then the map marks itself stale.
     if (!W.B || W.B.map.soon || !W.B.map.complete) { return; }
     var me = W.B;

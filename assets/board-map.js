@@ -26,10 +26,10 @@
     return Promise.all([get(cellsUrl), get(outlineUrl)]).catch(function (e) { console.warn(e); return null; });
   }
 
-  // The polygons are drawn on a 2D canvas under the Plotly W.graph (`#grid-map`, a cartesian figure with
+  // The polygons are drawn on a 2D canvas under the Plotly graph (`#grid-map`, a cartesian figure with
   // hidden axes in lon / Mercator-lat degrees, a transparent background and the alert markers). A
   // software-rendered WebGL map spent seconds per frame on a wall without a GPU; the canvas draws all
-  // cells of a county, grouped by colour, in a few tens of milliseconds, needs no Plotly to W.start (the
+  // cells of a county, grouped by colour, in a few tens of milliseconds, needs no Plotly to start (the
   // map is complete while Plotly is still being parsed), and follows Plotly's axes when someone pans
   // or zooms. Every redraw repaints every cell: cheap enough to do on each map batch.
 
@@ -248,7 +248,7 @@
   }
 
   function syncFromPlotly(ev) {
-    // Someone panned or zoomed the W.graph: the canvas follows its axes.
+    // Someone panned or zoomed the graph: the canvas follows its axes.
     var gd = plotlyGraph(), box = mapBox(), v = W.B.map.view;
     if (!gd || !box || !v) { return; }
     var fl = gd._fullLayout;
@@ -300,7 +300,7 @@
 
   function flushMap() {
     // Redraw when something changed (bands, fades, edges of cells that just reported): every
-    // W.MAP_BATCH_MS at most, and at once the first time everything needed is here.
+    // MAP_BATCH_MS at most, and at once the first time everything needed is here.
     if (!W.B || !W.B.map.added || !W.B.gotState) { return; }
     var now = Date.now();
     Object.keys(W.B.hot).forEach(function (k) {
@@ -338,7 +338,7 @@
   }
 
   function markGraph() {
-    // The marks on `#grid-map` survive Dash swapping the W.graph's placeholder for the W.graph itself
+    // The marks on `#grid-map` survive Dash swapping the graph's placeholder for the graph itself
     // (Plotly usually arrives after the map is drawn): they are set again on whatever element holds it.
     if (!W.B || !W.B.map.marks) { return; }
     var g = W.$('grid-map');

@@ -103,7 +103,7 @@
           fill.style.width = Math.min(100, r.pct) + '%';
           bar.appendChild(fill);
           meta.appendChild(bar);
-          meta.appendChild(W.el('span', 'b-slow-W.pct', W.fmtPct(r.pct)));
+          meta.appendChild(W.el('span', 'b-slow-pct', W.fmtPct(r.pct)));
         } else {
           meta.appendChild(W.el('span', 'b-slow-silence', r.last ? W.fmtAgo(W.serverNow() - r.last) : W.L('board.never'),
             r.last ? {'data-since': String(r.last)} : {}));

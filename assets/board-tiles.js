@@ -59,7 +59,7 @@
       row.appendChild(num);
       var target = tile.targets[head] || 0;
       row.appendChild(W.el('span', 'b-tile-of', target ? '/ ' + W.fmt(target) : ''));
-      var pctNode = W.el('span', 'b-tile-W.pct', '');
+      var pctNode = W.el('span', 'b-tile-pct', '');
       row.appendChild(pctNode);
       card.appendChild(row);
       var bar = W.el('div', 'b-bar');

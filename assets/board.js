@@ -101,7 +101,7 @@
     W.connectLive();
     if (W.B.geoP) {
       // The map needs neither the snapshot nor Plotly: it is drawn first. The snapshot is asked for
-      // once the polygons are here (or after W.SNAPSHOT_AFTER_GEO_MS), so that the server, on two cores
+      // once the polygons are here (or after SNAPSHOT_AFTER_GEO_MS), so that the server, on two cores
       // shared with the wall's browser, does not build both at once.
       W.waitGeo(W.B);
       var me = W.B, asked = false;
@@ -208,11 +208,11 @@
   }
 
   // -- one instant (DESIGN §7.6) ------------------------------------------------------------------------
-  // W.B.at is the log position of the live figures: the control stream's last id under '~', each town
+  // B.at is the log position of the live figures: the control stream's last id under '~', each town
   // stream's under its code (the hub's state, then every delta's moves; the snapshot's until the hub's
-  // state arrives). The live panels are redrawn together from one message, so they are at W.B.at; the map
+  // state arrives). The live panels are redrawn together from one message, so they are at B.at; the map
   // is once its canvas shows that position's bands; the panels built from the snapshot are at the
-  // snapshot's position. `#board[data-as-of]` says W.B.at, every panel its own, and a panel behind W.B.at
+  // snapshot's position. `#board[data-as-of]` says B.at, every panel its own, and a panel behind B.at
   // on the streams it shows marks itself [data-stale].
 
 

@@ -84,6 +84,22 @@
       n.of.textContent = W.fmt(row.total) + (row.target ? ' / ' + W.fmt(row.target) : '');
       if (box.children[i] !== n.li) { box.insertBefore(n.li, box.children[i] || null); }
     });
+    fitBars(box, r.rows.length);
+  }
+
+  function fitBars(box, n) {
+    // Rows never shrink under their text (16 px at least): when they do not fit in one column, they
+    // take two (without the "done / target" figures). Measured once per row count and screen size,
+    // not on every update (no forced layout on the live path).
+    var key = W.B.barRows.key + '|' + n + '|' + window.innerWidth + 'x' + window.innerHeight;
+    if (W.B.barRows.fit === key) { return; }
+    W.B.barRows.fit = key;
+    box.classList.remove('b-bars-two');
+    box.style.gridTemplateRows = '';
+    if (n > 1 && box.scrollHeight > box.clientHeight + 1) {
+      box.classList.add('b-bars-two');
+      box.style.gridTemplateRows = 'repeat(' + Math.ceil(n / 2) + ', minmax(0, 1fr))';
+    }
   }
 
   function drawSum() {
@@ -196,6 +212,7 @@
   W.drawCharts = drawCharts;
   W.chartFont = chartFont;
   W.drawBars = drawBars;
+  W.fitBars = fitBars;
   W.drawSum = drawSum;
   W.mapTile = mapTile;
   W.drawCurve = drawCurve;

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import requests
 
+from command.access import Actor, Role
 from command.operations import ReportRequest
 from tests.conftest import PASSWORD
 from tests.dashboard.test_board import BOOT_S, CMD, Wall, wall  # noqa: F401  (the module's one served county)
@@ -172,3 +173,43 @@ def test_a_kiosk_tab_leaves_the_other_tabs_of_the_browser_their_own_login(browse
     finally:
         context.close()
 
+
+
+# -- what the panels say (the snapshot behind them) ---------------------------------------------------
+
+
+def _snap(w: Wall, scope: str, lang: str) -> dict[str, Any]:
+    from dashboard.components.board_model import snapshot
+    from streams.county import County
+    from streams.server import connect
+
+    county = County(connect(w.redis_url), "TC")
+    return snapshot(county, Actor("viewer", Role.VIEWER, "TC"), scope, None, lang, int(time.time() * 1000))
+
+
+def test_an_operation_is_named_in_the_walls_language(busy: Wall) -> None:
+    en, zh = _snap(busy, "TC01", "en"), _snap(busy, "TC01", "zh-CN")
+    assert en["map"]["op_name"] == "Mass testing" and zh["map"]["op_name"] == "全员核酸检测"
+    assert "Operation launched: Mass testing" in [c["text"] for c in en["commands"]]
+
+
+def test_grids_that_never_reported_head_the_silent_list(busy: Wall) -> None:
+    slow = _snap(busy, "TC01", "en")["slowest"]
+    assert slow["silent"], slow
+    never = [r for r in slow["silent"] if not r["last"]]
+    assert never and slow["silent"][: len(never)] == never  # the never-reported first, then the quiet ones
+    assert all(r["town"] == busy.tree["TC01"].name for r in slow["silent"])
+
+
+def test_an_acknowledged_alert_is_listed_but_no_longer_waiting(busy: Wall) -> None:
+    before = _snap(busy, "TC", "en")["alerts"]
+    town_alerts = [a for a in before["latest"] if a["grid"] == "TC01"]
+    assert town_alerts and all(a["town"] == "" for a in town_alerts)  # a town's alert names it once
+    first = before["latest"][0]
+    r = requests.post(f"{busy.served.url}/api/v1/alerts/{first['id']}/ack",
+                      headers=busy.served.headers("commander"), timeout=10)
+    assert r.status_code == 200, r.text
+    after = _snap(busy, "TC", "en")["alerts"]
+    assert after["waiting"] == before["waiting"] - 1
+    assert after["by_kind"].get(first["kind"], 0) == before["by_kind"][first["kind"]] - 1
+    assert any(a["id"] == first["id"] and a["acked_by"] for a in after["latest"])

@@ -36,12 +36,12 @@
         keys.appendChild(item);
       });
       box.appendChild(keys);
-      box.appendChild(W.el('div', 'b-legend-note', W.L('board.legend_fresh') + ' · ' + W.L('board.legend_stale')));
+      box.appendChild(W.el('div', 'b-legend-note b-legend-fresh', W.L('board.legend_fresh') + ' · ' + W.L('board.legend_stale')));
     } else {
       sub.textContent = (s.mode.mode === 'wartime' ? W.L('board.no_ops') : W.L('board.map_peace')) + ' · ' +
         W.L('board.cells', {n: W.fmt(s.map.cells)});
     }
-    box.appendChild(W.el('div', 'b-legend-note', W.L('board.drill')));
+    box.appendChild(W.el('div', 'b-legend-note b-legend-drill', W.L('board.drill')));
   }
 
   function mapMessage(text) {

@@ -95,7 +95,7 @@ def prepare(
     day = 86_400_000
     towns = list(tree.towns)
     if "mass_testing" not in kinds:
-        county.launch(system, "mass_testing", tree.root, "全员核酸检测 · Mass testing", now_ms + 3 * day)
+        county.launch(system, "mass_testing", tree.root, "全员核酸检测", now_ms + 3 * day)
     if "flood_evacuation" not in kinds and len(towns) > 1:
         county.launch(system, "flood_evacuation", towns[1], "防汛转移 · Flood evacuation", now_ms + 2 * day,
                       {"hazard_points_checked": 169, "people_evacuated": 200})

@@ -338,6 +338,13 @@ def pace(minutes: Mapping[int, int], launched_at: int, now_ms: int) -> float:
 # -- the snapshot ------------------------------------------------------------------------------
 
 
+def op_label(name: str, kind: str, lang: str) -> str:
+    """An operation as the wall names it: its own name, or in English its kind when the name is Chinese."""
+    if lang == "en" and any("\u3000" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef" for ch in name):
+        return t(kind, lang)
+    return name
+
+
 def _name(tree: GridTree, code: str) -> str:
     return tree[code].name if code in tree else code
 
@@ -444,25 +451,33 @@ def _slowest(st: ControlState, view: BoardView, read: TownRead) -> dict[str, Any
         if not tree.is_within(g, op.scope):
             continue
         target = op.targets.get(g, {}).get(counter, 0)
-        if not target:
-            continue
         done = totals.get(g, 0)
         sec = st.secretaries.get(g)
         rows.append({
             "code": g,
             "name": tree[g].name,
-            "town": _name(tree, tree.town_of(g) or g),
+            "town": _town_beside(tree, g),
             "done": done,
             "target": target,
-            "pct": round(done * 100 / target, 1),
+            "pct": round(done * 100 / target, 1) if target else None,
             "last": last.get(g),
             "secretary": sec.name if sec else None,
             "vacant": g in st.vacancies,
         })
-    behind = [r for r in rows if r["done"] < r["target"]]
-    lowest = sorted(behind, key=lambda r: (r["pct"], r["code"]))[:SLOWEST]
-    silent = sorted((r for r in behind if r["last"]), key=lambda r: (r["last"], r["code"]))[:SLOWEST]
-    return {"lowest": lowest, "silent": silent, "never": sum(1 for r in behind if not r["last"])}
+    # Behind: short of its target, or (no target of its own) nothing reported yet. A grid that never
+    # reported is the slowest of all: it heads the silent list, the rest are counted beside it.
+    behind = [r for r in rows if (r["done"] < r["target"] if r["target"] else not r["done"])]
+    lowest = sorted((r for r in behind if r["target"]), key=lambda r: (r["pct"], r["code"]))[:SLOWEST]
+    never = sorted((r for r in behind if not r["last"]), key=lambda r: (r["done"], r["code"]))
+    heard = sorted((r for r in behind if r["last"]), key=lambda r: (r["last"], r["code"]))
+    silent = (never + heard)[:SLOWEST]
+    return {"lowest": lowest, "silent": silent, "never": max(0, len(never) - SLOWEST)}
+
+
+def _town_beside(tree: GridTree, code: str) -> str:
+    """The town a grid lies in, to show beside its name ("" for a town itself or the county)."""
+    town = tree.town_of(code)
+    return _name(tree, town) if town and town != code else ""
 
 
 def _commands(county: County, st: ControlState, scope: str, lang: str) -> list[dict[str, Any]]:
@@ -498,15 +513,16 @@ def _commands(county: County, st: ControlState, scope: str, lang: str) -> list[d
         elif isinstance(ev, SecretaryAppointed) and inside(ev.grid):
             text = t("board.cmd.appointed", lang, grid=_name(tree, ev.grid), person=ev.person)
         elif isinstance(ev, OperationLaunched) and inside(ev.scope):
-            text = t("board.cmd.launched", lang, name=ev.name)
+            text = t("board.cmd.launched", lang, name=op_label(ev.name, ev.kind, lang))
         elif isinstance(ev, OperationClosed):
             op = st.operations.get(ev.operation)
             if op is not None and inside(op.scope):
-                text = t("board.cmd.closed", lang, name=op.name)
+                text = t("board.cmd.closed", lang, name=op_label(op.name, op.kind, lang))
         elif isinstance(ev, OperationPartClosed) and inside(ev.town):
             op = st.operations.get(ev.operation)
             if op is not None:
-                text = t("board.cmd.part_closed", lang, town=_name(tree, ev.town), name=op.name)
+                text = t("board.cmd.part_closed", lang, town=_name(tree, ev.town),
+                         name=op_label(op.name, op.kind, lang))
         elif isinstance(ev, AlertAcknowledged):
             a = st.alerts.get(ev.alert)
             if a is not None and inside(a.grid):
@@ -524,13 +540,14 @@ def _alerts(st: ControlState, scope: str, geometry: Mapping[str, Any]) -> dict[s
     open_ = [a for a in st.alerts.values() if a.open and a.grid in tree and tree.is_within(a.grid, scope)]
     by_kind: dict[str, int] = {}
     for a in open_:
-        by_kind[a.kind] = by_kind.get(a.kind, 0) + 1
+        if not a.acked_by:  # taken in hand: listed (dimmed), no longer counted as waiting
+            by_kind[a.kind] = by_kind.get(a.kind, 0) + 1
     open_.sort(key=lambda a: (-a.raised_at, a.id))
     latest = []
     for a in open_[:ALERTS]:
         latest.append({
             "id": a.id, "kind": a.kind, "grid": a.grid, "name": tree[a.grid].name,
-            "town": _name(tree, tree.town_of(a.grid) or a.grid),
+            "town": _town_beside(tree, a.grid),
             "raised_at": a.raised_at, "acked_by": a.acked_by,
         })
     markers = []
@@ -543,7 +560,8 @@ def _alerts(st: ControlState, scope: str, geometry: Mapping[str, Any]) -> dict[s
             markers.append([round(c[1], 5), round(c[0], 5), a.kind, tree[a.grid].name])
         if len(markers) >= 200:
             break
-    return {"open": len(open_), "by_kind": by_kind, "latest": latest, "markers": markers}
+    return {"open": len(open_), "waiting": sum(by_kind.values()), "by_kind": by_kind, "latest": latest,
+            "markers": markers}
 
 
 def _secretaries(st: ControlState, tree: GridTree, scope: str) -> dict[str, Any]:
@@ -680,7 +698,7 @@ def snapshot(
             "outline_url": f"/api/v1/board/geo/{digest}/{scope}/outline.geojson",
             "has_geometry": bool(geometry),
             "bounds": bounds(geometry, tree, scope) if geometry else None,
-            "op_name": map_op.name if map_op else None,
+            "op_name": op_label(map_op.name, map_op.kind, lang) if map_op else None,
         },
         "children": children,
         "children_level": level_of_children,

@@ -18,6 +18,12 @@ scope). A kiosk link adds ``&token=…`` (minted by ``POST /api/v1/kiosk``): the
 page adopts it as its session, so a wall needs no typing and survives reloads
 and restarts. Selectors, breadcrumbs and clicks on the map change the URL
 (history push), and Dash pages renders the frame again for the new query.
+The kiosk token stays this tab's (in its URL), never the browser's session:
+another tab of the same browser keeps its own login and scope.
+
+TV mode (``&tv=1``): the selectors and the language button are hidden (`.b-tv`).
+A playlist (``&play=PN,PN01,/peacetime&every=30``) rotates the views at an
+interval: `assets/wall-playlist.js`, on every page of the app.
 
 Stable hooks (DESIGN.md §5): `#grid-map`; `[data-kpi=COUNTER]` with
 `data-value`; `[data-mode]` = peacetime | wartime. board.js also marks
@@ -122,11 +128,12 @@ def _config(
 
 def layout(
     scope: str | None = None, op: str | None = None, lang: str | None = None, token: str | None = None,
-    drill: str | None = None, **_: Any,
+    drill: str | None = None, tv: str | None = None, **_: Any,
 ) -> html.Div:
     """The frame of the board for one query; board.js fills it (``drill``: a drill's wall, DESIGN §7.4)."""
     lang = lang_of(lang)
     drill = drill if isinstance(drill, str) and drill.startswith("drill-") and len(drill) <= 20 else None
+    tv_mode = tv not in (None, "", "0")
     other = "en" if lang == "zh-CN" else "zh-CN"
     geo, box = _geometry(scope)
     header = html.Header(
@@ -253,7 +260,7 @@ def layout(
                      id="board-frame", className="b-frame"),
         ],
         id="board-root",
-        className="board board-drill" if drill else "board",
+        className=" ".join(["board", *(["board-drill"] if drill else []), *(["b-tv"] if tv_mode else [])]),
         lang=lang,
         **_attrs(data_conn="connecting", **({"data_drill": drill} if drill else {})),
     )

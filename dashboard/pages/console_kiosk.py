@@ -110,7 +110,7 @@ def _kiosk(n: int, scope: str, view: Any, session: Any, lang: str, tv: Any, wall
                      **_attrs({"data-kiosk-qr": ""})),
             html.Div([
                 html.Span(t("console.kiosk_expires", lang, when=_when(expires)), className="console-hint",
-                          **_attrs({"data-kiosk-expires": str(expires or "")})),
+                          **_attrs({"data-kiosk-valid-until": str(expires or "")})),
                 html.Span(t("console.kiosk_qr", lang), className="console-hint"),
             ], className="console-kiosk-facts"),
         ], className="console-kiosk-made"),

@@ -234,6 +234,10 @@ def test_a_kiosk_link_is_minted_in_english_and_revoked(
     page.click("[data-action=kiosk]")
     url = page.get_attribute("[data-kiosk-url]", "data-kiosk-url")
     assert "Wall link made" in result(page)
+    assert "tv=1" in url and "lang=en" in url  # TV mode and the console's language, fixed by the link
+    assert page.get_attribute("[data-kiosk-qr]", "src").startswith("data:image/svg+xml")
+    assert page.inner_text("[data-kiosk-valid-until]").startswith("valid until 20")
+    assert page.is_visible("[data-action=kiosk-copy]")
     token = url.split("token=")[1]
     me = requests.get(f"{console_server.url}/api/v1/me", params={"token": token}, timeout=10).json()
     assert me["role"] == "viewer" and me["scope"] == "TC01"

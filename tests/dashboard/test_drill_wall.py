@@ -90,7 +90,7 @@ def test_the_drill_wall_shows_its_banner_and_moves_while_the_live_wall_beside_it
             raise AssertionError("\n".join(logs[-30:])) from None
         assert "演练 · DRILL" in (wall.text_content("#drill-banner") or "")
         assert live.query_selector("[data-drill]") is None
-        wall.wait_for_selector("#drill-banner[data-drill-state=paused]", timeout=30_000)
+        wall.wait_for_selector("#drill-banner[data-drill-state=paused]", timeout=BOOT_S)
         live_first, drill_first = _value(live), _value(wall)
         first_clock = wall.get_attribute("#drill-banner", "data-drill-clock")
         assert requests.post(f"{s.url}/api/v1/drills/{drill}/resume", headers=boss, timeout=10).status_code == 200

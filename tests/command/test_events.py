@@ -85,3 +85,18 @@ def test_a_report_encodes_to_the_same_bytes_as_its_field_dictionary(
 
     ev = ProgressReported(operation="op1", grid="PN01-S1", counts=counts, report_id="r-1", note=note, reason=reason)
     assert encode(ev, actor="a", at=1)["d"] == _json_encode(_payload(ev))
+
+
+def test_a_report_without_a_location_has_the_bytes_it_had_before_the_field_existed() -> None:
+    """A report queued on a phone before `location` was added digests the same when sent after."""
+    from command.events import ProgressReported, encode
+
+    ev = ProgressReported(operation="op-1", grid="PN01-01", counts={"sampled": 3}, report_id="r1",
+                          note='a "location":null, in a note')
+    assert encode(ev, actor="", at=0)["d"] == (
+        b'{"counts":{"sampled":3},"grid":"PN01-01","note":"a \\"location\\":null, in a note",'
+        b'"operation":"op-1","reason":"","report_id":"r1"}'
+    )
+    placed = ProgressReported(operation="op-1", grid="PN01-01", counts={"sampled": 3}, report_id="r1",
+                              location=(23.5, 110.4, 30.0))
+    assert b'"location":[23.5,110.4,30.0]' in encode(placed, actor="", at=0)["d"]

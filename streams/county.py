@@ -249,14 +249,18 @@ class County:
         us look again before refusing. A correction's overdraft is refused by the
         append script too, against the log's own running totals, atomically.
         """
+        self._state_knowing(req.operation, max_age_ms)
+        return operations.report(self.state, actor, req)
+
+    def _state_knowing(self, operation: str, max_age_ms: int) -> None:
+        """A control state at most `max_age_ms` old, or the latest when that one does not know `operation`."""
         self.refresh(max_age_ms)
         try:
-            operations.operation_of(self.state, req.operation)
+            operations.operation_of(self.state, operation)
         except UnknownOperation:
             if not max_age_ms:
                 raise
             self.refresh()
-        return operations.report(self.state, actor, req)
 
     def pending_report(self, event: ProgressReported, actor: Actor) -> Pending:
         """A validated report with its envelope and idempotency key, ready for `append_many`."""
@@ -293,13 +297,7 @@ class County:
         self, actor: Actor, req: households.HouseholdStatusRequest, max_age_ms: int = 0
     ) -> HouseholdStatusSet:
         """Validate a household's status (as `plan_report`: a slightly old control state is safe)."""
-        self.refresh(max_age_ms)
-        try:
-            operations.operation_of(self.state, req.operation)
-        except UnknownOperation:
-            if not max_age_ms:
-                raise
-            self.refresh()
+        self._state_knowing(req.operation, max_age_ms)
         household = find_household(self.client, self.tree, req.household)
         return households.status_event(self.state, actor, household, req)
 

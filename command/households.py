@@ -35,7 +35,7 @@ import msgspec
 
 from command import bounds
 from command.access import Actor, Role, require_report, within_scope
-from command.errors import InvalidRequest, ModeConflict, OperationClosed
+from command.errors import InvalidRequest, ModeConflict, NotAuthorised, OperationClosed
 from command.events import HouseholdsRegistered, HouseholdStatusSet
 from command.fold import ControlState
 from command.grids import GridTree
@@ -56,6 +56,7 @@ __all__ = [
     "mask_name",
     "mask_phone",
     "may_see_personal",
+    "refuse_readers",
     "roll_up",
     "roster_events",
     "status_event",
@@ -163,6 +164,12 @@ class HouseholdStatusRequest:
     household: object
     status: object
     note: object = ""
+
+
+def refuse_readers(actor: Actor) -> None:
+    """A viewer (or a kiosk wall) sets no status: refused before the household is even looked up."""
+    if actor.role == Role.VIEWER:
+        raise NotAuthorised("viewers cannot set a household's status", field="household")
 
 
 def status_event(

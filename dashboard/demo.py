@@ -57,9 +57,10 @@ def prepare(
     """
     from command.borders import natural_borders
     from command.generate import generate
+    from command.household_roster import HOUSEHOLDS_CSV, generate_households, write_households
     from command.registry import write_registry
     from dashboard.auth import Accounts
-    from dashboard.loading import import_registry
+    from dashboard.loading import import_households, import_registry
     from streams.readmodel import current_county
 
     code = current_county(client)
@@ -71,8 +72,11 @@ def prepare(
             if outline is not None:
                 geometry = natural_borders(geometry, {g for g in tree.grids if not tree.children[g]}, outline=tree.root)
             write_registry(tree, reg, geometry)
+            write_households(generate_households(tree), reg)
         source = reg / "grids.geojson" if (reg / "grids.geojson").exists() else reg / "grids.csv"
         county = import_registry(client, source)
+        if (reg / HOUSEHOLDS_CSV).exists():  # the household roster (DESIGN §7.3), fictitious like the rest
+            import_households(client, reg / HOUSEHOLDS_CSV)
     else:
         county = County(client, code)
     tree = county.tree

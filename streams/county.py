@@ -298,6 +298,7 @@ class County:
     ) -> HouseholdStatusSet:
         """Validate a household's status (as `plan_report`: a slightly old control state is safe)."""
         self._state_knowing(req.operation, max_age_ms)
+        households.refuse_readers(actor)
         household = find_household(self.client, self.tree, req.household)
         return households.status_event(self.state, actor, household, req)
 

@@ -194,6 +194,8 @@ WRITES: list[tuple[str, str, Any]] = [
     ("POST", "/api/v1/secretaries/TC01-L1-M1-S1/on-post", {"report_id": "v1"}),
     ("POST", "/api/v1/secretaries/TC01-L1-M1-S1/acknowledged", {}),
     ("POST", "/api/v1/secretaries/TC01-L1-M1-S1/renotify", {}),
+    ("POST", "/api/v1/operations/{op}/households", {"report_id": "v2", "household": "TC01-L1-M1-S1-W1-001",
+                                                    "status": "reached"}),
 ]
 
 

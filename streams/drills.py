@@ -74,6 +74,14 @@ ACTOR = "drill"
 BATCH = 2_000
 """Recorded events appended per script call."""
 
+SWAP_LUA = """
+local now = redis.call('HGET', KEYS[1], ARGV[1])
+if now ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+"""
+"""Write a record only if it is still what was read (a check and its write in one step)."""
+
 
 def wall_ms() -> int:
     return int(time.time() * 1000)
@@ -93,6 +101,7 @@ class Drills:
         self.wall = wall
         self.index = drill_index(county)
         self._lock = threading.Lock()
+        self._swap = client.register_script(SWAP_LUA)
         self._counties: dict[str, County] = {}
         self._cache: dict[str, tuple[float, Drill]] = {}
 
@@ -120,6 +129,24 @@ class Drills:
         data["cursor"] = cursor
         self.client.hset(self.index, drill.drill_id, json.dumps(data, ensure_ascii=False))
         self._cache[drill.drill_id] = (time.monotonic(), drill)
+
+    def update(self, drill_id: str, change: Callable[[Drill], Drill], cursor: str | None = None) -> Drill:
+        """Apply `change` to the record as it stands and write it, atomically against every other writer.
+
+        A commander's pause and the runner's step both write the record; read-modify-write
+        without this lets the runner put back the state it read before a pause (or a resume).
+        """
+        while True:
+            raw = self.client.hget(self.index, drill_id) if isinstance(drill_id, str) and drill_id else None
+            if raw is None:
+                raise NotFound(f"no drill {drill_id!r}", field="drill")
+            data = json.loads(raw)
+            drill = change(Drill.from_json(data))
+            new = drill.to_json()
+            new["cursor"] = data.get("cursor", "") if cursor is None else cursor
+            if self._swap(keys=[self.index], args=[drill_id, raw, json.dumps(new, ensure_ascii=False)]):
+                self._cache[drill_id] = (time.monotonic(), drill)
+                return drill
 
     def cursor(self, drill_id: str) -> str:
         raw = self.client.hget(self.index, drill_id)
@@ -190,19 +217,13 @@ class Drills:
                 self.client.set(CountyKeys(self.county, drill.drill_id).geometry(digest), raw)
 
     def pause(self, drill_id: str) -> Drill:
-        d = self.get(drill_id).pause(self.wall())
-        self.put(d)
-        return d
+        return self.update(drill_id, lambda d: d.pause(self.wall()))
 
     def resume(self, drill_id: str) -> Drill:
-        d = self.get(drill_id).resume(self.wall())
-        self.put(d)
-        return d
+        return self.update(drill_id, lambda d: d.resume(self.wall()))
 
     def stop(self, drill_id: str) -> Drill:
-        d = self.get(drill_id).end(self.wall(), DrillState.STOPPED)
-        self.put(d)
-        return d
+        return self.update(drill_id, lambda d: d.end(self.wall(), DrillState.STOPPED))
 
     def operation_of(self, drill: Drill) -> str | None:
         """The drill's operation (the recorded one, replayed under its own id inside the world)."""
@@ -293,10 +314,16 @@ class DrillRunner:
                 drill = self._inject(self.drills.get(self.drill_id), minute, now)
                 self._project()
                 self.alerts.run(now)
-                if self._peek() is None and not self._pending(drill):
-                    drill = drill.end(wall, DrillState.FINISHED)
-                    self.finished = True
-                self.drills.put(drill, cursor=cursor)
+                finished = self._peek() is None and not self._pending(drill)
+                done = drill.done
+
+                def progressed(cur: Drill) -> Drill:
+                    # only the runner's own fields: a pause or stop given meanwhile stands
+                    cur = replace(cur, done=max(cur.done, done))
+                    return cur.end(wall, DrillState.FINISHED) if finished else cur
+
+                drill = self.drills.update(self.drill_id, progressed, cursor=cursor)
+                self.finished = finished
         else:
             with in_world(self.drill_id):
                 self._project()

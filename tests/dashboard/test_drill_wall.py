@@ -72,9 +72,11 @@ def test_the_drill_wall_shows_its_banner_and_moves_while_the_live_wall_beside_it
     drill = r.json()["drill_id"]
     # held still while the walls boot (a slow machine takes a while), then let go
     assert requests.post(f"{s.url}/api/v1/drills/{drill}/pause", headers=boss, timeout=10).status_code == 200
+    # two windows side by side, as on a wall: a page in a background tab of one window is not drawn
     context = browser.new_context(viewport={"width": 1600, "height": 900})
+    other = browser.new_context(viewport={"width": 1600, "height": 900})
     try:
-        live = context.new_page()
+        live = other.new_page()
         live.goto(f"{s.url}/?token={kiosk}&op=op-rec")
         live.wait_for_selector("#grid-map[data-map-state=complete]", timeout=BOOT_S)
         wall = context.new_page()
@@ -106,6 +108,7 @@ def test_the_drill_wall_shows_its_banner_and_moves_while_the_live_wall_beside_it
         assert wall.get_attribute("#board-root", "data-conn") == "live"
     finally:
         context.close()
+        other.close()
         requests.post(f"{s.url}/api/v1/drills/{drill}/stop", headers=boss, timeout=10)
 
 

@@ -99,9 +99,13 @@ def test_every_panel_shows_one_log_position_and_two_totals_never_differ(tab: Any
         assert moves >= 3
         assert set(positions[-1]) == {"~", "TC01", "TC02"}
         # Once quiet: every panel at the board's position, every total the API's.
-        page.wait_for_function(
-            "() => document.querySelectorAll('.b-panel[data-stale]').length === 0", timeout=60_000
-        )
+        try:
+            page.wait_for_function(
+                "() => document.querySelectorAll('.b-panel[data-stale]').length === 0", timeout=60_000
+            )
+        except Exception:
+            page.screenshot(path=str(artifacts / "board-one-instant-stale.png"))
+            raise AssertionError(f"panels still stale: {page.evaluate(SAMPLE)}") from None
         op_scope, county = _api(wall, "TC01"), _api(wall, "TC")
         page.wait_for_function(
             "want => +document.querySelector('[data-kpi=sampled]').getAttribute('data-value') === want",

@@ -31,6 +31,8 @@ from flask import Blueprint, Response, g, request
 from command.access import Role, require_read
 from command.drills import parse_scenario
 from command.errors import InvalidRequest, NotAuthorised, NotFound, StateConflict
+from dashboard.api import error_response
+from dashboard.intake import Call, Routes
 from streams.drills import DrillRunner, Drills, drill_report, ensure_running, in_drill
 from streams.keys import current_world
 
@@ -62,8 +64,6 @@ def requested_drill() -> str:
 
 def register(api: Blueprint, backend: Any) -> None:
     """Add the routes to the blueprint, and the world hooks to the application."""
-    from dashboard.api import body, error_response, handler
-
     backend.worlds = lambda world: drills_of(backend).county_of(world)
 
     @api.before_app_request
@@ -100,82 +100,86 @@ def register(api: Blueprint, backend: Any) -> None:
         if stack is not None:
             stack.close()
 
-    def _commander() -> Any:
-        actor = backend.actor()
-        if actor.role != Role.COMMANDER:
-            raise NotAuthorised("only a commander runs drills", field="role")
-        return actor
+    ROUTES.register(api, backend)
 
-    def _live_only() -> None:
-        if current_world():
-            raise StateConflict("a drill cannot be started or run from inside a drill", field="drill")
 
-    @api.post("/drills")
-    @handler
-    def create_drill() -> Any:
-        _live_only()
-        actor = _commander()
-        data = body()
-        scenario = parse_scenario(data["scenario"]) if data.get("scenario") is not None else None
-        speed = data.get("speed", scenario.speed if scenario and scenario.speed else None)
-        if speed is None:
-            raise InvalidRequest("speed is required (1 to 600)", field="speed")
-        source = data.get("from_operation") or ""
-        if not isinstance(source, str):
-            raise InvalidRequest("from_operation must be an operation id", field="from_operation")
-        if not source and scenario is None:
-            raise InvalidRequest("from_operation (or a scenario) is required", field="from_operation")
-        drills = drills_of(backend)
-        with backend.lock:
-            d = drills.create(backend.live_county, actor, source, speed, data.get("name") or "", scenario)
-            first = DrillRunner(drills, d.drill_id, consumer=f"{d.drill_id}-setup")
-            first.step()  # the county as it stood is in the drill's world before the answer
-            first.close()
-        ensure_running(drills, d.drill_id)
-        return drills.answer(d.drill_id), 201
+# -- the routes, on the intake's table ------------------------------------------------------
 
-    @api.get("/drills")
-    @handler
-    def list_drills() -> Any:
-        actor = backend.actor()
-        drills = drills_of(backend)
-        tree = backend.live_county.tree
-        require_read(actor, tree, actor.scope, field="scope")
-        wall = drills.wall()
-        return {"drills": [d.answer(wall, drills.operation_of(d)) for d in drills.all()]}
+ROUTES = Routes()
 
-    @api.get("/drills/<drill_id>")
-    @handler
-    def get_drill(drill_id: str) -> Any:
-        backend.actor()
-        return drills_of(backend).answer(drill_id)
 
-    @api.get("/drills/<drill_id>/report")
-    @handler
-    def get_drill_report(drill_id: str) -> Any:
-        backend.actor()
-        with backend.lock:
-            return drill_report(drills_of(backend), drill_id)
+def _commander(c: Call) -> None:
+    if c.actor.role != Role.COMMANDER:
+        raise NotAuthorised("only a commander runs drills", field="role")
 
-    def _command(drill_id: str, what: str) -> Any:
-        _commander()
-        drills = drills_of(backend)
-        getattr(drills, what)(drill_id)
-        if what == "resume":
-            ensure_running(drills, drill_id)
-        return drills.answer(drill_id)
 
-    @api.post("/drills/<drill_id>/stop")
-    @handler
-    def stop_drill(drill_id: str) -> Any:
-        return _command(drill_id, "stop")
+def _live_only() -> None:
+    if current_world():
+        raise StateConflict("a drill cannot be started or run from inside a drill", field="drill")
 
-    @api.post("/drills/<drill_id>/pause")
-    @handler
-    def pause_drill(drill_id: str) -> Any:
-        return _command(drill_id, "pause")
 
-    @api.post("/drills/<drill_id>/resume")
-    @handler
-    def resume_drill(drill_id: str) -> Any:
-        return _command(drill_id, "resume")
+@ROUTES.post("/drills")
+def create_drill(c: Call) -> Any:
+    _live_only()
+    _commander(c)
+    data, backend = c.body, c.backend
+    scenario = parse_scenario(data["scenario"]) if data.get("scenario") is not None else None
+    speed = data.get("speed", scenario.speed if scenario and scenario.speed else None)
+    if speed is None:
+        raise InvalidRequest("speed is required (1 to 600)", field="speed")
+    source = data.get("from_operation") or ""
+    if not isinstance(source, str):
+        raise InvalidRequest("from_operation must be an operation id", field="from_operation")
+    if not source and scenario is None:
+        raise InvalidRequest("from_operation (or a scenario) is required", field="from_operation")
+    drills = drills_of(backend)
+    with backend.lock:
+        d = drills.create(backend.live_county, c.actor, source, speed, data.get("name") or "", scenario)
+        first = DrillRunner(drills, d.drill_id, consumer=f"{d.drill_id}-setup")
+        first.step()  # the county as it stood is in the drill's world before the answer
+        first.close()
+    ensure_running(drills, d.drill_id)
+    return drills.answer(d.drill_id), 201
+
+
+@ROUTES.get("/drills")
+def list_drills(c: Call) -> Any:
+    drills = drills_of(c.backend)
+    require_read(c.actor, c.backend.live_county.tree, c.actor.scope, field="scope")
+    wall = drills.wall()
+    return {"drills": [d.answer(wall, drills.operation_of(d)) for d in drills.all()]}
+
+
+@ROUTES.get("/drills/<drill_id>")
+def get_drill(c: Call, drill_id: str) -> Any:
+    return drills_of(c.backend).answer(drill_id)
+
+
+@ROUTES.get("/drills/<drill_id>/report")
+def get_drill_report(c: Call, drill_id: str) -> Any:
+    with c.backend.lock:
+        return drill_report(drills_of(c.backend), drill_id)
+
+
+def _command(c: Call, drill_id: str, what: str) -> Any:
+    _commander(c)
+    drills = drills_of(c.backend)
+    getattr(drills, what)(drill_id)
+    if what == "resume":
+        ensure_running(drills, drill_id)
+    return drills.answer(drill_id)
+
+
+@ROUTES.post("/drills/<drill_id>/stop", body="optional")
+def stop_drill(c: Call, drill_id: str) -> Any:
+    return _command(c, drill_id, "stop")
+
+
+@ROUTES.post("/drills/<drill_id>/pause", body="optional")
+def pause_drill(c: Call, drill_id: str) -> Any:
+    return _command(c, drill_id, "pause")
+
+
+@ROUTES.post("/drills/<drill_id>/resume", body="optional")
+def resume_drill(c: Call, drill_id: str) -> Any:
+    return _command(c, drill_id, "resume")

@@ -12,6 +12,7 @@
 
   function renderBarsTitle() {
     var lv = W.B.snap.children_level;
+    if (W.reachOn()) { W.$('board-bars-title-text').textContent = W.L('board.hh.by_town', {level: W.L(lv || 'town')}); return; }
     W.$('board-bars-title-text').textContent = lv ? W.L('board.by_child', {level: W.L(lv)}) : W.L('board.by_child', {level: ''});
   }
 
@@ -56,11 +57,13 @@
     if (!box) { return; }
     W.B.dirty.bars = false;
     W.B.panelAt.bars = W.copy(W.B.at);
-    var r = childRows();
+    var reach = W.reachOn();  // assets/board-reach.js: reach per child, from the snapshot
+    var r = reach ? {rows: W.reachBarRows(), byPct: true} : childRows();
     var palette = rules().palette;
-    if (!W.B.barRows || W.B.barRows.key !== W.B.snap.scope.code + '|' + W.B.snap.view.map_op) {
+    var rowsKey = W.B.snap.scope.code + '|' + W.B.snap.view.map_op + '|' + (reach ? 'reach' : '');
+    if (!W.B.barRows || W.B.barRows.key !== rowsKey) {
       W.clear(box);
-      W.B.barRows = {key: W.B.snap.scope.code + '|' + W.B.snap.view.map_op, rows: {}};
+      W.B.barRows = {key: rowsKey, rows: {}};
       if (!r.rows.length) { box.appendChild(W.el('li', 'b-empty', W.L('board.none'))); }
     }
     var max = 1;
@@ -79,9 +82,17 @@
       n.fill.style.width = width + '%';
       n.fill.style.background = palette[row.band] || '';
       n.li.setAttribute('data-child', row.code);
-      n.li.setAttribute('data-value', String(row.total));
-      n.pct.textContent = r.byPct ? W.fmtPct(row.pct) : '';
-      n.of.textContent = W.fmt(row.total) + (row.target ? ' / ' + W.fmt(row.target) : '');
+      if (reach) {
+        // data-value: households with a status; data-reach: their share (percent, rounded down).
+        n.li.setAttribute('data-value', String(row.done));
+        n.li.setAttribute('data-reach', String(row.pct === null ? '' : row.pct));
+        n.pct.textContent = W.fmtPct(row.pct);
+        n.of.textContent = W.fmt(row.done) + ' / ' + W.fmt(row.total);
+      } else {
+        n.li.setAttribute('data-value', String(row.total));
+        n.pct.textContent = r.byPct ? W.fmtPct(row.pct) : '';
+        n.of.textContent = W.fmt(row.total) + (row.target ? ' / ' + W.fmt(row.target) : '');
+      }
       if (box.children[i] !== n.li) { box.insertBefore(n.li, box.children[i] || null); }
     });
     fitBars(box, r.rows.length);
@@ -109,6 +120,7 @@
     var node = W.$('board-sum');
     W.clear(node);
     var op = s.view.map_op;
+    if (W.reachOn()) { W.drawReachSum(node); return; }
     if (!op || !s.children.length || !W.B.gotState) { return; }
     var parent = (W.B.live[op] || {})[s.view.counter] || 0;
     var sum = 0;

@@ -16,8 +16,10 @@
     W.clear(box);
     var sub = W.$('board-map-sub');
     var pal = W.rules().palette;
-    if (s.view.map_op) {
-      sub.textContent = W.L('board.map_of', {name: s.map.op_name, counter: W.L(s.view.counter)}) + ' · ' +
+    var reach = W.reachOn();  // assets/board-reach.js: the map coloured by household reach
+    if (s.view.map_op || reach) {
+      sub.textContent = (reach ? W.L('board.hh.map_of', {name: s.households.op_name}) :
+        W.L('board.map_of', {name: s.map.op_name, counter: W.L(s.view.counter)})) + ' · ' +
         W.L('board.cells', {n: W.fmt(s.map.cells)});
       var ramp = W.el('div', 'b-ramp');
       W.rules().ramp.split('').forEach(function (d) { var sw = W.el('span', 'b-ramp-step'); sw.style.background = pal[d]; ramp.appendChild(sw); });
@@ -27,7 +29,7 @@
       row.appendChild(W.el('span', 'b-legend-hi', '100%'));
       box.appendChild(row);
       var keys = W.el('div', 'b-legend-keys');
-      W.rules().legend.forEach(function (k) {
+      (reach ? W.rules().reach_legend || [] : W.rules().legend).forEach(function (k) {
         var item = W.el('span', 'b-legend-key');
         var sw = W.el('i', 'b-legend-sw');
         sw.style.background = pal[k[0]];
@@ -36,7 +38,9 @@
         keys.appendChild(item);
       });
       box.appendChild(keys);
-      box.appendChild(W.el('div', 'b-legend-note b-legend-fresh', W.L('board.legend_fresh') + ' · ' + W.L('board.legend_stale')));
+      if (!reach) {
+        box.appendChild(W.el('div', 'b-legend-note b-legend-fresh', W.L('board.legend_fresh') + ' · ' + W.L('board.legend_stale')));
+      }
     } else {
       sub.textContent = (s.mode.mode === 'wartime' ? W.L('board.no_ops') : W.L('board.map_peace')) + ' · ' +
         W.L('board.cells', {n: W.fmt(s.map.cells)});

@@ -93,8 +93,9 @@
       colours.push(colour);
       points.push(point);
     }
+    // reach: the measure the canvas shows and, in reach mode, done / total per cell index (board-reach.js).
     return {cells: g.n, painted: painted, subpixel: sub, drawn: W.B.map.drawn, codes: codes, colours: colours,
-      points: points};
+      points: points, ids: Array.prototype.slice.call(g.id, 0, g.n), reach: W.reachProbe(), measure: W.B.map.measure};
   }
 
   function showTip(tip, id, p, point) {
@@ -103,9 +104,10 @@
     tip.appendChild(W.el('div', 'b-tip-code', p.c));
     var lines = W.el('div', 'b-tip-lines');
     if (p.l) { lines.appendChild(W.el('div', 'b-tip-line', W.L('board.leader') + W.colon() + p.l)); }
+    var reach = W.reachTipLine(id);  // assets/board-reach.js: "reach 3 / 8 households · 37.5%" in reach mode
     var band = W.B.bands[id];
-    var bt = band ? W.rules().text[band] : '';
-    if (bt) { lines.appendChild(W.el('div', 'b-tip-line', bt)); }
+    var bt = reach || (band ? W.rules().text[band] : '');
+    if (bt) { lines.appendChild(W.el('div', 'b-tip-line' + (reach ? ' b-tip-reach' : ''), bt)); }
     var t = W.B.last && W.B.last[id];
     lines.appendChild(W.el('div', 'b-tip-line b-tip-age', t ? W.L('board.updated') + ' ' + W.fmtAgo(W.serverNow() - t) : W.L('board.never')));
     tip.appendChild(lines);

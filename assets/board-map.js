@@ -154,9 +154,10 @@
     var big = Math.max(1, Math.min(2.5, Math.min(box.w, box.h) / 800));
     var zoom = Math.max(0, Math.log(Math.max(1, v.s / (v.fit || v.s))) / Math.LN2);
     var groups = {}, order = [], hot = [], now = Date.now();
+    var reach = W.reachBands();  // assets/board-reach.js: the bands by household reach, or null
     for (var k = 0; k < g.n; k++) {
       var id = g.id[k];
-      var key = (W.B.bands[id] || 'x') + (W.B.fade ? W.B.fade[id] || 0 : 0);
+      var key = reach ? (reach.charAt(id) || 'x') + '0' : (W.B.bands[id] || 'x') + (W.B.fade ? W.B.fade[id] || 0 : 0);
       var grp = groups[key];
       if (!grp) { grp = groups[key] = []; order.push(key); }
       grp.push(k);
@@ -197,8 +198,11 @@
       ctx.stroke();
     });
     M.drawn = drawn;
+    M.measure = reach ? 'reach' : 'counter';
+    M.reachAt = reach ? W.copy(W.B.snap.at) : null;  // reach is the snapshot's, at its position
     M.drawnAt = W.copy(W.B.bandsAt);  // the canvas now shows the bands of this position
     M.bandsPending = false;
+    if (M.marks && M.marks['data-map-measure'] !== M.measure) { M.marks['data-map-measure'] = M.measure; markGraph(); }
     M.drawAt = Date.now();
     return drawn;
   }
@@ -323,7 +327,7 @@
         W.mark('complete');
         W.releasePlotly();
         me.map.marks = {'data-polygons': String(me.map.drawn), 'data-map-state': 'complete',
-          'data-ready-ms': String(Math.round(performance.now()))};
+          'data-ready-ms': String(Math.round(performance.now())), 'data-map-measure': me.map.measure || 'counter'};
         markGraph();
         W.B.dirty.bars = W.B.dirty.curve = W.B.dirty.sum = true;
         setTimeout(function () { if (W.B === me) { W.drawCharts(true); W.drawMarkers(); } }, 0);
@@ -334,7 +338,7 @@
   function clearMapMarks() {
     if (W.B) { W.B.map.marks = null; }
     var gm = W.$('grid-map');
-    if (gm) { ['data-map-state', 'data-polygons', 'data-ready-ms'].forEach(function (k) { gm.removeAttribute(k); }); }
+    if (gm) { ['data-map-state', 'data-polygons', 'data-ready-ms', 'data-map-measure'].forEach(function (k) { gm.removeAttribute(k); }); }
   }
 
   function markGraph() {
@@ -350,7 +354,7 @@
       var me = W.B;
       W.B.map.watch = new MutationObserver(function () { if (W.B === me) { markGraph(); } });
       W.B.map.watch.observe(W.B.map.cv.parentNode, {childList: true, subtree: true, attributes: true,
-        attributeFilter: ['data-map-state', 'data-polygons', 'data-ready-ms', 'id']});
+        attributeFilter: ['data-map-state', 'data-polygons', 'data-ready-ms', 'data-map-measure', 'id']});
     }
   }
 

@@ -32,6 +32,7 @@
  *   board-legend.js     the map's legend, subtitle and messages
  *   board-map.js        the map's canvas (geometry, drawing, fades, Plotly's axes in step)
  *   board-map-hover.js  tooltips, drill-down clicks, the probe for tests
+ *   board-reach.js      the map and bars by household reach (?map=reach) and the map's measure selector
  *   board-live.js       the live push
  * and the pure helpers: board-defer-plotly.js (Plotly after the map), board-geo.js (packing and hit
  * test of the polygons), board-position.js (log positions). wall-playlist.js rotates views on any page.
@@ -70,7 +71,7 @@
     var token = cfg.token || (session && session.token);
     if (!root || !token) { stop(); return; }
     var key = [cfg.scope, cfg.op, cfg.lang, token].join('|');
-    if (W.B && W.B.key === key && W.B.root === root) { return; }
+    if (W.B && W.B.key === key && W.B.root === root) { W.setMeasure(cfg.map); return; }  // the same board, maybe another measure
     stop();
     start(root, cfg, token, key);
   }
@@ -166,7 +167,7 @@
   }
 
   function applySnapshot(snap) {
-    var first = !W.B.snap;
+    var first = !W.B.snap, prev = W.B.snap;
     W.B.snap = snap;
     W.B.snapAt = Date.now();
     W.B.skew = Date.now() - snap.now;
@@ -186,6 +187,7 @@
     W.renderAlerts();
     W.renderSlowest();
     if (window.wartimeBoardHouseholds) { window.wartimeBoardHouseholds(snap, W.L, W.el); }  // assets/board-households.js
+    W.reachSnapshot(prev);  // assets/board-reach.js: the map's measure and, in reach mode, its bands
     W.renderBarsTitle();
     W.renderLegend();
     W.B.dirty.bars = W.B.dirty.curve = W.B.dirty.feed = W.B.dirty.sum = true;
@@ -227,9 +229,11 @@
 
   function panelPos(p) {
     if (p === 'sec' || p === 'alerts' || p === 'slow' || p === 'hh') { return W.B.snap ? W.B.snap.at : null; }
+    if (p === 'bars' && W.reachOn()) { return W.B.snap.at; }  // reach by child: the snapshot's figures
     if (p === 'map') {
       if (W.B.snap && !W.B.snap.map.has_geometry) { return W.B.at; }  // nothing to draw is nothing behind
       if (!W.B.map.complete) { return null; }
+      if (W.B.map.measure === 'reach') { return W.B.map.reachAt; }  // coloured by the snapshot's reach
       return W.B.map.bandsPending ? W.B.map.drawnAt : W.B.bandsAt;
     }
     return W.B.panelAt[p] || null;

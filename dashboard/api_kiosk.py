@@ -27,7 +27,7 @@ EVERY_S = (5, 3600)
 
 
 def wall_query(data: dict[str, Any], scope: str, token: str) -> str:
-    """What a kiosk link fixes, as its query: scope, operation, language, TV mode and a playlist."""
+    """What a kiosk link fixes, as its query: scope, operation, language, the map's measure, TV mode, a playlist."""
     q: dict[str, str] = {"scope": scope}
     op = _str(data, "op", required=False, limit=80)
     if op:
@@ -37,6 +37,11 @@ def wall_query(data: dict[str, Any], scope: str, token: str) -> str:
         raise InvalidRequest("lang must be zh-CN or en", field="lang")
     if lang:
         q["lang"] = str(lang)
+    measure = data.get("map")
+    if measure not in (None, "", "reach"):
+        raise InvalidRequest("map must be reach (the map coloured by household reach) or left out", field="map")
+    if measure:
+        q["map"] = str(measure)
     tv = data.get("tv")
     if tv is not None and not isinstance(tv, bool):
         raise InvalidRequest("tv must be true or false", field="tv")

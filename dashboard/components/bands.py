@@ -42,13 +42,19 @@ PALETTE: dict[str, str] = {
 }
 """Band → fill colour: red (nothing done) through amber to green (done), cyan beyond target."""
 
+REACH_NONE = BAND_WARTIME
+"""A map cell with no household in the roster, when the map shows household reach (nothing expected of it)."""
+
 LEGEND = ((BAND_OVER, "board.legend_over"), (BAND_WARTIME, "board.legend_war"), (BAND_PEACETIME, "board.legend_peace"))
 """The legend's keys beside the ramp of deciles: band and label."""
+REACH_LEGEND = ((REACH_NONE, "board.legend_no_roster"),)
+"""The legend's keys beside the ramp when the map shows household reach."""
 
 register({
     "band.tenths": ("{lo}–{hi}%", "{lo}–{hi}%"),
     "band.done": ("已完成", "done"),
     "band.pending": ("尚无上报", "no report yet"),
+    "board.legend_no_roster": ("无住户清单", "no household roster"),
 })
 
 
@@ -63,6 +69,15 @@ def band(wartime: bool, in_op: bool, done: int, target: int | None) -> str:
     if done > target:
         return BAND_OVER
     return DECILES[min(10, max(0, done * 10 // target))]
+
+
+def reach_band(done: int, total: int) -> str:
+    """The band of a cell or bar coloured by household reach (households with a status / households).
+
+    The deciles of `band`, on the roster instead of a target: a grid with no household expects nothing."""
+    if total <= 0:
+        return REACH_NONE
+    return DECILES[min(10, max(0, min(done, total) * 10 // total))]
 
 
 def band_text(b: str, lang: str) -> str:
@@ -85,6 +100,7 @@ def browser_rules(lang: str) -> dict[str, Any]:
         "palette": PALETTE,
         "ramp": DECILES,
         "legend": [[b, t(key, lang)] for b, key in LEGEND],
+        "reach_legend": [[b, t(key, lang)] for b, key in REACH_LEGEND],
         "unfaded": "".join(UNFADED),
         "text": {b: band_text(b, lang) for b in PALETTE},
     }

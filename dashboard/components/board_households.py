@@ -9,7 +9,12 @@ never differs from another figure of the same instant. For the map's operation
 
 * ``total``, ``done`` (households with a status), ``unreached``, ``pct`` (reach,
   rounded down: a share never claims more than the log knows) of the scope;
-* ``children`` — the same per child of the scope (towns at the county);
+* ``children`` — the same per child of the scope (towns at the county), each with
+  its colour ``band`` by reach (`dashboard.components.bands.reach_band`);
+* ``map`` — reach per map cell, aligned with the map's cells (the scope's leaf grids,
+  `streams.live.BoardView.cells`, the index the polygons carry): ``done`` and ``total``
+  lists and ``bands``, one character per cell, for the map coloured by reach
+  (``?map=reach``, assets/board-reach.js);
 * ``vulnerable`` — ``{unreached, items}``: vulnerable households still without a
   status, the first `VULNERABLE_LISTED` by code, masked whoever looks (a wall is
   seen by the room; `command.households.mask_name`).
@@ -37,6 +42,7 @@ from command.access import Actor, Role
 from command.grids import GridTree
 from command.households import UNREACHED, HouseholdCounts, roll_up
 from dashboard import households_i18n  # noqa: F401 - registers the panel's strings
+from dashboard.components.bands import reach_band
 from dashboard.i18n import t
 from streams.households import HouseholdView
 from streams.keys import TownKeys
@@ -44,7 +50,9 @@ from streams.live import BoardView
 from streams.position import TownRead, towns_of
 from streams.server import Client
 
-__all__ = ["HOUSEHOLD_KINDS", "VULNERABLE_LISTED", "households_of", "households_panel", "panel_data", "reach_pct"]
+__all__ = [
+    "HOUSEHOLD_KINDS", "VULNERABLE_LISTED", "households_of", "households_panel", "map_reach", "panel_data", "reach_pct",
+]
 
 HOUSEHOLD_KINDS = frozenset({"flood_evacuation", "fire_hazard_check"})
 """Kinds whose wall shows households from the start (evacuation, door-knocking); others once one has a status."""
@@ -78,7 +86,21 @@ def reach_pct(done: int, total: int) -> float | None:
 def _cell(code: str, name: str, c: HouseholdCounts) -> dict[str, Any]:
     done = sum(c.by_status.values())
     return {"code": code, "name": name, "total": c.total, "done": done, "unreached": c.unreached,
-            "by_status": dict(c.by_status), "pct": reach_pct(min(done, c.total), c.total)}
+            "by_status": dict(c.by_status), "pct": reach_pct(min(done, c.total), c.total),
+            "band": reach_band(done, c.total)}
+
+
+def map_reach(
+    cells: Sequence[str], totals: Mapping[str, int], counts: Mapping[str, Mapping[str, int]]
+) -> dict[str, Any]:
+    """Reach per map cell (leaf grids: the read models keep counts per leaf), aligned with `cells`."""
+    done: list[int] = []
+    total: list[int] = []
+    for c in cells:
+        n = totals.get(c, 0)
+        total.append(n)
+        done.append(min(n, sum(counts.get(c, {}).values())))
+    return {"done": done, "total": total, "bands": "".join(reach_band(d, n) for d, n in zip(done, total, strict=True))}
 
 
 class _Rosters:
@@ -229,5 +251,6 @@ def panel_data(
         "op": op,
         "op_name": getattr(o, "name", op),
         "children": [_cell(c, tree[c].name, cells[c]) for c in view.children if cells[c].total],
+        "map": map_reach(view.cells, read.hh_totals, read.hh_counts.get(op, {})),
         "vulnerable": _vulnerable(client, tree, scope, op, read),
     }

@@ -22,6 +22,14 @@ The kiosk token stays this tab's (in its URL), never the browser's session:
 another tab of the same browser keeps its own login and scope.
 
 TV mode (``&tv=1``): the selectors and the language button are hidden (`.b-tv`).
+
+Map measure (``&map=reach``): for an operation whose households the wall shows
+(the households panel's rule, `dashboard.components.board_households`), the
+map and the bars by child are coloured by household reach (入户覆盖率:
+households with a status / households, per cell and per child, from the
+snapshot's read) instead of the operation's counter; a small selector on the
+map panel (hidden in TV mode) switches it, and a kiosk link or playlist view
+fixes it with the parameter (`assets/board-reach.js`).
 A playlist (``&play=PN,PN01,/peacetime&every=30``) rotates the views at an
 interval: `assets/wall-playlist.js`, on every page of the app.
 
@@ -58,6 +66,9 @@ from dashboard.components.session import actor_of, backend, login_form, register
 from dashboard.i18n import lang_of, t
 
 dash.register_page(__name__, path="/", title="战时指挥大屏 · Command board", name="board")
+
+MEASURES = ("reach",)
+"""What the map can be coloured by besides the operation's counter (``?map=reach``: household reach)."""
 
 GRAPH_CONFIG: Any = {"displayModeBar": False, "responsive": True, "doubleClick": False}
 
@@ -107,7 +118,7 @@ def _geometry(scope: str | None) -> tuple[str | None, tuple[float, float, float,
 
 def _config(
     scope: str | None, op: str | None, lang: str, token: str | None, geo: str | None,
-    box: tuple[float, float, float, float] | None = None,
+    box: tuple[float, float, float, float] | None = None, measure: str | None = None,
 ) -> dict[str, Any]:
     """What board.js needs to start: the query, the live push's address, the geometry's version and box."""
     app_config = flask.current_app.config.get("WARTIME_CONFIG")
@@ -120,6 +131,7 @@ def _config(
         "live_url": getattr(app_config, "live_url", None),
         "geo": geo,
         "bounds": list(box) if box else None,
+        "map": measure if measure in MEASURES else None,
         "bands": browser_rules(lang),
         "labels": labels(lang),
         "zone_offset_ms": OFFSET_MS,
@@ -128,7 +140,7 @@ def _config(
 
 def layout(
     scope: str | None = None, op: str | None = None, lang: str | None = None, token: str | None = None,
-    drill: str | None = None, tv: str | None = None, **_: Any,
+    drill: str | None = None, tv: str | None = None, **query: Any,
 ) -> html.Div:
     """The frame of the board for one query; board.js fills it (``drill``: a drill's wall, DESIGN §7.4)."""
     lang = lang_of(lang)
@@ -213,6 +225,8 @@ def layout(
                               className="b-map", style={"height": "100%", "width": "100%"}),
                     html.Div(id="board-legend", className="b-legend"),
                     html.Div(id="board-map-msg", className="b-map-msg"),
+                    html.Div(id="board-measure", className="b-measure", role="group",
+                             hidden=True, **_attrs(aria_label=t("board.measure", lang))),
                     html.Div(id="board-tip", className="b-tip", role="tooltip"),
                 ],
                 lang, extra=html.Span(id="board-map-sub", className="b-sub"), cls="b-panel-mapwrap",
@@ -249,7 +263,7 @@ def layout(
     )
     return html.Div(
         [
-            dcc.Store(id="board-config", data=_config(scope, op, lang, token, geo, box)),
+            dcc.Store(id="board-config", data=_config(scope, op, lang, token, geo, box, query.get("map"))),
             dcc.Store(id="board-boot"),
             html.Div(
                 html.Div(login_form("board", lang), className="b-login-card"),

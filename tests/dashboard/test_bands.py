@@ -50,3 +50,14 @@ def test_the_page_gets_every_band_with_its_colour_and_text() -> None:
     assert [b for b, _ in rules["legend"]] == [BAND_OVER, BAND_WARTIME, BAND_PEACETIME]
     assert set(rules["unfaded"]) == {BAND_PEACETIME, BAND_WARTIME}
     assert browser_rules("zh-CN")["text"][BAND_PEACETIME] == "平时"
+
+
+def test_reach_bands_count_tenths_of_the_roster_and_a_grid_without_households_expects_nothing() -> None:
+    from dashboard.components.bands import REACH_NONE, reach_band
+    from dashboard.components.board_households import map_reach
+
+    assert [reach_band(d, 10) for d in (0, 1, 5, 9, 10, 12)] == ["0", "1", "5", "9", "a", "a"]
+    assert reach_band(0, 0) == REACH_NONE and REACH_NONE in browser_rules("en")["unfaded"]
+    assert [b for b, _ in browser_rules("en")["reach_legend"]] == [REACH_NONE]
+    cells = map_reach(["A", "B", "C"], {"A": 8, "C": 3}, {"A": {"evacuated": 2, "reached": 1}, "C": {"absent": 3}})
+    assert cells == {"done": [3, 0, 3], "total": [8, 0, 3], "bands": "3" + REACH_NONE + "a"}

@@ -130,6 +130,7 @@ register({
     "board.never_count": ("另有 {n} 个网格尚无上报", "{n} more grids have not reported yet"),
     "board.alerts": ("预警", "Alerts"),
     "board.no_alerts": ("无未处理预警", "No open alerts"),
+    "board.alerts_more": ("另有 {n} 条预警", "+{n} more"),
     "board.acked": ("已受理", "taken"),
     "board.feed": ("实时动态", "Live feed"),
     "board.no_feed": ("等待上报…", "Waiting for reports…"),

@@ -77,6 +77,18 @@
       list.appendChild(li);
     });
     box.appendChild(list);
+    // Only whole rows on the wall (as the slowest panel): drop the ones the panel has no room for, and
+    // say how many are not shown.
+    var more = W.el('div', 'b-alert-more', W.L('board.alerts_more', {n: W.fmt(a.open || a.latest.length)}));
+    box.appendChild(more);  // its room is kept while rows are trimmed; removed if nothing is hidden
+    var hidden = Math.max(0, (a.open || 0) - a.latest.length);  // open alerts the snapshot does not list
+    while (list.children.length > 1 && list.scrollHeight > list.clientHeight + 1) {
+      list.removeChild(list.lastChild);
+      hidden++;
+    }
+    more.setAttribute('data-hidden', String(hidden));
+    list.setAttribute('data-rows', String(list.children.length));
+    if (hidden) { more.textContent = W.L('board.alerts_more', {n: W.fmt(hidden)}); } else { box.removeChild(more); }
   }
 
   function renderSlowest() {

@@ -52,7 +52,7 @@ from dashboard.components.board_households import households_of
 from dashboard.components.map import bounds, centroid
 from dashboard.i18n import register, t, table
 from streams.county import County
-from streams.keys import TownKeys
+from streams.keys import TownKeys, current_world
 from streams.live import BoardView, board_view, cell_band, cell_of
 from streams.position import CONTROL, ORIGIN, TownRead, read_towns, towns_of
 from streams.server import Client
@@ -130,6 +130,7 @@ register({
     "board.never_count": ("另有 {n} 个网格尚无上报", "{n} more grids have not reported yet"),
     "board.alerts": ("预警", "Alerts"),
     "board.no_alerts": ("无未处理预警", "No open alerts"),
+    "board.alerts_more": ("另有 {n} 条预警", "+{n} more"),
     "board.acked": ("已受理", "taken"),
     "board.feed": ("实时动态", "Live feed"),
     "board.no_feed": ("等待上报…", "Waiting for reports…"),
@@ -285,20 +286,26 @@ SERIES = Series()
 
 
 class Reader:
-    """The board's own `County` per process, behind its own lock: snapshots never hold up the API's writes."""
+    """The board's own `County` per process and world, behind its own lock: snapshots never hold up the
+    API's writes. One per world: a drill's wall reads the drill's control state (its operations, launched
+    on the drill's clock), never the live one's (streams.keys.current_world)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._county: County | None = None
+        self._counties: dict[str, County] = {}
 
     @contextmanager
     def county(self, client: Client, code: str) -> Iterator[County]:
-        """The county, refreshed, locked for the caller."""
+        """The county of the current world, refreshed, locked for the caller."""
+        world = current_world()
         with self._lock:
-            if self._county is None or self._county.code != code or self._county.client is not client:
-                self._county = County(client, code)
-            self._county.refresh()
-            yield self._county
+            c = self._counties.get(world)
+            if c is None or c.code != code or c.client is not client:
+                if world not in self._counties and len(self._counties) >= 16:
+                    self._counties.pop(next(k for k in self._counties if k), None)  # an old drill's
+                c = self._counties[world] = County(client, code)
+            c.refresh()
+            yield c
 
 
 READER = Reader()

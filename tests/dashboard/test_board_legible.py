@@ -213,3 +213,47 @@ def test_an_acknowledged_alert_is_listed_but_no_longer_waiting(busy: Wall) -> No
     assert after["waiting"] == before["waiting"] - 1
     assert after["by_kind"].get(first["kind"], 0) == before["by_kind"][first["kind"]] - 1
     assert any(a["id"] == first["id"] and a["acked_by"] for a in after["latest"])
+
+
+WHOLE_ROWS = """() => {
+  const body = document.querySelector('#board-panel-alerts .b-panel-body').getBoundingClientRect();
+  const rows = [...document.querySelectorAll('#board-alerts .b-alert')].map((li) => li.getBoundingClientRect());
+  const more = document.querySelector('#board-alerts .b-alert-more');
+  const m = more ? more.getBoundingClientRect() : null;
+  return {rows: rows.map((r) => [r.top, r.bottom]), body: [body.top, body.bottom],
+          more: m ? [m.top, m.bottom, Number(more.getAttribute('data-hidden')), more.textContent] : null};
+}"""
+
+
+def test_at_1366x768_the_alerts_panel_shows_only_whole_rows_and_says_how_many_more(
+    browser: Any, busy: Wall, artifacts: Path
+) -> None:
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    try:
+        _board(page, busy.url())
+        page.wait_for_selector("#board-alerts .b-alert", timeout=BOOT_S)
+        got = page.evaluate(WHOLE_ROWS)
+        for r in got["rows"]:
+            assert got["body"][0] - 0.5 <= r[0] and r[1] <= got["body"][1] + 0.5, got
+        # The county has only a couple of alerts: the wall's own renderer is given its snapshot's list
+        # six times over (more than the panel holds), laid out by the browser as any other.
+        listed = page.evaluate("""() => {
+            const W = window.wartimeBoardKit, a = W.B.snap.alerts;
+            let rows = [];
+            for (let i = 0; i < 6; i++) { rows = rows.concat(a.latest); }
+            a.latest = rows; a.open = rows.length;
+            W.renderAlerts();
+            return rows.length;
+        }""")
+        page.screenshot(path=str(artifacts / "board-alerts-1366x768.png"))
+        got = page.evaluate(WHOLE_ROWS)
+        top, bottom = got["body"]
+        assert got["rows"], got
+        for r in got["rows"]:
+            assert top - 0.5 <= r[0] and r[1] <= bottom + 0.5, got  # every row wholly inside its panel
+        assert len(got["rows"]) < listed  # some did not fit: the panel says how many
+        assert got["more"] and got["more"][2] == listed - len(got["rows"]) and got["more"][1] <= bottom + 0.5, got
+        assert str(got["more"][2]) in got["more"][3]
+    finally:
+        context.close()

@@ -175,3 +175,43 @@ def test_a_report_posted_into_a_drill_through_the_server_stays_in_the_drill(serv
     over = requests.post(f"{s.url}/api/v1/operations/op-rec/reports", json={"report_id": "drill-r2", "grid": leaf,
                          "counts": {"sampled": 3}}, headers=inside, timeout=10)
     assert over.status_code == 409 and over.json()["error"]["field"] == "drill"
+
+
+def test_the_drill_walls_curve_runs_from_launch_to_the_drills_clock(
+    served: tuple[Served, str], browser: Any, artifacts: Any
+) -> None:
+    s, kiosk = served
+    boss = s.headers("commander")
+    drill = requests.post(f"{s.url}/api/v1/drills", json={"from_operation": "op-rec", "speed": 30},
+                          headers=boss, timeout=10).json()["drill_id"]
+    assert requests.post(f"{s.url}/api/v1/drills/{drill}/pause", headers=boss, timeout=10).status_code == 200
+    context = browser.new_context(viewport={"width": 1600, "height": 900})
+    try:
+        wall = context.new_page()
+        wall.goto(f"{s.url}/?token={kiosk}&op=op-rec&drill={drill}")
+        try:
+            wall.wait_for_selector(f"#board-root[data-drill={drill}] #drill-banner", timeout=BOOT_S)
+            wall.wait_for_selector("#grid-map[data-map-state=complete]", timeout=BOOT_S)
+        except Exception:
+            wall.screenshot(path=str(artifacts / "drill-wall-curve-failed.png"))
+            raise
+        assert requests.post(f"{s.url}/api/v1/drills/{drill}/resume", headers=boss, timeout=10).status_code == 200
+        wall.wait_for_function("() => Number(document.querySelector('[data-kpi=sampled]')"
+                               ".getAttribute('data-value')) > 0", timeout=30_000)
+        assert requests.post(f"{s.url}/api/v1/drills/{drill}/pause", headers=boss, timeout=10).status_code == 200
+        wall.wait_for_selector("#drill-banner[data-drill-state=paused]", timeout=BOOT_S)
+        wall.wait_for_timeout(6000)  # the curve is redrawn at most every few seconds
+        got = wall.evaluate("""() => {
+            var g = document.querySelector('#board-curve .js-plotly-plot');
+            var off = window.wartimeBoardKit.B.cfg.zone_offset_ms || 0;
+            var ms = function (s) { return Date.parse(String(s).replace(' ', 'T') + 'Z') - off; };
+            return {range: g.layout.xaxis.range.map(ms), xs: g.data[0].x.map(ms), raw: g.layout.xaxis.range};
+        }""")
+        wall.screenshot(path=str(artifacts / "drill-wall-curve.png"))
+        drill_clock = requests.get(f"{s.url}/api/v1/drills/{drill}", headers=boss, timeout=10).json()["clock"]
+        assert got["range"][0] < got["range"][1], got
+        assert got["xs"] and max(got["xs"]) <= drill_clock, (got, drill_clock)
+        assert got["range"][1] > drill_clock  # the axis reaches past now on the drill's clock
+    finally:
+        context.close()
+        requests.post(f"{s.url}/api/v1/drills/{drill}/stop", headers=boss, timeout=10)

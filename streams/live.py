@@ -65,7 +65,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlparse
 
 import redis.asyncio as aioredis
@@ -295,6 +295,19 @@ feed, this keeps every update under 5 KB however many cells change at once."""
 
 RECHECK_S = 0.5
 """How often the tokens behind open sockets are asked about again (a refusal closes within a second)."""
+
+
+R = TypeVar("R")
+
+
+def _live_world(fn: Callable[[Any], R]) -> Callable[[Any], R]:
+    """`fn` run in the live world: tokens and accounts are the live ones, whatever world a hub serves."""
+
+    def live(arg: Any) -> R:
+        with in_world(""):
+            return fn(arg)
+
+    return live
 
 
 class LiveHub:
@@ -756,8 +769,8 @@ class LiveHub:
         if hub is None:
             with in_world(drill):  # its tasks (and their to_thread calls) build the drill's keys
                 hub = self._drills[drill] = LiveHub(
-                    self.redis_url, self.verify, 1.0 / self.flush_interval, self.ping_s, self.resync_s,
-                    self.recheck, self.recheck_s, band=self.band,
+                    self.redis_url, _live_world(self.verify), 1.0 / self.flush_interval, self.ping_s,
+                    self.resync_s, _live_world(self.recheck), self.recheck_s, band=self.band,
                 )
                 hub.world = drill
                 asyncio.get_running_loop().create_task(hub.run())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -214,4 +215,22 @@ def test_the_drill_walls_curve_runs_from_launch_to_the_drills_clock(
         assert got["range"][1] > drill_clock  # the axis reaches past now on the drill's clock
     finally:
         context.close()
+        requests.post(f"{s.url}/api/v1/drills/{drill}/stop", headers=boss, timeout=10)
+
+
+def test_a_drill_walls_live_push_takes_a_kiosk_link_no_live_socket_has_used(served: tuple[Served, str]) -> None:
+    """Tokens are the live world's: the push of a drill's world checks them there (else 4401, "connecting" for ever)."""
+    from websockets.sync.client import connect as ws_connect
+
+    s, _ = served
+    boss = s.headers("commander")
+    fresh = requests.post(f"{s.url}/api/v1/kiosk", json={"scope": "TC"}, headers=boss, timeout=10).json()["token"]
+    drill = requests.post(f"{s.url}/api/v1/drills", json={"from_operation": "op-rec", "speed": 30},
+                          headers=boss, timeout=10).json()["drill_id"]
+    try:
+        url = f"ws://127.0.0.1:{s.live_port}/live?token={fresh}&op=op-rec&scope=TC&drill={drill}"
+        with ws_connect(url, open_timeout=10) as ws:
+            kinds = [json.loads(ws.recv(timeout=10))["t"] for _ in range(2)]
+        assert kinds == ["hello", "state"]
+    finally:
         requests.post(f"{s.url}/api/v1/drills/{drill}/stop", headers=boss, timeout=10)

@@ -72,6 +72,7 @@ import redis.asyncio as aioredis
 from websockets.asyncio.server import ServerConnection, serve
 
 from command.access import overlaps
+from command.drills import Drill
 from command.fold import ControlState
 from command.grids import GridTree
 from command.operations import COUNTERS, Operation, OperationState
@@ -348,6 +349,30 @@ class LiveHub:
         self.world = current_world()
         """"" live; a drill's id for the hub of a drill's world (`drill_hub`)."""
         self._drills: dict[str, LiveHub] = {}
+        self._drill: Drill | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        """A drill's hub: its loops, held here so that they are not collected while they run."""
+        """A drill's hub: the drill's record as last read (`follow_drill`), for its clock."""
+
+    def clock(self) -> int:
+        """Epoch ms now in the hub's world: a drill's hub stamps its messages on the drill's clock."""
+        wall = int(time.time() * 1000)
+        return self._drill.clock(wall) if self._drill is not None else wall
+
+    def _read_drill(self) -> None:
+        if self._sync is None:
+            self._sync = connect(self.redis_url)
+        code = self.county or current_county(self._sync)
+        raw = self._sync.hget(drill_index(code), self.world) if code else None
+        if raw is not None:
+            self._drill = Drill.from_json(json.loads(raw))
+
+    async def follow_drill(self) -> None:
+        """Re-read the drill's record every second (paused, resumed, stopped: its clock follows)."""
+        while True:
+            with contextlib.suppress(Exception):  # Redis away: the clock runs on from the last record
+                await asyncio.to_thread(self._read_drill)
+            await asyncio.sleep(1.0)
 
     def _drill_exists(self, drill: str) -> bool:
         if self._sync is None:
@@ -702,7 +727,7 @@ class LiveHub:
             if now >= next_resync:
                 next_resync = now + self.resync_s
                 self.resync()
-            now_ms = int(time.time() * 1000)
+            now_ms = self.clock()
             for w in list(self.clients):
                 texts = self.pending(w, now_ms)
                 if not texts and now - w.last_sent >= self.ping_s:
@@ -773,7 +798,8 @@ class LiveHub:
                     self.resync_s, _live_world(self.recheck), self.recheck_s, band=self.band,
                 )
                 hub.world = drill
-                asyncio.get_running_loop().create_task(hub.run())
+                loop = asyncio.get_running_loop()
+                hub._tasks = [loop.create_task(hub.run()), loop.create_task(hub.follow_drill())]
         return hub
 
     async def handler(self, ws: ServerConnection) -> None:
@@ -813,7 +839,7 @@ class LiveHub:
         self.clients.add(w)
         self.wake.set()
         try:
-            hello = {"t": "hello", "scope": want, "ts": int(time.time() * 1000)}
+            hello = {"t": "hello", "scope": want, "ts": self.clock()}
             await ws.send(json.dumps(hello, separators=(",", ":")))
             async for _ in ws:
                 pass  # clients only listen; anything they send is ignored

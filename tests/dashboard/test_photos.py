@@ -44,6 +44,17 @@ def jpeg(width: int = 64, height: int = 48, colour: tuple[int, int, int] = (200,
     return out.getvalue()
 
 
+def camera_jpeg(width: int, height: int) -> bytes:
+    """A picture with a photo's texture (gradients and fine grain), so that its JPEG size is realistic."""
+    from PIL import ImageFilter
+
+    base = Image.linear_gradient("L").resize((width, height))
+    grain = Image.effect_noise((width, height), 40).filter(ImageFilter.GaussianBlur(1.2))
+    out = io.BytesIO()
+    Image.merge("RGB", (base, grain, base.rotate(180))).save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
@@ -220,3 +231,103 @@ def test_a_matter_keeps_its_photo_and_serves_it_to_its_readers(served: Served, r
     assert plain.status_code == 201 and plain.json()["photo_digest"] is None
     none = requests.get(f"{served.url}/api/v1/matters/photo-matter-3/photo", headers=h, timeout=10)
     assert none.status_code == 404
+
+
+# -- the phone ------------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+def test_a_phone_photo_is_resized_queued_offline_and_sent_once(
+    served: Served, rc: redis.Redis, browser: Any, artifacts: Path, tmp_path: Path,
+) -> None:
+    picture = tmp_path / "camera.jpg"
+    picture.write_bytes(camera_jpeg(3000, 2000))  # a phone camera's size, ~1.2 MB
+    ctx = phone(browser)
+    page = ctx.new_page()
+    posted: list[dict[str, Any]] = []
+    page.on("request", lambda req: posted.append(req.post_data_json)
+            if req.method == "POST" and req.url.endswith("/reports") else None)
+    log_in(page, f"{served.url}/field", "leader")
+    page.wait_for_selector("input[name=sampled]", timeout=20_000)
+    page.click(f"[data-action=pick-grid][data-grid='{MICRO}']") if page.locator(
+        f"[data-action=pick-grid][data-grid='{MICRO}']").count() else None
+    before = sampled(served)
+
+    page.set_input_files("#field-photo", str(picture))
+    page.wait_for_selector("#field-photo-thumb:not([hidden])", timeout=10_000)
+    info = page.inner_text("#field-photo-info")
+    assert "1280" in info, info
+    page.locator("#field-photo-thumb").scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "field-photo-picked-390x844.png"))
+
+    ctx.set_offline(True)
+    page.fill("input[name=sampled]", "3")
+    page.click("[data-action=submit-report]")
+    page.wait_for_selector("[data-queue][data-value='1']")
+    assert page.locator("li[data-state=queued] .field-report-thumb").count() == 1
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(artifacts / "field-photo-offline-390x844.png"))
+    time.sleep(0.5)
+    assert sampled(served) == before and not posted  # nothing left the phone while offline
+
+    ctx.set_offline(False)
+    page.wait_for_selector("[data-queue][data-value='0']", timeout=30_000)
+    page.wait_for_selector("li[data-state=acked] .field-report-thumb")
+    eventually(lambda: sampled(served) == before + 3)
+    time.sleep(1.0)
+    assert sampled(served) == before + 3  # counted once
+
+    bodies = [b for b in posted if b and b.get("photo_image")]
+    assert bodies, posted
+    image = base64.b64decode(bodies[0]["photo_image"].split(",", 1)[1])
+    with Image.open(io.BytesIO(image)) as im:
+        assert im.format == "JPEG" and max(im.size) <= 1280 and im.size == (1280, 853), im.size
+    assert 30_000 < len(image) < 400_000, len(image)
+    print(f"camera picture {picture.stat().st_size} bytes 3000x2000 -> posted {len(image)} bytes {im.size}")
+    digest = hashlib.sha256(image).hexdigest()
+    assert digest in logged_photos(rc, served.operation)  # type: ignore[attr-defined]
+    got = requests.get(f"{served.url}/api/v1/photos/{digest}", headers=auth(served, "commander"), timeout=10)
+    assert got.status_code == 200 and got.content == image
+    assert page.evaluate("id => window.wartimeCapture.get(id)", bodies[0]["report_id"]) is None  # let go once acked
+    page.screenshot(path=str(artifacts / "field-photo-sent-390x844.png"), full_page=True)
+    ctx.close()
+
+
+@pytest.mark.browser
+def test_a_matter_is_recorded_with_a_photo_and_a_location_and_its_card_shows_it(
+    served: Served, browser: Any, artifacts: Path, tmp_path: Path,
+) -> None:
+    picture = tmp_path / "matter.jpg"
+    picture.write_bytes(camera_jpeg(2000, 3000))  # portrait
+    ctx = phone(browser, geolocation={"latitude": 30.123456, "longitude": 114.654321, "accuracy": 15},
+                permissions=["geolocation"])
+    page = ctx.new_page()
+    log_in(page, f"{served.url}/field/matters", "leader")
+    page.wait_for_selector("#matters-app", state="visible", timeout=30_000)
+    page.wait_for_selector("#matters-photo-file", state="attached", timeout=10_000)
+    page.click("text=环境卫生")
+    page.fill("#matters-description", "排水沟堵塞，雨天积水")
+    page.set_input_files("#matters-photo-file", str(picture))
+    page.wait_for_selector("#matters-photo-thumb:not([hidden])", timeout=10_000)
+    assert "×1280" in page.inner_text("#matters-photo-info")  # portrait: the height is the longest side
+    page.check("#matters-locate")
+    page.wait_for_function("document.getElementById('matters-where-text').textContent.indexOf('15') >= 0")
+    page.locator("#matters-capture").scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "matters-photo-form-390x844.png"))
+    page.click("[data-action=record-matter]")
+    page.wait_for_selector(".matters-form .matters-msg-ok", timeout=20_000)
+    page.wait_for_selector("#matters-photo-thumb[hidden]", state="attached")  # the form let the photo go
+    card = page.wait_for_selector("[data-matter]:has(img.matters-thumb)", timeout=20_000)
+    mid = str(card.get_attribute("data-matter"))
+    page.wait_for_function(
+        "id => { const i = document.querySelector(`[data-matter=\"${id}\"] img.matters-thumb`);"
+        " return i && i.src.startsWith('blob:') && i.complete && i.naturalWidth > 0; }", arg=mid, timeout=15_000)
+    page.locator(f'[data-matter="{mid}"]').scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "matters-photo-card-390x844.png"))
+    got = requests.get(f"{served.url}/api/v1/matters/{mid}", headers=auth(served, "commander"), timeout=10).json()
+    assert got["location"] == {"lat": 30.123456, "lon": 114.654321, "accuracy": 15}
+    photo = requests.get(f"{served.url}/api/v1/matters/{mid}/photo", headers=auth(served, "commander"), timeout=10)
+    with Image.open(io.BytesIO(photo.content)) as im:
+        assert im.size == (853, 1280)
+    assert hashlib.sha256(photo.content).hexdigest() == got["photo_digest"]
+    ctx.close()

@@ -63,7 +63,8 @@
     lastPoll: 0,
     formKey: '',
     locate: false,
-    where: null
+    where: null,
+    photo: null
   };
 
   /* ---------------------------------------------------------------- storage */
@@ -291,11 +292,23 @@
              message: err.message || ('HTTP ' + status) };
   }
 
+  /* A report's photo waits in IndexedDB (assets/capture.js), not in the list: sent with the report. */
+  function photoOf(item) {
+    if (!item.photo || !window.wartimeCapture) { return Promise.resolve(null); }
+    return window.wartimeCapture.get(item.report_id).then(function (d) { return d || null; },
+                                                          function () { return null; });
+  }
+
   function send(item, token) {
+    return photoOf(item).then(function (photo) { return sendWith(item, token, photo); });
+  }
+
+  function sendWith(item, token, photo) {
     var body = { report_id: item.report_id, grid: item.grid, counts: item.counts };
     if (item.note) { body.note = item.note; }
     if (item.reason) { body.reason = item.reason; }
     if (item.location) { body.location = item.location; }
+    if (photo) { body.photo_image = photo; }
     if (item.path) { body = item.body || {}; }  /* another field action (on post: assets/field-order.js) */
     return timedFetch(item.path ? API + item.path : API + '/operations/' + encodeURIComponent(item.op) + '/reports', {
       method: 'POST', headers: authHeaders(token), body: JSON.stringify(body)
@@ -324,6 +337,9 @@
     renderNet();
     return send(item, s.token).then(function (res) {
       S.sending = null;
+      if ((res.kind === 'ack' || res.kind === 'refused') && item.photo && window.wartimeCapture) {
+        window.wartimeCapture.drop(item.report_id);  /* the server has it (or never will): the phone lets go */
+      }
       if (res.kind === 'ack') {
         mark(item.report_id, { state: 'acked', duplicate: res.duplicate, event_id: res.eventId, acked_at: Date.now() });
         S.backoff = 0; S.retryAt = 0; S.lastError = '';
@@ -714,6 +730,17 @@
       h('label', { className: 'field-check' },
         h('input', { type: 'checkbox', name: 'correction', checked: corr, dataset: { action: 'toggle-correction' } }),
         h('span', { text: tr('field.correction') })),
+      h('label', { className: 'field-label field-photo-label', 'for': 'field-photo', text: tr('field.photo') }),
+      h('div', { className: 'field-photo' },
+        h('input', { id: 'field-photo', name: 'photo', type: 'file', accept: 'image/*', capture: 'environment',
+                     className: 'field-photo-input' }),
+        h('label', { 'for': 'field-photo', className: 'field-photo-take', role: 'button',
+                     text: S.photo && S.photo.thumb ? tr('field.photo_again') : tr('field.photo_take') }),
+        h('img', { id: 'field-photo-thumb', className: 'field-thumb', alt: tr('field.photo'),
+                   hidden: !S.photo, src: S.photo ? S.photo.thumb : undefined }),
+        h('small', { id: 'field-photo-info', className: 'field-where', text: photoText() }),
+        h('button', { type: 'button', className: 'field-photo-drop', hidden: !S.photo,
+                      dataset: { action: 'drop-photo' }, text: tr('field.photo_drop') })),
       h('label', { className: 'field-check field-locate' },
         h('input', { type: 'checkbox', name: 'locate', checked: !!S.locate }),
         h('span', { text: tr('field.locate') }),
@@ -789,6 +816,7 @@
           (r.subject ? ' · ' + r.subject : '') }),
         h('div', { className: 'field-report-where', text: (r.grid_name || r.grid) + (r.op ? ' · ' + (r.op_name || r.op) : '') }),
         r.note ? h('div', { className: 'field-report-note', text: r.note }) : null,
+        r.thumb ? h('img', { className: 'field-report-thumb', src: r.thumb, alt: tr('field.photo') }) : null,
         r.reason ? h('div', { className: 'field-report-reason', text: tr('correction') + colon() + r.reason }) : null,
         r.state === 'refused' ? h('div', { className: 'field-report-error', text: errorText(r) }) : null,
         r.state === 'refused' && r.error && errorText(r) !== r.error ?
@@ -833,19 +861,43 @@
   }
 
   function locate() {
-    if (!navigator.geolocation) { S.where = null; return; }
+    if (!window.wartimeCapture) { S.where = null; return; }
     S.where = 'wait';
-    navigator.geolocation.getCurrentPosition(function (pos) {
-      var c = pos.coords;
-      S.where = { lat: Math.round(c.latitude * 1e6) / 1e6, lon: Math.round(c.longitude * 1e6) / 1e6,
-                  accuracy: Math.min(10000, Math.max(0, Math.round(c.accuracy || 0))), at: Date.now() };
+    window.wartimeCapture.locate(function (where) {  /* assets/capture.js: shared with the matters page */
+      S.where = where;
       var w = byId('field-where');
       if (w) { w.textContent = whereText(); }
-    }, function () {
-      S.where = null;
-      var w = byId('field-where');
-      if (w) { w.textContent = whereText(); }
-    }, { enableHighAccuracy: true, timeout: 10000, maximumAge: 60000 });
+    });
+  }
+
+  /* Optional photo: resized on the phone (assets/capture.js), queued with the report, sent once. */
+  function photoText() {
+    if (S.photo === 'wait') { return tr('field.photo_wait'); }
+    if (S.photo === 'bad') { return tr('field.photo_bad'); }
+    if (S.photo) { return tr('field.photo_ready', { w: S.photo.width, h: S.photo.height, kb: Math.round(S.photo.bytes / 1024) }); }
+    return '';
+  }
+
+  function showPhoto() {
+    var p = S.photo && S.photo.thumb ? S.photo : null;
+    var img = byId('field-photo-thumb');
+    if (img) { img.hidden = !p; if (p) { img.src = p.thumb; } else { img.removeAttribute('src'); } }
+    var take = document.querySelector('#field-form .field-photo-take');
+    if (take) { take.textContent = p ? tr('field.photo_again') : tr('field.photo_take'); }
+    var drop = document.querySelector('#field-form [data-action=drop-photo]');
+    if (drop) { drop.hidden = !p; }
+    var info = byId('field-photo-info');
+    if (info) { info.textContent = photoText(); }
+  }
+
+  function takePhoto(input) {
+    var file = input.files && input.files[0];
+    if (!file || !window.wartimeCapture) { return; }
+    S.photo = 'wait';
+    showPhoto();
+    window.wartimeCapture.resize(file).then(function (p) { S.photo = p; showPhoto(); },
+                                            function () { S.photo = 'bad'; showPhoto(); });
+    input.value = '';
   }
 
   function submit() {
@@ -868,15 +920,29 @@
     if (bad) { S.message = { kind: 'error', text: tr('field.err.number') }; renderMessage(); return; }
     if (!Object.keys(counts).length) { S.message = { kind: 'error', text: tr('field.err.empty') }; renderMessage(); return; }
     if (S.form.correction && !reason) { S.message = { kind: 'error', text: tr('field.err.reason') }; renderMessage(); return; }
+    if (S.photo === 'wait') { S.message = { kind: 'error', text: tr('field.photo_wait') }; renderMessage(); return; }
     var where = S.locate && S.where && Date.now() - S.where.at < WHERE_MAX_AGE_MS ? S.where : null;
+    var photo = S.photo && S.photo.dataUrl ? S.photo : null;
     var item = {
       location: where ? { lat: where.lat, lon: where.lon, accuracy: where.accuracy } : undefined,
       report_id: newReportId(),
       op: op.id, op_name: op.name, kind: op.kind,
       grid: g.code, grid_name: g.name,
       counts: counts, note: note, reason: S.form.correction ? reason : '',
-      user: s.username, created_at: Date.now(), state: 'queued', attempts: 0
+      user: s.username, created_at: Date.now(), state: 'queued', attempts: 0,
+      photo: photo ? true : undefined, thumb: photo ? photo.thumb : undefined
     };
+    if (photo) {  /* the photo is kept before the report is queued: a queued report never lacks its photo */
+      window.wartimeCapture.put(item.report_id, photo.dataUrl).then(function () { queueReport(item); }, function (e) {
+        S.message = { kind: 'error', text: tr('field.photo_full') + paren(String(e && e.message || e)) };
+        renderMessage();
+      });
+      return;
+    }
+    queueReport(item);
+  }
+
+  function queueReport(item) {
     try {
       updateReports(function (list) { list.push(item); });
     } catch (e) {
@@ -884,6 +950,7 @@
       renderMessage();
       return;
     }
+    S.photo = null;
     S.form = { counts: {}, note: '', reason: '', correction: false };
     if (S.locate) { locate(); }  /* a fresh fix for the next report */
     S.message = { kind: 'ok', reportId: item.report_id,
@@ -911,6 +978,9 @@
       S.message = null;
       normalisePick();
       renderMain();
+    } else if (action === 'drop-photo') {
+      S.photo = null;
+      showPhoto();
     } else if (action === 'retry-now') {
       retryNow();
     } else if (action === 'logout') {
@@ -925,7 +995,7 @@
     var name = el.getAttribute('name');
     if (name === 'note') { S.form.note = el.value; }
     else if (name === 'reason') { S.form.reason = el.value; }
-    else if (name && name !== 'correction') { S.form.counts[name] = el.value; }
+    else if (name && name !== 'correction' && name !== 'photo' && name !== 'locate') { S.form.counts[name] = el.value; }
   }
 
   function onChange(ev) {
@@ -935,6 +1005,8 @@
       S.op = null;
       normalisePick();
       renderMain();
+    } else if (el && el.getAttribute && el.getAttribute('name') === 'photo' && el.closest('#field-form')) {
+      takePhoto(el);
     } else if (el && el.getAttribute && el.getAttribute('name') === 'locate' && el.closest('#field-form')) {
       S.locate = !!el.checked;  /* a preference: kept for the next report, unlike the counts */
       if (S.locate) { locate(); } else { S.where = null; }

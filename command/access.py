@@ -16,6 +16,7 @@ operation, at the town.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from command.errors import NotAuthorised
@@ -30,6 +31,7 @@ __all__ = [
     "overlaps",
     "overlaps_scope",
     "require_command",
+    "require_photo",
     "require_read",
     "require_report",
     "within_scope",
@@ -97,6 +99,17 @@ def require_read(actor: Actor, tree: GridTree, grid: str, *, field: str = "grid"
     tree[grid]
     if not within_scope(actor, tree, grid):
         raise NotAuthorised(f"{grid} is outside your scope {actor.scope}", field=field)
+
+
+def require_photo(actor: Actor, tree: GridTree, grids: Iterable[str], *, kiosk: bool = False,
+                  field: str = "photo") -> None:
+    """A photo is read by whoever may read a report or matter it was taken with: an actor whose scope
+    holds one of the grids it was recorded on. A kiosk wall (a public screen) never shows one."""
+    if kiosk:
+        raise NotAuthorised("a kiosk wall shows no photos", field=field)
+    known = [g for g in grids if g in tree]
+    if not any(within_scope(actor, tree, g) for g in known):
+        raise NotAuthorised(f"the photo was not taken inside your scope {actor.scope}", field=field)
 
 
 def require_command(actor: Actor, tree: GridTree, scope: str, *, field: str = "scope") -> None:

@@ -11,6 +11,7 @@ checks) clamp it with `readable_time` / `readable_count` instead of dying.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sized
 from typing import Annotated
 
@@ -25,6 +26,7 @@ __all__ = [
     "MAX_INCREMENT",
     "MAX_ITEMS",
     "MAX_LINE",
+    "MAX_PHOTO_BYTES",
     "MAX_SMALL_COUNT",
     "MAX_TARGET",
     "MAX_TEXT",
@@ -38,6 +40,8 @@ __all__ = [
     "integer",
     "items",
     "location",
+    "photo_digest",
+    "photo_image",
     "readable_count",
     "readable_counts",
     "readable_time",
@@ -212,3 +216,33 @@ def location(value: object, field: str = "location") -> Location | None:
         out.append(round(float(v), 6 if key != "accuracy" else 0))
     return out[0], out[1], out[2]
 
+
+
+MAX_PHOTO_BYTES = 512 * 1024
+"""Largest photo (bytes) taken with a report or a matter: a phone's camera picture resized in the
+browser (longest side 1280 px, JPEG quality 0.7) is 100–300 KB; past this limit it is refused."""
+
+_DIGEST = frozenset("0123456789abcdef")
+
+
+def photo_digest(value: object, field: str = "photo") -> str | None:
+    """An optional photo's content digest (sha256, 64 lowercase hex digits): none, or the digest."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) != 64 or not _DIGEST.issuperset(value):
+        raise InvalidRequest(f"{field} must be a sha256 digest (64 lowercase hex digits)", field=field)
+    return value
+
+
+_MAGIC = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"))
+
+
+def photo_image(data: bytes, field: str = "photo_image") -> tuple[str, str]:
+    """A photo's bytes checked at the door: at most `MAX_PHOTO_BYTES`, a JPEG or a PNG by its first
+    bytes (what the name or the sender claims is not trusted). Its (sha256 digest, MIME type)."""
+    if len(data) > MAX_PHOTO_BYTES:
+        raise TooLarge(f"{field} is larger than {MAX_PHOTO_BYTES} bytes", field=field)
+    mime = next((m for magic, m in _MAGIC if data.startswith(magic)), None)
+    if mime is None or len(data) < 32:
+        raise InvalidRequest(f"{field} must be a JPEG or PNG image", field=field)
+    return hashlib.sha256(data).hexdigest(), mime

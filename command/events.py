@@ -155,6 +155,9 @@ class ProgressReported(Event):
     reason: str = ""
     location: tuple[float, float, float] | None = None
     """Optional (lat, lon, accuracy m) of the phone when it reported (command.bounds.location)."""
+    photo: str | None = None
+    """Optional sha256 of the photo taken with the report (command.bounds.photo_digest); the image
+    itself is kept by streams.photos, written before this event is appended."""
 
     @property
     def is_correction(self) -> bool:
@@ -286,6 +289,9 @@ class MatterRecorded(Event):
     due: int = 0
     location: tuple[float, float, float] | None = None
     """Optional (lat, lon, accuracy m) where the matter was recorded (command.bounds.location)."""
+    photo_digest: str | None = None
+    """Optional sha256 of the photo taken with the matter (``photo`` is a free-text reference); the
+    image itself is kept by streams.photos, written before this event is appended."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -421,7 +427,9 @@ def _data(event: Event) -> bytes:
         raw = _encode_sorted(event)
         # No location: the bytes a report had before the field existed (see `_payload`). A quote inside
         # a string is escaped, so only the key itself can match.
-        return raw if event.location is not None else raw.replace(b'"location":null,', b"", 1)
+        if event.location is None:
+            raw = raw.replace(b'"location":null,', b"", 1)
+        return raw if event.photo is not None else raw.replace(b'"photo":null,', b"", 1)
     return _json_encode(_payload(event))
 
 

@@ -274,6 +274,8 @@ class Matter:
     alert_open: bool = False
     history: list[Entry] = field(default_factory=list)
     location: tuple[float, float, float] | None = None
+    photo_digest: str = ""
+    """sha256 of the photo taken with the matter ("" none: old matters, or none taken)."""
 
     @property
     def closed(self) -> bool:
@@ -302,6 +304,7 @@ class Matter:
             "description": self.description,
             "reporter": self.reporter,
             "photo": self.photo or None,
+            "photo_digest": self.photo_digest or None,
             "location": ({"lat": self.location[0], "lon": self.location[1], "accuracy": self.location[2]}
                          if self.location else None),
             "reported_at": self.reported_at,
@@ -395,7 +398,7 @@ class MattersState:
                     id=ev.matter, grid=ev.grid, category=ev.category, description=ev.description,
                     reporter=ev.reporter, photo=ev.photo, reported_at=ev.reported_at or at,
                     due=ev.due, recorded_at=at, recorded_by=rec.actor, holder=ev.grid,
-                    location=_where(ev.location),
+                    location=_where(ev.location), photo_digest=_digest(ev.photo_digest),
                 )
                 m.stages[Stage.COLLECTED.value] = at
                 m.history.append(Entry(Step.ENTRY.value, at, rec.actor, Stage.COLLECTED.value, None, ev.grid,
@@ -485,6 +488,16 @@ class MatterRequest:
     photo: object = ""
     reported_at: object = None
     location: object = None
+    photo_digest: object = None
+    """sha256 of a photo stored with the matter (the API stores the image, then appends)."""
+
+
+def _digest(value: object) -> str:
+    """A recorded photo digest as readers take it: an odd value reads as none, never an error."""
+    try:
+        return bounds.photo_digest(value) or ""
+    except InvalidRequest:
+        return ""
 
 
 def _where(value: object) -> tuple[float, float, float] | None:
@@ -532,7 +545,7 @@ def record(state: MattersState, tree: GridTree, actor: Actor, req: MatterRequest
     return MatterRecorded(
         matter=matter, grid=grid, category=category.code, description=description, reporter=reporter,
         photo=photo, reported_at=reported_at, due=reported_at + category.hours * HOUR,
-        location=bounds.location(req.location),
+        location=bounds.location(req.location), photo_digest=bounds.photo_digest(req.photo_digest, "photo_image"),
     )
 
 

@@ -161,6 +161,8 @@ class ReportRequest:
     note: object = ""
     reason: object = ""
     location: object = None
+    photo: object = None
+    """The sha256 of a photo stored with the report (the intake stores the image, then appends)."""
 
 
 def operation_of(state: ControlState, operation: str) -> Operation:
@@ -239,7 +241,7 @@ def report(
     where = bounds.location(req.location)
     return ProgressReported(
         operation=op.id, grid=grid, counts=counts, report_id=req.report_id, note=note, reason=reason,
-        location=where,
+        location=where, photo=bounds.photo_digest(req.photo),
     )
 
 

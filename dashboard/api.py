@@ -51,6 +51,9 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024
 """Largest API body (bytes); past it: 413."""
+PHOTO_BODY = MAX_BODY + (bounds.MAX_PHOTO_BYTES * 4) // 3 + 4096
+"""Largest body of a command that may carry a photo (a report, a matter): the fields and the image
+in base64 (`command.bounds.MAX_PHOTO_BYTES`)."""
 DRAIN_MAX = 4 * 1024 * 1024
 """Bytes of an oversized body read and dropped, so that the client gets our 413 rather than a reset."""
 
@@ -184,16 +187,17 @@ def body(optional: bool = False) -> dict[str, Any]:
     return json_object(read_body(request.stream.read, request.content_length), optional)
 
 
-def read_body(read: Callable[[int], bytes], length: int | None) -> bytes:
-    """A request body by the API's one rule: over `MAX_BODY` (declared or sent) is 413.
+def read_body(read: Callable[[int], bytes], length: int | None, limit: int = MAX_BODY) -> bytes:
+    """A request body by the API's one rule: over `limit` (`MAX_BODY`, or `PHOTO_BODY` for a command
+    that takes a photo; declared or sent) is 413.
 
     Before refusing, what the client still sends is read and dropped (up to
     `DRAIN_MAX`), so it gets our 413 rather than a reset connection. Every
     transport reads bodies through here (Flask's stream, the ASGI route's bytes).
     """
-    if length is None or length <= MAX_BODY:
-        raw = read(MAX_BODY + 1)
-        if len(raw) <= MAX_BODY:
+    if length is None or length <= limit:
+        raw = read(limit + 1)
+        if len(raw) <= limit:
             return raw
     left = DRAIN_MAX
     while left > 0:
@@ -201,7 +205,7 @@ def read_body(read: Callable[[int], bytes], length: int | None) -> bytes:
         if not chunk:
             break
         left -= len(chunk)
-    raise TooLarge(f"body larger than {MAX_BODY} bytes", field="body")
+    raise TooLarge(f"body larger than {limit} bytes", field="body")
 
 
 def json_object(raw: bytes, optional: bool = False) -> dict[str, Any]:

@@ -4,13 +4,14 @@ Added to the /api/v1 blueprint by `register` (listed in `dashboard.app.ROUTES`):
 
 | method and path | body → answer |
 | --- | --- |
-| `POST /matters` | `{matter_id?, request_id?, grid, category, description, reporter?, photo?, reported_at?}` → 201 |
+| `POST /matters` | `{matter_id?, request_id?, grid, category, description, reporter?, photo?, photo_image?, …}` → 201 |
 | `GET /matters?scope&grid&stage&category&level&open&overdue&since&until&limit&offset` | → `{matters, total}` |
 | `GET /matters/summary?scope` | the peacetime board's figures |
 | `GET /matters/map?scope` | polygons of the board's map and the tier they are drawn at |
 | `GET /matters/grids` | small and micro grids of the caller's scope (where matters are recorded) |
 | `GET /matters/categories?lang` | categories with deadlines, stages, steps, levels, with labels |
 | `GET /matters/{id}` | one matter with its history |
+| `GET /matters/{id}/photo` | the photo taken with it (`photo_image` when recorded; see `dashboard.photos`) |
 | `POST /matters/{id}/stages` | `{stage, note?, satisfaction?}` → the next list (议单/办单/晒单/评单) |
 | `POST /matters/{id}/evaluate` | `{satisfaction, note?}` → 评单 |
 | `POST /matters/{id}/handovers` | `{step, to?, grid?, department?, reason, request_id?}` (上报/分派/流转) |
@@ -48,16 +49,18 @@ from command import matters as m_commands
 from command.access import Actor, overlaps_scope, require_command, require_read, within_scope
 from command.bounds import strip_controls
 from command.contact import quarter_of
-from command.errors import InvalidRequest, NotAuthorised, UnknownEvaluation
+from command.errors import InvalidRequest, NotAuthorised, UnknownEndpoint, UnknownEvaluation
 from command.events import AlertCleared, AlertRaised
 from command.grids import GridTree, Level
 from command.matters import CATEGORIES, STAGES, TIERS, Matter, MatterRequest, Step
-from dashboard.api import Backend, handler
+from dashboard.api import PHOTO_BODY, Backend, handler
 from dashboard.components.map import centroid
 from dashboard.i18n import lang_of, t
 from dashboard.i18n import register as register_strings
 from dashboard.intake import Call, Routes
+from dashboard.photos import serve as serve_photo
 from streams.matters import Matters, matters_for, recompute
+from streams.photos import photo_in
 
 __all__ = [
     "MAP_MAX_POLYGONS",
@@ -241,7 +244,7 @@ def register(api: Blueprint, backend: Backend) -> None:
 
     # -- matters ------------------------------------------------------------------------
 
-    @routes.post("/matters")
+    @routes.post("/matters", limit=PHOTO_BODY)
     def create_matter(c: Call) -> Any:
         actor = c.actor
         data = c.body
@@ -249,12 +252,13 @@ def register(api: Blueprint, backend: Backend) -> None:
         request_id = _opt_str(data, "request_id")
         if not matter_id:
             matter_id = m_commands.matter_id_for(request_id or secrets.token_hex(16))
+        photo = photo_in(data)
         req = MatterRequest(matter_id, data.get("grid"), data.get("category"), data.get("description"),
                             data.get("reporter"), data.get("photo"), data.get("reported_at"),
-                            data.get("location"))
+                            data.get("location"), photo.digest if photo is not None else None)
         with backend.lock:
             s = svc()
-            done = s.record(actor, req)
+            done = s.record(actor, req, photo)
             m = s.state.get(matter_id)
             out = matter_json(backend.county.tree, m, backend.county.clock(), actor)
         out["event_id"] = done.event_id
@@ -380,6 +384,17 @@ def register(api: Blueprint, backend: Backend) -> None:
             if not _visible(actor, tree, m):
                 raise NotAuthorised(f"matter {matter} is outside your scope {actor.scope}", field="matter_id")
             return matter_json(tree, m, backend.county.clock(), actor)
+
+    @routes.get("/matters/<matter>/photo")
+    def matter_photo(c: Call, matter: str) -> Any:
+        with backend.lock:
+            s = svc()
+            s.refresh()
+            m = s.state.get(matter)
+        if not m.photo_digest:
+            raise UnknownEndpoint(f"matter {matter} has no photo", field="matter_id")
+        grids = [m.grid, m.holder, *(e.to_grid for e in m.history if e.to_grid)]
+        return serve_photo(backend, c, m.photo_digest, grids)
 
     def _after(matter: str, event_id: str, duplicate: bool, actor: Actor) -> Any:
         s = svc()

@@ -28,6 +28,7 @@ from dashboard import (
     api_mobilisation,
     api_review,
     intake,
+    photos,
     privacy,
 )
 from dashboard.api import Backend, Extension, create_api
@@ -133,6 +134,7 @@ ROUTES: tuple[Extension, ...] = (
     api_mobilisation.register,
     api_drills.register,
     api_households.register,
+    photos.register,
 )
 """Route modules added to /api/v1; each imports dashboard.api, so the list lives here, above them."""
 

@@ -35,7 +35,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 
 from command.errors import TooLarge
-from dashboard.api import DRAIN_MAX, MAX_BODY, read_body
+from dashboard.api import DRAIN_MAX, PHOTO_BODY, read_body
 from dashboard.app import SecurityHeaders
 from dashboard.intake import REPORT_ENDPOINT, Intake, intake_of
 
@@ -108,8 +108,8 @@ class ASGIApp:
 
     async def _report(self, scope: Scope, receive: Receive, send: Send, op: str, length: int) -> None:
         async def body() -> bytes:
-            sent = await _receive_all(receive, DRAIN_MAX, keep=MAX_BODY + 1) or b""
-            return read_body(io.BytesIO(sent).read, length)
+            sent = await _receive_all(receive, DRAIN_MAX, keep=PHOTO_BODY + 1) or b""
+            return read_body(io.BytesIO(sent).read, length, PHOTO_BODY)
 
         client = scope.get("client")
         answer = await self.intake.receive_async(

@@ -51,11 +51,13 @@ from command.errors import CommandRejected, UnknownEndpoint
 from command.households import HouseholdStatusRequest
 from command.operations import ReportRequest
 from dashboard import audit
-from dashboard.api import Backend, answer_to, extra_headers, json_object, read_body
+from dashboard.api import MAX_BODY, PHOTO_BODY, Backend, answer_to, extra_headers, json_object, read_body
 from dashboard.auth import Session
+from streams import photos
 from streams.group_commit import send_batch_spread
 from streams.keys import current_world
 from streams.log import Appended
+from streams.photos import Photo, photo_in
 
 REPORT_ENDPOINT = "api.report"
 """The Flask endpoint of ``POST /api/v1/operations/<op>/reports``: the ASGI worker finds it in the same
@@ -75,15 +77,34 @@ class Answer:
     status: int
     body: dict[str, Any]
     error: CommandRejected | None = field(default=None, compare=False)
+    blob: Blob | None = field(default=None, compare=False)
+    """Bytes answered instead of JSON (a photo), with their type and headers."""
 
     @property
     def headers(self) -> dict[str, str]:
-        """Headers the answer adds (Retry-After on a throttled login)."""
+        """Headers the answer adds (Retry-After on a throttled login; a blob's cache rule)."""
+        if self.blob is not None:
+            return dict(self.blob.headers)
         return extra_headers(self.error)
 
+    @property
+    def mimetype(self) -> str:
+        return self.blob.mime if self.blob is not None else "application/json"
+
     def payload(self) -> bytes:
-        """The body as sent (compact UTF-8 JSON)."""
+        """The body as sent (compact UTF-8 JSON, or a blob's bytes)."""
+        if self.blob is not None:
+            return self.blob.data
         return json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Blob:
+    """What a read returns to answer bytes rather than JSON (a photo): its bytes, type and headers."""
+
+    data: bytes
+    mime: str
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 def accepted(out: Appended) -> Answer:
@@ -99,8 +120,8 @@ def refused(exc: BaseException, operation: str) -> Answer:
     return Answer(status, body, err)
 
 
-def request_of(operation: str, data: Mapping[str, Any]) -> ReportRequest:
-    """The report a body asks for (validated by `County.plan_report`)."""
+def request_of(operation: str, data: Mapping[str, Any], photo: Photo | None = None) -> ReportRequest:
+    """The report a body asks for (validated by `County.plan_report`), naming its photo by digest."""
     return ReportRequest(
         operation=operation,
         report_id=data.get("report_id"),
@@ -109,6 +130,7 @@ def request_of(operation: str, data: Mapping[str, Any]) -> ReportRequest:
         note=data.get("note", ""),
         reason=data.get("reason", ""),
         location=data.get("location"),
+        photo=photo.digest if photo is not None else None,
     )
 
 
@@ -139,6 +161,8 @@ class Command:
     rule: str
     run: Callable[..., Any]
     body: BodyRule
+    limit: int = MAX_BODY
+    """Largest body (`dashboard.api.PHOTO_BODY` for a command that may carry a photo)."""
 
     @property
     def writes(self) -> bool:
@@ -158,14 +182,14 @@ class Routes:
     def __init__(self) -> None:
         self.commands: dict[str, Command] = {}
 
-    def route(self, method: str, rule: str, *, body: BodyRule | None = None,
-              name: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def route(self, method: str, rule: str, *, body: BodyRule | None = None, name: str | None = None,
+              limit: int = MAX_BODY) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def add(fn: Callable[..., Any]) -> Callable[..., Any]:
             key = name or fn.__name__
             if key in self.commands:
                 raise ValueError(f"two commands named {key}")
             rule_body: BodyRule = body or ("none" if method in ("GET", "HEAD", "DELETE") else "required")
-            self.commands[key] = Command(key, method, rule, fn, rule_body)
+            self.commands[key] = Command(key, method, rule, fn, rule_body, limit)
             return fn
         return add
 
@@ -194,7 +218,7 @@ def _view(intake: Intake, cmd: Command) -> Callable[..., Response]:
         query = request.args.get("token", "") if request.method in ("GET", "HEAD") else ""
         answer = intake.receive_command(
             cmd.name, request.headers.get("Authorization", ""),
-            lambda: read_body(request.stream.read, request.content_length),
+            lambda: read_body(request.stream.read, request.content_length, cmd.limit),
             query_token=query, args=request.args, params=params,
             source=audit.source_address(), path=request.path,
         )
@@ -207,20 +231,22 @@ def _view(intake: Intake, cmd: Command) -> Callable[..., Response]:
 
 def response_of(answer: Answer) -> Response:
     """An answer as Flask sends it."""
-    resp = Response(answer.payload(), status=answer.status, mimetype="application/json")
+    resp = Response(answer.payload(), status=answer.status, mimetype=answer.mimetype)
     resp.headers.update(answer.headers)
     return resp
 
 
 def in_world(answer: Answer) -> Answer:
     """An answer from a drill's world says so (DESIGN §7.4: ``"drill": true``)."""
-    if current_world() and answer.status < 400 and "drill" not in answer.body:
+    if current_world() and answer.status < 400 and answer.blob is None and "drill" not in answer.body:
         return Answer(answer.status, {**answer.body, "drill": True}, answer.error)
     return answer
 
 
 def answer_of(out: Any) -> Answer:
     """A command's return value (``body`` or ``(body, status)``) as its answer."""
+    if isinstance(out, Blob):
+        return Answer(200, {}, blob=out)
     if isinstance(out, tuple):
         return Answer(out[1], out[0])
     return Answer(200, out)
@@ -330,7 +356,7 @@ class Intake:
         try:
             data = body if isinstance(body, Mapping) else json_object(body)
             county = self.backend.county
-            event = self._plan(actor, operation, data)
+            event = self._plan_with_photo(actor, operation, data)
             answer = in_world(accepted(county.append_report(event, actor).appended))
         except Exception as exc:
             answer = refused(exc, operation)
@@ -379,9 +405,18 @@ class Intake:
         self._audit(actor.username, source, path or f"/api/v1/operations/{operation}/households", answer)
         return answer
 
-    def _plan(self, actor: Actor, operation: str, data: Mapping[str, Any]) -> Any:
+    def _plan_with_photo(self, actor: Actor, operation: str, data: Mapping[str, Any]) -> Any:
+        """A report with a photo: the image checked, the report validated, the image stored (before the
+        report is appended, so its event never names a photo that is not kept)."""
+        photo = photo_in(data)
+        event = self._plan(actor, operation, data, photo)
+        if photo is not None:
+            photos.store(self.backend.client, self.backend.county.code, photo, event.grid)
+        return event
+
+    def _plan(self, actor: Actor, operation: str, data: Mapping[str, Any], photo: Photo | None = None) -> Any:
         with self.backend.lock:
-            return self.backend.county.plan_report(actor, request_of(operation, data),
+            return self.backend.county.plan_report(actor, request_of(operation, data, photo),
                                                    max_age_ms=REPORT_STATE_MAX_AGE_MS)
 
     # -- HTTP transports -------------------------------------------------------------------
@@ -421,7 +456,9 @@ class Intake:
             actor = session.actor
             data = json_object(await body())
             county = backend.county
-            if backend.lock.acquire(blocking=False):  # the usual case: validate here, no thread hop
+            if data.get("photo_image"):  # rare and heavy: decoded, planned and stored in a thread
+                event = await loop.run_in_executor(pool, self._plan_with_photo, actor, operation, data)
+            elif backend.lock.acquire(blocking=False):  # the usual case: validate here, no thread hop
                 try:
                     event = county.plan_report(actor, request_of(operation, data), max_age_ms=REPORT_STATE_MAX_AGE_MS)
                 finally:
@@ -480,7 +517,7 @@ def register(api: Blueprint, backend: Backend) -> None:
     def report(op: str) -> Response:
         answer = intake.receive(
             request.headers.get("Authorization", ""), op,
-            lambda: read_body(request.stream.read, request.content_length),
+            lambda: read_body(request.stream.read, request.content_length, PHOTO_BODY),
             source=audit.source_address(), path=request.path,
         )
         request.environ["wartime.audited"] = True  # the entry is written; the blueprint's hook skips it

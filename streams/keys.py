@@ -141,6 +141,12 @@ class CountyKeys:
         """Grid polygons (GeoJSON) by content digest, referenced from RegistryLoaded."""
         return f"{self.prefix}{self.tag}:geo:{digest}"
 
+    def photo(self, digest: str) -> str:
+        """A photo taken with a report or a matter, by content digest (sha256), kept out of the log:
+        a hash of ``image`` (the bytes), ``type`` (its MIME type) and ``grid:<code>`` for each grid it
+        was recorded on (streams.photos)."""
+        return f"{self.prefix}{self.tag}:photo:{digest}"
+
     @property
     def users(self) -> str:
         """Accounts: username → JSON with role, scope and password hash."""

@@ -39,9 +39,11 @@ from command.fold import ControlState, Counts, fold_control
 from command.grids import GridTree
 from command.matters import MatterRequest, MattersState, fold_matters
 from command.scenarios import ScriptStep, apply_step
+from streams import photos
 from streams.county import County
 from streams.keys import CountyKeys, TownKeys
 from streams.log import Pending
+from streams.photos import Photo
 from streams.server import Client
 
 __all__ = [
@@ -148,8 +150,9 @@ class Matters:
 
     # -- matters -------------------------------------------------------------------
 
-    def record(self, actor: Actor, req: MatterRequest) -> Done:
-        """Record a matter; a matter id seen before is a duplicate that changes nothing."""
+    def record(self, actor: Actor, req: MatterRequest, photo: Photo | None = None) -> Done:
+        """Record a matter (with its photo, checked at the door, named in `req` by digest); a matter id
+        seen before is a duplicate that changes nothing."""
         m_commands.check_id(req.matter)
         seen = self._seen(f"matter:{req.matter}")
         if seen is not None:
@@ -160,6 +163,8 @@ class Matters:
             return Done(None, seen, True)
         self.refresh()
         event = m_commands.record(self.state, self.county.tree, actor, req, self.county.clock())
+        if photo is not None:  # before the append: an event never names a photo that is not kept
+            photos.store(self.county.client, self.county.code, photo, event.grid)
         return self._append(event, actor, m_commands.event_key(event))
 
     def advance(self, actor: Actor, matter: str, stage: object, note: object = "", satisfaction: object = None) -> Done:

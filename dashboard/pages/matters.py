@@ -3,7 +3,7 @@
 Phone first (360–430 px wide): one column, big touch targets, a form at the top
 and the worker's unfinished matters below it. Recording a matter takes a grid
 (preselected when the worker has one), a category chip, what the resident said,
-and optionally who said it and a photo reference. Each card then offers the one
+and optionally who said it, a photo (camera, resized on the phone) and where. Each card then offers the one
 next step the worker may take — 议单 (deliberate), 办结 (handled), 晒单
 (publish), 评单 (the resident's satisfaction, 1–5 stars) — and, while the matter
 is open, 上报 (report it up to the next tier, with a reason). A matter the
@@ -23,6 +23,7 @@ Stable hooks for tests: ``[data-action=record-matter]``; each card
 
 from __future__ import annotations
 
+import json
 import secrets
 from typing import Any
 
@@ -57,8 +58,18 @@ register({
     "matters.description_ph": ("例如：3组村道有坑，雨天积水", "e.g. potholes on the road of group 3"),
     "matters.reporter": ("反映人（可选）", "Raised by (optional)"),
     "matters.reporter_ph": ("姓名", "Name"),
-    "matters.photo": ("照片编号（可选）", "Photo reference (optional)"),
-    "matters.photo_ph": ("例如：IMG_0412", "e.g. IMG_0412"),
+    "matters.photo": ("现场照片（可选）", "Photo (optional)"),
+    "matters.photo_take": ("拍照", "Take a photo"),
+    "matters.photo_again": ("重拍", "Retake"),
+    "matters.photo_drop": ("不用这张照片", "Remove the photo"),
+    "matters.photo_wait": ("正在处理照片…", "preparing the photo…"),
+    "matters.photo_bad": ("无法读取这张照片，请重拍", "this photo cannot be read: take it again"),
+    "matters.photo_ready": ("已压缩为 {w}×{h}，约 {kb} KB", "resized to {w}×{h}, about {kb} KB"),
+    "matters.photo_alt": ("事项现场照片", "Photo of the matter"),
+    "matters.locate": ("附上我的位置（可选）", "Attach my location (optional)"),
+    "matters.locating": ("正在定位…", "locating…"),
+    "matters.located": ("精度约 {m} 米", "accurate to about {m} m"),
+    "matters.no_location": ("无法定位，登记不带位置", "no location: the matter goes without one"),
     "matters.submit": ("登记（集单）", "Record (collect)"),
     "matters.recorded": ("已登记，请在 {due}（北京时间）前办结", "Recorded; handle it by {due} (Beijing time, UTC+8)"),
     "matters.resent": ("此事项已登记过（重复提交未计入）", "Already recorded (the resend changed nothing)"),
@@ -99,6 +110,13 @@ register({
     "matters.err.other": ("操作未成功：{msg}", "Not done: {msg}"),
     "matters.stars": ("{n} 星", "{n} stars"),
 })
+
+
+def _capture_strings(lang: str) -> dict[str, str]:
+    """The strings assets/matters-capture.js renders the photo and position controls with."""
+    keys = ("photo", "photo_take", "photo_again", "photo_drop", "photo_wait", "photo_bad", "photo_ready",
+            "locate", "locating", "located", "no_location")
+    return {k: t(f"matters.{k}", lang) for k in keys}
 
 
 def _attrs(attrs: dict[str, Any]) -> dict[str, Any]:
@@ -184,14 +202,14 @@ def layout(lang: str | None = None, **_: Any) -> html.Div:
                                               placeholder=t("matters.reporter_ph", lang),
                                               className="matters-input"),
                                 ]),
-                                html.Div([
-                                    html.Label(t("matters.photo", lang), className="matters-label",
-                                               htmlFor="matters-photo"),
-                                    dcc.Input(id="matters-photo", type="text", maxLength=300,
-                                              placeholder=t("matters.photo_ph", lang),
-                                              className="matters-input"),
-                                ]),
-                            ], className="matters-pair"),
+                            ]),
+                            # Filled by assets/matters-capture.js (camera and position, assets/capture.js).
+                            html.Div(id="matters-capture", className="matters-capture",
+                                     **_attrs({"data-strings": json.dumps(_capture_strings(lang),
+                                                                          ensure_ascii=False)})),
+                            dcc.Store(id="matters-photo-data"),
+                            dcc.Store(id="matters-where"),
+                            dcc.Store(id="matters-capture-sync"),
                             html.Button(t("matters.submit", lang), id="matters-submit", n_clicks=0,
                                         className="matters-primary", **_attrs({"data-action": "record-matter"})),
                             html.Div(id="matters-form-msg", className="matters-msg", role="status"),
@@ -272,7 +290,7 @@ def _logout(n: int, session: Any) -> Any:
     Output("matters-form-msg", "className"),
     Output("matters-description", "value"),
     Output("matters-reporter", "value"),
-    Output("matters-photo", "value"),
+    Output("matters-photo-data", "data"),
     Output("matters-category", "value"),
     Output("matters-draft", "data"),
     Output("matters-tick", "data", allow_duplicate=True),
@@ -281,7 +299,8 @@ def _logout(n: int, session: Any) -> Any:
     State("matters-category", "value"),
     State("matters-description", "value"),
     State("matters-reporter", "value"),
-    State("matters-photo", "value"),
+    State("matters-photo-data", "data"),
+    State("matters-where", "data"),
     State("matters-draft", "data"),
     State("matters-tick", "data"),
     State("session", "data"),
@@ -289,7 +308,7 @@ def _logout(n: int, session: Any) -> Any:
     prevent_initial_call=True,
 )
 def _record(n: int, grid: str | None, category: str | None, description: str | None, reporter: str | None,
-            photo: str | None, draft: str, tick: int, session: Any, lang: str) -> Any:
+            photo: Any, where: Any, draft: str, tick: int, session: Any, lang: str) -> Any:
     """Record the matter under the form's request id; clear the form (category too) only when the server took it.
 
     No category is preselected and none survives a recorded matter: the worker
@@ -308,15 +327,18 @@ def _record(n: int, grid: str | None, category: str | None, description: str | N
         return t("matters.err.category", lang), bad, *keep
     if isinstance(session, dict) and session.get("role") == "viewer":
         return t("matters.err.viewer", lang), bad, *keep
-    status, data = api("POST", "/matters", session, {
-        "request_id": draft, "grid": grid, "category": category, "description": description,
-        "reporter": reporter or "", "photo": photo or "",
-    })
+    body: dict[str, Any] = {"request_id": draft, "grid": grid, "category": category, "description": description,
+                            "reporter": reporter or ""}
+    if isinstance(photo, str) and photo:
+        body["photo_image"] = photo  # resized on the phone (assets/capture.js); checked and kept by the API
+    if isinstance(where, dict):
+        body["location"] = {k: where.get(k) for k in ("lat", "lon", "accuracy")}
+    status, data = api("POST", "/matters", session, body)
     if status not in (200, 201):
         return _explain(status, data, lang), bad, *keep
     msg = t("matters.resent", lang) if data.get("duplicate") else t(
         "matters.recorded", lang, due=_time(data.get("due")))
-    return msg, "matters-msg matters-msg-ok", "", "", "", None, secrets.token_hex(8), (tick or 0) + 1
+    return msg, "matters-msg matters-msg-ok", "", "", None, None, secrets.token_hex(8), (tick or 0) + 1
 
 
 def _track(m: dict[str, Any], lang: str) -> html.Ol:
@@ -385,6 +407,10 @@ def card(m: dict[str, Any], lang: str) -> html.Article:
         meta.append(t("matters.by", lang, name=m["reporter"]))
     if m.get("photo"):
         meta.append(t("matters.photo_ref", lang, ref=m["photo"]))
+    thumb = []
+    if m.get("photo_digest"):  # fetched with the session's token by assets/capture.js (never a token in a URL)
+        thumb = [html.Img(className="matters-thumb", alt=t("matters.photo_alt", lang),
+                          **_attrs({"data-photo-src": f"/api/v1/matters/{m['matter_id']}/photo"}))]
     return html.Article(
         [
             html.Div([
@@ -394,6 +420,7 @@ def card(m: dict[str, Any], lang: str) -> html.Article:
             html.P(m.get("description", ""), className="matters-desc"),
             html.Div(m.get("grid_name") or m.get("grid"), className="matters-where"),
             html.Div([html.Span(x) for x in meta], className="matters-meta"),
+            *thumb,
             _track(m, lang),
             *_actions(m, lang),
         ],
@@ -478,4 +505,17 @@ clientside_callback(
     Output("lang", "data", allow_duplicate=True),
     Input("matters-lang", "data"),
     prevent_initial_call="initial_duplicate",
+)
+
+clientside_callback(
+    """
+    function (photo) {
+        // The form was cleared (recorded): the camera control lets its thumbnail go too.
+        var api = window.wartimeMattersCapture;
+        if (api && !photo) { api.clear(); }
+        return window.dash_clientside.no_update;
+    }
+    """,
+    Output("matters-capture-sync", "data"),
+    Input("matters-photo-data", "data"),
 )

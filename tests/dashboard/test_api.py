@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import requests
 
+from dashboard.api import PHOTO_BODY
 from tests.conftest import Served
 
 LEAF = "TC01-L1-M1-S1-W1"  # under the leader's small grid TC01-L1-M1-S1
@@ -144,15 +145,16 @@ def test_bad_report_bodies_get_the_right_code_and_change_nothing(
 
 
 def _post_oversized(boss: Api, op: str) -> requests.Response:
-    """200 KB to the report route. Once in three full runs under load, gunicorn's asyncio worker closed
-    the keep-alive connection without an answer (RemoteDisconnected, nothing in its log; open, see
-    bench/RESULTS.md): then the same request goes once more on a fresh connection, and must get its 413."""
+    """More than a report with a photo may be, to the report route. Once in three full runs under load,
+    gunicorn's asyncio worker closed the keep-alive connection without an answer (RemoteDisconnected,
+    nothing in its log; open, see bench/RESULTS.md): then the same request goes once more on a fresh
+    connection, and must get its 413."""
     url = f"{boss.base}/operations/{op}/reports"
     headers = {"Content-Type": "application/json"}
     try:
-        return boss.s.post(url, data=b"x" * 200_000, timeout=10, headers=headers)
+        return boss.s.post(url, data=b"x" * (PHOTO_BODY + 1), timeout=10, headers=headers)
     except requests.ConnectionError:
-        return requests.post(url, data=b"x" * 200_000, timeout=10,
+        return requests.post(url, data=b"x" * (PHOTO_BODY + 1), timeout=10,
                              headers={**headers, "Authorization": boss.s.headers["Authorization"]})
 
 

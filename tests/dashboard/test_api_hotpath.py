@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from dashboard import audit
+from dashboard.api import PHOTO_BODY
 from streams.county import County
 from streams.server import connect
 from tests.conftest import PASSWORD, Served, seed_county, start_server, wartime_operation
@@ -141,7 +142,7 @@ def test_the_served_report_path_refuses_bad_input_naming_the_field_and_appends_n
     county = County(client, "TC")
     before = sum(client.xlen(s) for s in county.log.streams())
     cases: list[tuple[dict[str, str], bytes, int, str]] = [
-        (h, b"x" * (64 * 1024 + 1), 413, "body"),
+        (h, b"x" * (PHOTO_BODY + 1), 413, "body"),  # a report may carry a photo: its ceiling
         (h, b'{"report_id": "r1", "grid": ', 400, "body"),
         (h, b"[1, 2]", 400, "body"),
         (h, json.dumps({"report_id": "r1", "grid": "TC99-X", "counts": {"sampled": 1}}).encode(), 404, "grid"),

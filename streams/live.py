@@ -350,20 +350,24 @@ class LiveHub:
         """"" live; a drill's id for the hub of a drill's world (`drill_hub`)."""
         self._drills: dict[str, LiveHub] = {}
         self._drill: Drill | None = None
+        """A drill's hub: the drill's record as last read (`follow_drill`), for its clock."""
         self._tasks: list[asyncio.Task[None]] = []
         """A drill's hub: its loops, held here so that they are not collected while they run."""
-        """A drill's hub: the drill's record as last read (`follow_drill`), for its clock."""
 
     def clock(self) -> int:
         """Epoch ms now in the hub's world: a drill's hub stamps its messages on the drill's clock."""
         wall = int(time.time() * 1000)
         return self._drill.clock(wall) if self._drill is not None else wall
 
-    def _read_drill(self) -> None:
+    def _drill_record(self, drill: str) -> bytes | None:
+        """A drill's record (JSON) from the county's drill index; None when there is no such drill."""
         if self._sync is None:
             self._sync = connect(self.redis_url)
         code = self.county or current_county(self._sync)
-        raw = self._sync.hget(drill_index(code), self.world) if code else None
+        return self._sync.hget(drill_index(code), drill) if code else None  # type: ignore[return-value]
+
+    def _read_drill(self) -> None:
+        raw = self._drill_record(self.world)
         if raw is not None:
             self._drill = Drill.from_json(json.loads(raw))
 
@@ -375,12 +379,7 @@ class LiveHub:
             await asyncio.sleep(1.0)
 
     def _drill_exists(self, drill: str) -> bool:
-        if self._sync is None:
-            self._sync = connect(self.redis_url)
-        code = self.county or current_county(self._sync)
-        if not code:
-            return False
-        return bool(self._sync.hexists(drill_index(code), drill))
+        return self._drill_record(drill) is not None
 
     # -- control state -----------------------------------------------------------------
 

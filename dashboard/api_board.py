@@ -38,7 +38,7 @@ def register(api: Blueprint, backend: Any) -> None:
     """Add the routes to the blueprint."""
     from dashboard.api import handler
     from dashboard.components import board_model
-    from dashboard.components.map import cells_geojson, cells_packed, outline_geojson
+    from dashboard.components.map import map_part
     from streams.county import now_ms
 
     @api.get("/board")
@@ -66,15 +66,13 @@ def register(api: Blueprint, backend: Any) -> None:
         with board_model.READER.county(backend.client, backend.county.code) as county:
             current = county.state.geometry or "none"
             tree = county.tree
-            geometry = county.view.geometry()
-        # Outside the lock: the tree and the geometry never change under a digest.
         if mine:
             scope = actor.scope or tree.root
         require_read(actor, tree, scope, field="scope")
         if current != digest:
             raise UnknownGrid(f"no geometry {digest} in the current registry", field="digest")
-        make = {"cells": cells_geojson, "packed": cells_packed}.get(kind, outline_geojson)
-        data = make(tree, geometry, scope, digest)
+        # Outside the reader's lock: a part is read (or made, once) under its digest, which never changes.
+        data = map_part(county, digest, scope, kind)
         etag = f'"{digest}-{scope}-{kind}"'
         # Under "~" the same URL means different scopes to different users: always revalidate.
         headers = {"ETag": etag, "Cache-Control": "private, no-cache" if mine else "private, max-age=86400"}

@@ -51,10 +51,10 @@ from command.bounds import strip_controls
 from command.contact import quarter_of
 from command.errors import InvalidRequest, NotAuthorised, UnknownEndpoint, UnknownEvaluation
 from command.events import AlertCleared, AlertRaised
+from command.geoindex import GeoIndex
 from command.grids import GridTree, Level
 from command.matters import CATEGORIES, STAGES, TIERS, Matter, MatterRequest, Step
 from dashboard.api import PHOTO_BODY, Backend, handler
-from dashboard.components.map import centroid
 from dashboard.i18n import lang_of, t
 from dashboard.i18n import register as register_strings
 from dashboard.intake import Call, Routes
@@ -218,14 +218,12 @@ def map_level(tree: GridTree, scope: str) -> Level:
     return Level.TOWN
 
 
-def _where(tree: GridTree, geometry: Mapping[str, Any], grid: str) -> tuple[float | None, float | None]:
+def _where(tree: GridTree, index: GeoIndex, grid: str) -> tuple[float | None, float | None]:
     """A point on the map for a grid: its polygon's centre, else its nearest ancestor's."""
     for g in tree.path(grid) if grid in tree else ():
-        geo = geometry.get(g)
-        if geo:
-            c = centroid(geo)
-            if c is not None:
-                return round(c[0], 6), round(c[1], 6)
+        c = index.point(g)
+        if c is not None:
+            return round(c[0], 6), round(c[1], 6)
     return None, None
 
 
@@ -304,13 +302,13 @@ def register(api: Blueprint, backend: Backend) -> None:
             wartime = sum(1 for g in control.wartime if g in tree and tree.is_within(g, scope))
             level = map_level(tree, scope)
             out["by_area"] = m_commands.by_area(state, tree, scope, level, now)
-            geometry = backend.county.view.geometry()
+            index = backend.county.view.geometry_index()
         out["scope_name"] = tree[scope].name
         out["mode"] = control.mode_of(scope).value
         out["wartime_grids"] = wartime
         out["map_level"] = level.value
         for o in out["overdue"]:
-            o["lon"], o["lat"] = _where(tree, geometry, o["grid"])
+            o["lon"], o["lat"] = _where(tree, index, o["grid"])
         return out
 
     @routes.get("/matters/grids")

@@ -42,20 +42,21 @@ from apscheduler.triggers.cron import CronTrigger
 
 from command.alerts import AlertConfig
 from command.localtime import LOCAL
+from dashboard.components.map import prepare_wall
 from streams.alerting import AlertEvaluator, issue_briefings, issue_contact_reminders
 from streams.county import County, now_ms
 from streams.keys import CountyKeys
+from streams.locks import RedisLock
 from streams.readmodel import current_county
 from streams.server import Client
 
 __all__ = [
     "ALERT_EVERY_S",
-    "RELEASE_LUA",
     "RUNS_KEPT",
     "JobSpec",
     "Jobs",
-    "RedisLock",
     "background",
+    "job_lock",
     "jobs_key",
     "previous_fire",
     "run_scheduler",
@@ -68,38 +69,21 @@ log = logging.getLogger(__name__)
 ALERT_EVERY_S = int(os.environ.get("WARTIME_ALERT_EVERY_S", "5"))
 RUNS_KEPT = 500
 
-RELEASE_LUA = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
 
 
 def jobs_key(county: str) -> str:
     """Hash job → last completed slot (epoch ms), on the county's shard."""
-    return f"wt:{CountyKeys(county).tag}:jobs:last"
+    return CountyKeys(county).jobs_last
 
 
 def runs_key(county: str, job: str) -> str:
     """List of the latest completed runs of a job: ``slot worker``."""
-    return f"wt:{CountyKeys(county).tag}:jobs:runs:{job}"
+    return CountyKeys(county).job_runs(job)
 
 
-class RedisLock:
-    """A lock per job name: SET NX PX with a random token; released only by its holder."""
-
-    def __init__(self, client: Client, county: str) -> None:
-        self.client = client
-        self.prefix = CountyKeys(county).lock_prefix
-        self._release = client.register_script(RELEASE_LUA)
-
-    def acquire(self, name: str, ttl_ms: int) -> str | None:
-        """A token when the lock was free, None when someone else holds it."""
-        token = secrets.token_hex(16)
-        return token if self.client.set(self.prefix + name, token, nx=True, px=ttl_ms) else None
-
-    def release(self, name: str, token: str) -> bool:
-        """Delete the lock only if it is still ours (it may have expired and been taken)."""
-        return bool(self._release(keys=[self.prefix + name], args=[token]))
+def job_lock(client: Client, county: str) -> RedisLock:
+    """The locks of a county's jobs (one run per slot across the cluster)."""
+    return RedisLock(client, CountyKeys(county).lock_prefix)
 
 
 def previous_fire(trigger: Any, now: datetime, lookback: timedelta = timedelta(days=2)) -> datetime | None:
@@ -222,7 +206,7 @@ class Jobs:
             if slot is None or county is None:
                 return False
             spec = self.specs[name]
-            lock = RedisLock(self.client, county.code)
+            lock = job_lock(self.client, county.code)
             token = lock.acquire(name, spec.lock_ms)
             if token is None:
                 return False
@@ -280,12 +264,23 @@ def background(jobs: Jobs) -> BackgroundScheduler:
     return sched
 
 
+def _prepare_wall(jobs: Jobs) -> None:
+    """The county's wall map made at start, if its import did not make it (an older registry)."""
+    try:
+        code = current_county(jobs.client)
+        if code and prepare_wall(County(jobs.client, code)):
+            log.info("the wall's map of %s is ready", code)
+    except Exception:
+        log.exception("could not prepare the wall's map; the first wall will make it")
+
+
 def run_scheduler(redis_url: str) -> None:
     """The scheduler process of `wartime serve`: catch up, then fire the jobs until killed."""
     from streams.server import connect
 
     client = connect(redis_url)
     jobs = Jobs(client)
+    threading.Thread(target=_prepare_wall, args=(jobs,), name="prepare-wall", daemon=True).start()
     try:
         ran = jobs.catch_up()
         if ran:

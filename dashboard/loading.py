@@ -17,6 +17,7 @@ from command.errors import StateConflict
 from command.household_roster import load_households
 from command.mapimport import FieldMap
 from command.registry import load_geometry, load_registry
+from dashboard.components.map import prepare_wall
 from dashboard.mapfiles import is_map_file, read_map
 from streams.county import County
 from streams.projector import Projector
@@ -78,6 +79,8 @@ def import_registry(
     county = County(client, tree.root)
     county.load_registry(tree, geometry, actor or cli_actor(tree.root), source=path.name)
     Projector(client, tree.root, consumer="import", publish=False).catch_up()
+    if geometry:
+        prepare_wall(county, geometry)  # the first wall opens at once, in every worker
     return county
 
 

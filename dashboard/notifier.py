@@ -2,7 +2,7 @@
 
 What to send is the log: a `NotificationQueued` event without an outcome is
 pending (`command.mobilisation`). A round takes the county's ``notify`` job
-lock (`dashboard.jobs.RedisLock`, so one worker per cluster sends), picks the
+lock (`dashboard.jobs.job_lock`, so one worker per cluster sends), picks the
 pending notifications whose back-off has passed, counts the attempt in
 ``wt:{C}:notify:tries`` *before* sending (a worker killed mid-send has used the
 attempt and waits its back-off), sends them side by side, and appends what
@@ -43,7 +43,7 @@ from command.events import AlertCleared, AlertRaised, Event, NotificationFailed
 from command.grids import GridTree
 from command.mobilisation import Notification, NotificationKind
 from dashboard.i18n import register, t
-from dashboard.jobs import RedisLock
+from dashboard.jobs import job_lock
 from streams.county import County, now_ms
 from streams.keys import current_world
 from streams.readmodel import current_county
@@ -237,7 +237,7 @@ class Notifier:
         county = self.county()
         if county is None:
             return None
-        lock = RedisLock(self.client, county.code)
+        lock = job_lock(self.client, county.code)
         token = lock.acquire(LOCK, LOCK_MS)
         if token is None:
             return None

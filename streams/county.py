@@ -23,6 +23,7 @@ from command.access import Actor
 from command.errors import ModeConflict, UnknownGrid, UnknownOperation
 from command.events import Event, HouseholdStatusSet, OperationPartClosed, ProgressReported, RegistryLoaded
 from command.fold import ControlState
+from command.geoindex import GeoIndex
 from command.grids import GridTree
 from command.modes import SwitchRequest
 from command.operations import LaunchRequest, ReportRequest
@@ -30,7 +31,7 @@ from streams.group_commit import GroupCommit
 from streams.households import HouseholdView, find_household, store_roster
 from streams.keys import CURRENT_COUNTY, CountyKeys
 from streams.log import Appended, EventLog, Pending, close_for_reports
-from streams.readmodel import ControlView, ProgressView, current_county, geometry_digest
+from streams.readmodel import ControlView, ProgressView, current_county, geometry_digest, store_geometry_index
 from streams.server import Client
 
 __all__ = [
@@ -160,6 +161,7 @@ class County:
         if geometry:
             digest = geometry_digest(geometry)
             self.client.set(self.keys.geometry(digest), msgspec.json.encode(geometry))
+            store_geometry_index(self.client, self.keys, digest, GeoIndex.build(geometry))
         # Phone numbers stay out of the log (kept forever, replayed, exported with reports): they go
         # to a hash of their own that only a personal-data export reads (dashboard.privacy).
         rows = [{k: v for k, v in r.items() if k != "phone"} for r in tree.rows()]

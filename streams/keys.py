@@ -141,6 +141,15 @@ class CountyKeys:
         """Grid polygons (GeoJSON) by content digest, referenced from RegistryLoaded."""
         return f"{self.prefix}{self.tag}:geo:{digest}"
 
+    def geometry_index(self, digest: str) -> str:
+        """Each grid's box and marker point of the geometry `digest` (command.geoindex), beside it."""
+        return f"{self.prefix}{self.tag}:geo:{digest}:index"
+
+    def map_part(self, digest: str, scope: str, kind: str) -> str:
+        """The wall's map of `scope` (its packed cells or outlines, as served) from geometry `digest`,
+        made once for every process (streams.mapparts); immutable, so it expires unused."""
+        return f"{self.prefix}{self.tag}:geo:{digest}:map:{scope}:{kind}"
+
     def photo(self, digest: str) -> str:
         """A photo taken with a report or a matter, by content digest (sha256), kept out of the log:
         a hash of ``image`` (the bytes), ``type`` (its MIME type) and ``grid:<code>`` for each grid it
@@ -169,8 +178,17 @@ class CountyKeys:
 
     @property
     def lock_prefix(self) -> str:
-        """Scheduler job locks."""
+        """Short locks (streams.locks): scheduler jobs, the notifier's round, map parts being made."""
         return f"{self.prefix}{self.tag}:lock:"
+
+    @property
+    def jobs_last(self) -> str:
+        """Hash job → its last completed slot (epoch ms) (dashboard.jobs)."""
+        return f"{self.prefix}{self.tag}:jobs:last"
+
+    def job_runs(self, job: str) -> str:
+        """List of a job's latest completed runs: ``slot worker``."""
+        return f"{self.prefix}{self.tag}:jobs:runs:{job}"
 
     @property
     def projectors(self) -> str:

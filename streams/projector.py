@@ -67,6 +67,7 @@ from command.fold import aggregate_reports
 from command.operations import OperationState
 from streams.households import household_entries, plan_households
 from streams.keys import GROUP, CountyKeys, TownKeys, field
+from streams.locks import RELEASE_LUA
 from streams.log import EventLog, close_for_reports, id_tuple
 from streams.readmodel import ControlView
 from streams.server import Client
@@ -74,7 +75,6 @@ from streams.server import Client
 __all__ = [
     "APPLY_LUA",
     "LEASE_LUA",
-    "RELEASE_LUA",
     "Page",
     "Projector",
     "lag_of",
@@ -98,10 +98,6 @@ end
 return 0
 """
 
-RELEASE_LUA = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
 
 APPLY_LUA = """
 if redis.call('GET', KEYS[2]) ~= ARGV[3] then return {-1} end

@@ -21,11 +21,12 @@ from typing import Any
 import msgspec
 
 from command.fold import ControlState
+from command.geoindex import GeoIndex
 from command.grids import GridTree
 from streams.keys import CURRENT_COUNTY, CountyKeys, TownKeys, field
 from streams.server import Client
 
-__all__ = ["COUNTY_ENV", "ControlView", "ProgressView", "current_county", "geometry_digest"]
+__all__ = ["COUNTY_ENV", "ControlView", "ProgressView", "current_county", "geometry_digest", "store_geometry_index"]
 
 
 def _s(v: Any) -> str:
@@ -51,6 +52,11 @@ def current_county(client: Client) -> str | None:
     return _s(v) if v else None
 
 
+def store_geometry_index(client: Client, keys: CountyKeys, digest: str, index: GeoIndex) -> None:
+    """Keep a geometry's index beside it (derived, content-addressed: rewriting it changes nothing)."""
+    client.set(keys.geometry_index(digest), msgspec.json.encode(index.to_json()))
+
+
 def geometry_digest(geometry: Mapping[str, Any]) -> str:
     """Content address of a geometry collection (deterministic JSON)."""
     raw = msgspec.json.encode(geometry, order="deterministic")
@@ -66,6 +72,7 @@ class ControlView:
         self.county = county
         self.state = ControlState()
         self._geometry: tuple[str, dict[str, Any]] | None = None
+        self._index: tuple[str, GeoIndex] | None = None
 
     def refresh(self, until_id: str = "+") -> int:
         """Fold whatever was appended since the last refresh (up to `until_id`); returns how many."""
@@ -85,15 +92,34 @@ class ControlView:
         """The registry's tree, or None before any registry was loaded."""
         return self.state.tree
 
-    def geometry(self) -> dict[str, Any]:
-        """The grid polygons as a GeoJSON FeatureCollection-ready mapping code → geometry."""
-        digest = self.state.geometry
+    def geometry(self, digest: str | None = None) -> dict[str, Any]:
+        """The grid polygons as a GeoJSON FeatureCollection-ready mapping code → geometry.
+
+        Those of the current registry, or of the geometry `digest` (content-addressed: what a
+        reader made from it stays true while the registry moves on).
+        """
+        digest = digest or self.state.geometry
         if digest is None:
             return {}
         if self._geometry is None or self._geometry[0] != digest:
             raw = self.client.get(self.keys.geometry(digest))
             self._geometry = (digest, msgspec.json.decode(raw) if raw else {})
         return self._geometry[1]
+
+    def geometry_index(self) -> GeoIndex:
+        """Each grid's box and marker point, read without the polygons (made from them once if missing)."""
+        digest = self.state.geometry
+        if digest is None:
+            return GeoIndex({})
+        if self._index is None or self._index[0] != digest:
+            raw = self.client.get(self.keys.geometry_index(digest))
+            if raw:
+                index = GeoIndex(msgspec.json.decode(raw))
+            else:  # a registry loaded before indexes were kept: make it once, for every process
+                index = GeoIndex.build(self.geometry())
+                store_geometry_index(self.client, self.keys, digest, index)
+            self._index = (digest, index)
+        return self._index[1]
 
     def snapshot(self) -> dict[str, Any]:
         """The control read model as JSON-ready data (what the projector stores)."""

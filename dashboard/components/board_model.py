@@ -44,12 +44,12 @@ from command.events import (
     decode,
 )
 from command.fold import ControlState
+from command.geoindex import GeoIndex
 from command.grids import GridTree, Level
 from command.operations import COUNTERS, Operation
 from dashboard.components import board_households as households
 from dashboard.components.bands import band
 from dashboard.components.board_households import households_of
-from dashboard.components.map import bounds, centroid
 from dashboard.i18n import register, t, table
 from streams.county import County
 from streams.keys import TownKeys, current_world
@@ -541,7 +541,7 @@ def _commands(county: County, st: ControlState, scope: str, lang: str) -> list[d
     return out
 
 
-def _alerts(st: ControlState, scope: str, geometry: Mapping[str, Any]) -> dict[str, Any]:
+def _alerts(st: ControlState, scope: str, index: GeoIndex) -> dict[str, Any]:
     tree = st.tree
     assert tree is not None
     open_ = [a for a in st.alerts.values() if a.open and a.grid in tree and tree.is_within(a.grid, scope)]
@@ -561,8 +561,7 @@ def _alerts(st: ControlState, scope: str, geometry: Mapping[str, Any]) -> dict[s
     for a in open_:
         if a.kind == "vacancy":
             continue  # a vacancy is a standing condition, shown in the secretaries tile
-        geo = geometry.get(a.grid)
-        c = centroid(geo) if geo else None
+        c = index.point(a.grid)
         if c is not None:
             markers.append([round(c[1], 5), round(c[0], 5), a.kind, tree[a.grid].name])
         if len(markers) >= 200:
@@ -654,7 +653,7 @@ def snapshot(
     position = {CONTROL: st.last_id or ORIGIN, **read.pos}
     totals = {o.id: cell_of(read.counts[o.id], view.kpi_grid[o.id], tree) for o in ops}
     ops_json = [_op_json(st, view, o, totals[o.id]) for o in ops]
-    geometry = county.view.geometry()
+    index = county.view.geometry_index()
     digest = st.geometry or "none"
     map_op = st.operations.get(view.map_op) if view.map_op else None
     children = []
@@ -703,8 +702,8 @@ def snapshot(
             "cells": len(view.cells),
             "cells_url": f"/api/v1/board/geo/{digest}/{scope}/cells.geojson",
             "outline_url": f"/api/v1/board/geo/{digest}/{scope}/outline.geojson",
-            "has_geometry": bool(geometry),
-            "bounds": bounds(geometry, tree, scope) if geometry else None,
+            "has_geometry": bool(index),
+            "bounds": index.bounds(scope, tree.leaves(scope)) if index else None,
             "op_name": op_label(map_op.name, map_op.kind, lang) if map_op else None,
         },
         "children": children,
@@ -712,7 +711,7 @@ def snapshot(
         "scope_total": int(totals[view.map_op].get(view.counter or "", 0)) if view.map_op else 0,
         "secretaries": _secretaries(st, tree, scope),
         "peacetime": _peacetime(tree, scope),
-        "alerts": _alerts(st, scope, geometry),
+        "alerts": _alerts(st, scope, index),
         "slowest": _slowest(st, view, read),
         "commands": _commands(county, st, scope, lang),
         "households": households.panel_data(county.client, tree, view, read, st.operations),

@@ -18,14 +18,15 @@ canvas takes tens of milliseconds.
 from __future__ import annotations
 
 import math
-import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import msgspec
 
 from command.grids import GridTree, Level
 from dashboard.components import lod
+from streams.county import County
+from streams.mapparts import MapParts
 
 BACKGROUND = "#060d1a"
 """The wall's darkest blue: the sea around the county."""
@@ -39,35 +40,6 @@ MAP_STYLE: dict[str, Any] = {
     "layers": [{"id": "background", "type": "background", "paint": {"background-color": BACKGROUND}}],
 }
 """A MapLibre style with nothing to fetch: no tiles, no sprite, no glyphs."""
-
-
-def _ring_bounds(geometry: Mapping[str, Any]) -> tuple[float, float, float, float] | None:
-    coords = geometry.get("coordinates") or []
-    kind = geometry.get("type")
-    polys = [coords] if kind == "Polygon" else coords if kind == "MultiPolygon" else []
-    xs: list[float] = []
-    ys: list[float] = []
-    for poly in polys:
-        for ring in poly[:1]:
-            for x, y, *_ in ring:
-                xs.append(x)
-                ys.append(y)
-    if not xs:
-        return None
-    return min(xs), min(ys), max(xs), max(ys)
-
-
-def bounds(geometry: Mapping[str, Any], tree: GridTree, scope: str) -> tuple[float, float, float, float] | None:
-    """West, south, east, north of a scope (its own polygon, else its cells')."""
-    own = geometry.get(scope)
-    if own:
-        b = _ring_bounds(own)
-        if b:
-            return b
-    boxes = [b for c in tree.leaves(scope) if (g := geometry.get(c)) and (b := _ring_bounds(g))]
-    if not boxes:
-        return None
-    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
 
 
 def merc_y(lat: float) -> float:
@@ -108,45 +80,24 @@ def base_figure(box: tuple[float, float, float, float] | None) -> dict[str, Any]
 
 # -- static GeoJSON --------------------------------------------------------------------------
 
-_CACHE: dict[tuple[str, str, str], bytes] = {}
-_CACHE_LOCK = threading.Lock()
-_CACHE_KEEP = 64
-
-
-def _cached(key: tuple[str, str, str], make: Any) -> bytes:
-    with _CACHE_LOCK:
-        hit = _CACHE.get(key)
-    if hit is not None:
-        return hit
-    data: bytes = make()
-    with _CACHE_LOCK:
-        if len(_CACHE) >= _CACHE_KEEP:
-            _CACHE.clear()
-        _CACHE[key] = data
-    return data
-
 
 def cells_geojson(tree: GridTree, geometry: Mapping[str, Any], scope: str, digest: str) -> bytes:
-    """The scope's leaf polygons, ``id`` = index in the view's cell list (static: cache it)."""
-
-    def make() -> bytes:
-        shapes = lod.for_scope(tree, geometry, scope, digest)
-        feats = []
-        kids = {c: k for k, c in enumerate(tree.children[scope])}
-        for i, code in enumerate(tree.leaves(scope)):
-            geo = shapes.get(code)
-            if not geo:
-                continue
-            _, name, small, leader, kid = _cell_props(tree, scope, code, kids)
-            feats.append({
-                "type": "Feature",
-                "id": i,
-                "properties": {"c": code, "n": name, "s": small, "l": leader, "k": kid},
-                "geometry": geo,
-            })
-        return msgspec.json.encode({"type": "FeatureCollection", "features": feats})
-
-    return _cached((digest, scope, "cells"), make)
+    """The scope's leaf polygons, ``id`` = index in the view's cell list (static: made once, streams.mapparts)."""
+    shapes = lod.for_scope(tree, geometry, scope, digest)
+    feats = []
+    kids = {c: k for k, c in enumerate(tree.children[scope])}
+    for i, code in enumerate(tree.leaves(scope)):
+        geo = shapes.get(code)
+        if not geo:
+            continue
+        _, name, small, leader, kid = _cell_props(tree, scope, code, kids)
+        feats.append({
+            "type": "Feature",
+            "id": i,
+            "properties": {"c": code, "n": name, "s": small, "l": leader, "k": kid},
+            "geometry": geo,
+        })
+    return msgspec.json.encode({"type": "FeatureCollection", "features": feats})
 
 
 def _cell_props(tree: GridTree, scope: str, code: str, kids: Mapping[str, int]) -> tuple[str, str, str, str, int]:
@@ -169,67 +120,82 @@ def cells_packed(tree: GridTree, geometry: Mapping[str, Any], scope: str, digest
     per cell; ``lens`` points per ring (the closing point left out); ``xy`` the points as integers of
     1/PACK_SCALE degree, each relative to the previous point (the first to 0, 0).
     """
-
-    def make() -> bytes:
-        shapes = lod.for_scope(tree, geometry, scope, digest)
-        kids = {c: k for k, c in enumerate(tree.children[scope])}
-        ids: list[int] = []
-        props: list[list[Any]] = []
-        rings: list[int] = []
-        lens: list[int] = []
-        xy: list[int] = []
-        px = py = 0
-        for i, code in enumerate(tree.leaves(scope)):
-            geo: Mapping[str, Any] = shapes.get(code) or {}
-            kind = geo.get("type")
-            polys = [geo["coordinates"]] if kind == "Polygon" else geo["coordinates"] if kind == "MultiPolygon" else []
-            if not polys:
-                continue
-            ids.append(i)
-            props.append(list(_cell_props(tree, scope, code, kids)))
-            n_rings = 0
-            for poly in polys:
-                for ring in poly:
-                    pts = ring[:-1] if len(ring) > 1 and ring[0] == ring[-1] else ring
-                    lens.append(len(pts))
-                    n_rings += 1
-                    for x, y, *_ in pts:
-                        ix, iy = round(x * PACK_SCALE), round(y * PACK_SCALE)
-                        xy.append(ix - px)
-                        xy.append(iy - py)
-                        px, py = ix, iy
-            rings.append(n_rings)
-        return msgspec.json.encode({"scale": PACK_SCALE, "ids": ids, "props": props, "rings": rings,
-                                    "lens": lens, "xy": xy})
-
-    return _cached((digest, scope, "packed"), make)
+    shapes = lod.for_scope(tree, geometry, scope, digest)
+    kids = {c: k for k, c in enumerate(tree.children[scope])}
+    ids: list[int] = []
+    props: list[list[Any]] = []
+    rings: list[int] = []
+    lens: list[int] = []
+    xy: list[int] = []
+    px = py = 0
+    for i, code in enumerate(tree.leaves(scope)):
+        geo: Mapping[str, Any] = shapes.get(code) or {}
+        kind = geo.get("type")
+        polys = [geo["coordinates"]] if kind == "Polygon" else geo["coordinates"] if kind == "MultiPolygon" else []
+        if not polys:
+            continue
+        ids.append(i)
+        props.append(list(_cell_props(tree, scope, code, kids)))
+        n_rings = 0
+        for poly in polys:
+            for ring in poly:
+                pts = ring[:-1] if len(ring) > 1 and ring[0] == ring[-1] else ring
+                lens.append(len(pts))
+                n_rings += 1
+                for x, y, *_ in pts:
+                    ix, iy = round(x * PACK_SCALE), round(y * PACK_SCALE)
+                    xy.append(ix - px)
+                    xy.append(iy - py)
+                    px, py = ix, iy
+        rings.append(n_rings)
+    return msgspec.json.encode({"scale": PACK_SCALE, "ids": ids, "props": props, "rings": rings,
+                                "lens": lens, "xy": xy})
 
 
 def outline_geojson(tree: GridTree, geometry: Mapping[str, Any], scope: str, digest: str) -> bytes:
     """Borders drawn on top of the cells: the scope's children and the scope itself."""
+    shapes = lod.for_scope(tree, geometry, scope, digest)
+    feats = []
+    for code in (*tree.children[scope], scope):
+        geo = shapes.get(code)
+        if geo and tree.children[code]:
+            feats.append({
+                "type": "Feature",
+                "properties": {"c": code, "n": tree[code].name, "k": "scope" if code == scope else "child"},
+                "geometry": geo,
+            })
+    return msgspec.json.encode({"type": "FeatureCollection", "features": feats})
+
+
+MAP_PARTS: dict[str, Callable[[GridTree, Mapping[str, Any], str, str], bytes]] = {
+    "cells": cells_geojson, "packed": cells_packed, "outline": outline_geojson,
+}
+"""The map's parts by name, as the board's geo routes serve them and an import makes them ahead."""
+WALL_PARTS = ("packed", "outline")
+"""The parts a wall fetches when it opens (assets/board-map.js)."""
+
+
+def map_part(county: County, digest: str, scope: str, kind: str,
+             geometry: Mapping[str, Any] | None = None) -> bytes:
+    """A part of `scope`'s map from the geometry `digest` (read when needed), made once for every process."""
+    tree = county.tree
 
     def make() -> bytes:
-        shapes = lod.for_scope(tree, geometry, scope, digest)
-        feats = []
-        for code in (*tree.children[scope], scope):
-            geo = shapes.get(code)
-            if geo and tree.children[code]:
-                feats.append({
-                    "type": "Feature",
-                    "properties": {"c": code, "n": tree[code].name, "k": "scope" if code == scope else "child"},
-                    "geometry": geo,
-                })
-        return msgspec.json.encode({"type": "FeatureCollection", "features": feats})
+        polygons = geometry if geometry is not None else county.view.geometry(digest)
+        return MAP_PARTS[kind](tree, polygons, scope, digest)
 
-    return _cached((digest, scope, "outline"), make)
+    return MapParts(county.client, county.keys).get(digest, scope, kind, make)
 
 
-def centroid(geometry: Mapping[str, Any]) -> tuple[float, float] | None:
-    """A point inside-ish a polygon (the mean of its outer ring), for markers."""
-    b = _ring_bounds(geometry)
-    if b is None:
-        return None
-    coords = geometry["coordinates"][0] if geometry.get("type") == "Polygon" else geometry["coordinates"][0][0]
-    xs = [p[0] for p in coords[:-1]] or [b[0]]
-    ys = [p[1] for p in coords[:-1]] or [b[1]]
-    return sum(xs) / len(xs), sum(ys) / len(ys)
+def prepare_wall(county: County, geometry: Mapping[str, Any] | None = None) -> list[str]:
+    """Make the parts the county's wall opens with, ahead of its first wall; the kinds made.
+
+    `geometry` is the registry's, when the caller has it in hand (an import): it is not read back.
+    """
+    county.refresh()
+    digest = county.state.geometry
+    if not digest:
+        return []
+    for kind in WALL_PARTS:
+        map_part(county, digest, county.tree.root, kind, geometry)
+    return list(WALL_PARTS)

@@ -61,7 +61,7 @@ from dashboard.components.board_households import households_panel
 from dashboard.components.board_model import READER, labels, search
 from dashboard.components.charts import curve_figure
 from dashboard.components.drill_banner import banner as drill_banner
-from dashboard.components.map import base_figure, bounds
+from dashboard.components.map import base_figure
 from dashboard.components.session import actor_of, backend, login_form, register_login
 from dashboard.i18n import lang_of, t
 
@@ -111,7 +111,7 @@ def _geometry(scope: str | None) -> tuple[str | None, tuple[float, float, float,
         with READER.county(backend().client, county.code) as c:
             tree = c.tree
             code = scope if scope and scope in tree else tree.root
-            return c.state.geometry, bounds(c.view.geometry(), tree, code)
+            return c.state.geometry, c.view.geometry_index().bounds(code, tree.leaves(code))
     except CommandRejected:
         return None, None
 

@@ -21,7 +21,7 @@ from command.cap import CAP_NS
 from command.events import AlertRaised, BriefingIssued, UserLoggedIn
 from command.localtime import LOCAL as TZ
 from command.modes import SwitchRequest
-from dashboard.jobs import Jobs, RedisLock, previous_fire, runs_key
+from dashboard.jobs import Jobs, job_lock, previous_fire, runs_key
 from streams.county import County
 from streams.server import connect
 from tests.conftest import Served, make_tree, start_server
@@ -157,7 +157,7 @@ def test_the_alert_job_runs_once_per_slot(redis_url: str) -> None:
 
 def test_the_lock_is_released_only_by_its_holder(redis_url: str) -> None:
     client = connect(redis_url)
-    lock = RedisLock(client, "TC")
+    lock = job_lock(client, "TC")
     token = lock.acquire("x", 200)
     assert token and lock.acquire("x", 200) is None
     assert lock.release("x", "not-the-token") is False

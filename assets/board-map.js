@@ -109,7 +109,19 @@
     if (!b || !box) { return null; }
     var inset = Math.round(Math.min(box.w, box.h) * 0.04);
     var s = Math.min((box.w - 2 * inset) / Math.max(b[2] - b[0], 1e-9), (box.h - 2 * inset) / Math.max(b[3] - b[1], 1e-9));
-    return {cx: (b[0] + b[2]) / 2, cy: (b[1] + b[3]) / 2, s: s, fit: s};
+    return {cx: (b[0] + b[2]) / 2, cy: (b[1] + b[3]) / 2, s: s, fit: s, auto: true};
+  }
+
+  function refitToScope() {
+    // The first frame may be fitted on the page's bounds before the snapshot names the scope's own (a
+    // wall whose scope comes from its link or login, not its query): refit, unless someone moved the map.
+    var M = W.B && W.B.map, v = M && M.view, box = mapBox();
+    if (!v || !v.auto || !box) { return; }
+    var next = fitView(box);
+    if (!next || (next.cx === v.cx && next.cy === v.cy && next.s === v.s)) { return; }
+    M.view = next;
+    if (M.complete) { drawMap(); }
+    pushView();
   }
 
   function styleOf(band, fade) {
@@ -388,6 +400,7 @@
   W.pushView = pushView;
   W.syncFromPlotly = syncFromPlotly;
   W.fitMap = fitMap;
+  W.refitToScope = refitToScope;
   W.queueAllCells = queueAllCells;
   W.computeFade = computeFade;
   W.fadeCells = fadeCells;

@@ -194,6 +194,7 @@
     W.drawCharts(true);
     W.renderFeed();
     W.drawMarkers();
+    W.refitToScope();
     markInstant();
     if (first) {
       if (!snap.map.has_geometry) {

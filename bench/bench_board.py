@@ -152,7 +152,8 @@ def _check_map(page: Any, cells: int) -> str:
     return f"{polygons} polygons, painted {probe['painted']}/{probe['sized']} cells over 3 px"
 
 
-def _first_loads(browser: Any, url: str, loads: int, cells: int) -> tuple[list[float], float]:
+def _first_loads(browser: Any, url: str, loads: int, cells: int,
+                 shot: Path | None = None) -> tuple[list[float], float]:
     out: list[float] = []
     warm = float("nan")
     for i in range(loads):
@@ -165,6 +166,8 @@ def _first_loads(browser: Any, url: str, loads: int, cells: int) -> tuple[list[f
         marks = page.evaluate(MARKS)
         say(f"cold load {i + 1}/{loads}: complete map ({drawn}) at {ms:.0f} ms [{', '.join(marks)}]")
         out.append(ms)
+        if shot is not None and i == 0:
+            page.screenshot(path=str(shot))
         if i == loads - 1:
             # The same wall reloading: Chromium's HTTP cache and V8's code cache are warm.
             page.reload()

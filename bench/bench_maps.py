@@ -15,7 +15,13 @@ own path (`dashboard.loading.import_registry` → `dashboard.mapfiles`):
   wall over that county, measured exactly as `bench.bench_board` measures Pingnan
   (its functions are reused: same browser, same probes).
 
-``python -m bench.bench_maps [--quick]`` runs it alone and prints the figures.
+``--dense`` measures instead a county of 49,062 leaf polygons (profile ``pingnan-dense``:
+Pingnan's small grids drawn down to ten times the micro grids, 51,432 polygons in all), imported
+the same way, for the level of detail: ``dense_*`` figures of the county's wall and of one town's
+(``first_map_ms`` cold, the map parts' bytes, the vertices drawn), and screenshots of both kept in
+``--shots DIR`` to look at.
+
+``python -m bench.bench_maps [--quick] [--dense]`` runs it alone and prints the figures.
 """
 
 from __future__ import annotations
@@ -28,12 +34,14 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import numpy as np
 import pyogrio.raw
 import shapely
 
-from bench.bench_board import PASSWORD, measure_wall
+from bench.bench_board import CHROMIUM_ARGS, PASSWORD, _first_loads, measure_wall
 from bench.bench_core import embedded_redis, leaf_grids
+from bench.bench_http import request, start_server
 from command.borders import natural_borders, ragged_outline
 from command.generate import generate
 from command.grids import GridTree
@@ -142,6 +150,68 @@ def run(redis_url: str, quick: bool, *, rate: int = 1000, probes: int = 100, loa
             "first_map_warm_ms": round(warm, 1), **live}
 
 
+def run_dense(redis_url: str, shots: Path) -> dict[str, float]:
+    """The wall of a 49,062-polygon county and of one of its towns: first loads, bytes, screenshots."""
+    from playwright.sync_api import sync_playwright
+
+    t0 = time.perf_counter()
+    tree, geometry = generate("pingnan-dense")
+    say(f"made {len(geometry)} polygons in {time.perf_counter() - t0:.1f} s")
+    shots.mkdir(parents=True, exist_ok=True)
+    out: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-maps-dense-") as tmp:
+        archive = write_office_shapefile(tree, geometry, Path(tmp))
+        code, _op, _cells, figures = seed(redis_url, archive)
+        out.update({f"dense_{k}": v for k, v in figures.items()})
+        town = max(tree.towns, key=lambda t: sum(1 for _ in tree.leaves(t)))
+        server = start_server(redis_url, Path(tmp), 2)
+        try:
+            _, login = request(server.port, "POST", "/api/v1/session",
+                               {"username": "bench-commander", "password": PASSWORD})
+            chromium = os.environ.get("WARTIME_CHROMIUM") or "/usr/bin/chromium"
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+                for name, scope in (("county", code), ("town", town)):
+                    _, kiosk = request(server.port, "POST", "/api/v1/kiosk", {"scope": scope}, login["token"])
+                    url = f"http://127.0.0.1:{server.port}/?token={kiosk['token']}"
+                    n = sum(1 for _ in tree.leaves(scope))
+                    first, _ = _first_loads(browser, url, 1, n, shot=shots / f"dense-{name}.png")
+                    out[f"dense_{name}_cells"] = float(n)
+                    out[f"dense_{name}_first_map_ms"] = first[0]
+                    for kind in ("cells.json", "outline.geojson"):
+                        digest = _digest(redis_url, code)
+                        status, raw = _get_bytes(server.port, f"/api/v1/board/geo/{digest}/{scope}/{kind}",
+                                                 login["token"])
+                        out[f"dense_{name}_{kind.split('.')[0]}_bytes"] = float(len(raw)) if status == 200 else -1.0
+                        if kind == "cells.json" and status == 200:
+                            out[f"dense_{name}_vertices_drawn"] = float(len(msgspec.json.decode(raw)["xy"]) // 2)
+                browser.close()
+        finally:
+            server.stop()
+    say(f"screenshots: {shots}/dense-county.png, dense-town.png")
+    return out
+
+
+def _digest(redis_url: str, code: str) -> str:
+    from streams.readmodel import ControlView
+
+    view = ControlView(connect(redis_url), code)
+    view.refresh()
+    return view.state.geometry or "none"
+
+
+def _get_bytes(port: int, path: str, token: str) -> tuple[int, bytes]:
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+    try:
+        conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--redis", default=None, help="an empty Redis to use (default: a throwaway embedded one)")
@@ -149,10 +219,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--probes", type=int, default=100)
     ap.add_argument("--loads", type=int, default=3)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--dense", action="store_true", help="the 49,062-polygon county instead (level of detail)")
+    ap.add_argument("--shots", type=Path, default=Path(tempfile.gettempdir()) / "bench-maps-shots")
     args = ap.parse_args(argv)
     say(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
     def go(url: str) -> dict[str, float]:
+        if args.dense:
+            return run_dense(url, args.shots)
         return run(url, args.quick, rate=args.rate, probes=args.probes, loads=args.loads)
 
     if args.redis:

@@ -301,7 +301,7 @@ def _short(town: str) -> str:
     return town
 
 
-def _pingnan(rng: random.Random) -> _County:
+def _pingnan(rng: random.Random, micro_grids: int = 4891) -> _County:
     """Pingnan county (平南县), built to add up exactly to FIGURES.md.
 
     * County ``PN`` 平南县 and its 21 real towns and streets ``PN01``–``PN21`` (not grids).
@@ -363,15 +363,16 @@ def _pingnan(rng: random.Random) -> _County:
             name = f"{medium.name}第{_ordinal(i)}网格"
             smalls.append(medium.add("S", name, Level.SMALL, weight=medium.weight))
     micros: list[_Node] = []
-    for small, n in zip(smalls, _spread(rng, 4891, len(smalls), 8), strict=True):
+    per_small = -(-micro_grids // len(smalls))
+    for small, n in zip(smalls, _spread(rng, micro_grids, len(smalls), max(8, 2 * per_small)), strict=True):
         urban = small.weight < 0.5
         for i in range(1, n + 1):
             node = small.add("W", f"{small.name}{i}号微网格", Level.MICRO)
             node.weight = small.weight * rng.uniform(0.6, 1.4)
             if urban:
-                _fill(node, rng, (60, 160), (2.6, 3.2))
+                _fill(node, rng, (max(1, 60 * 4891 // micro_grids), max(2, 160 * 4891 // micro_grids)), (2.6, 3.2))
             else:
-                _fill(node, rng, (25, 85), (3.0, 3.8))
+                _fill(node, rng, (max(1, 25 * 4891 // micro_grids), max(2, 85 * 4891 // micro_grids)), (3.0, 3.8))
             micros.append(node)
 
     _pingnan_dedicated(rng, towns, villages, communities)
@@ -384,6 +385,13 @@ def _pingnan(rng: random.Random) -> _County:
         PINGNAN_FIGURES["linked_households"],
     )
     return county
+
+
+def _pingnan_dense(rng: random.Random) -> _County:
+    """Pingnan with its small grids drawn down to ten times the micro grids (48,910): a county of 49,062
+    leaf polygons, for the wall's level of detail at that size (bench.bench_maps --dense). The figures
+    above micro grids are Pingnan's; each finer cell holds a tenth of the households."""
+    return _pingnan(rng, micro_grids=48_910)
 
 
 def _pingnan_dedicated(
@@ -548,6 +556,7 @@ PROFILES: dict[str, Profile] = {
     "pingnan": Profile("pingnan", "PN", "平南县", _pingnan),
     "dongchang": Profile("dongchang", "DC", "东昌区", _dongchang),
     "qingcao": Profile("qingcao", "QC", "青草镇", _qingcao),
+    "pingnan-dense": Profile("pingnan-dense", "PN", "平南县", _pingnan_dense),
 }
 
 

@@ -116,6 +116,16 @@ def _geometry(scope: str | None) -> tuple[str | None, tuple[float, float, float,
         return None, None
 
 
+def _token_scope(token: str | None) -> str | None:
+    """The scope of a wall's link token (a kiosk link to a town frames the town), None if not valid."""
+    if not token or not isinstance(token, str):
+        return None
+    try:
+        return str(backend().accounts.verify(token).actor.scope) or None
+    except CommandRejected:
+        return None
+
+
 def _config(
     scope: str | None, op: str | None, lang: str, token: str | None, geo: str | None,
     box: tuple[float, float, float, float] | None = None, measure: str | None = None,
@@ -147,7 +157,7 @@ def layout(
     drill = drill if isinstance(drill, str) and drill.startswith("drill-") and len(drill) <= 20 else None
     tv_mode = tv not in (None, "", "0")
     other = "en" if lang == "zh-CN" else "zh-CN"
-    geo, box = _geometry(scope)
+    geo, box = _geometry(scope or _token_scope(token))
     header = html.Header(
         [
             html.Div(

@@ -228,7 +228,8 @@ def test_qingcao_has_exactly_its_three_published_levels_22_50_165_in_its_one_tow
 
 
 def test_profiles_describe_how_they_map_the_published_figures() -> None:
-    assert set(PROFILES) == {"pingnan", "dongchang", "qingcao"}
+    assert set(PROFILES) == {"pingnan", "dongchang", "qingcao", "pingnan-dense"}
+    assert "48,910" in PROFILES["pingnan-dense"].description
     assert "7,226" in PROFILES["pingnan"].description
     assert "457" in PROFILES["dongchang"].description
     assert "22 / 50 / 165" in PROFILES["qingcao"].description

@@ -15,7 +15,7 @@ def _square(x: float, y: float, size: float) -> dict:
 
 
 def test_every_grid_of_a_generated_county_has_its_polygons_box_and_point() -> None:
-    tree, geometry = generate("qingcao")
+    _, geometry = generate("qingcao")
     index = GeoIndex.build(geometry)
     assert set(index.entries) == {c for c, g in geometry.items() if g}
     for code, geo in geometry.items():

@@ -11,6 +11,7 @@ import requests
 
 from command.borders import natural_borders, ragged_outline
 from command.generate import generate
+from command.geoindex import GeoIndex
 from streams.server import EmbeddedRedis
 from tests.conftest import seed_county, start_server
 
@@ -20,7 +21,12 @@ PROBE = """() => { const p = window.wartimeBoard.mapProbe();
     return {cells: p.cells, drawn: p.drawn, painted: p.painted, sized: p.cells - p.subpixel}; }"""
 
 
-def test_a_real_shaped_county_wall_draws_and_paints_every_cell(
+FILL = """() => { const W = window.wartimeBoardKit, v = W.B.map.view, g = W.B.geo.g, box = W.mapBox();
+    return {w: (g.all[2] - g.all[0]) * v.s / box.w, h: (g.all[3] - g.all[1]) * v.s / box.h}; }"""
+"""How much of the map panel the scope's cells span, across and down."""
+
+
+def test_a_real_shaped_county_wall_draws_and_paints_every_cell_and_a_towns_link_frames_the_town(
     browser: Any, redis_server: EmbeddedRedis, tmp_path: Path, artifacts: Path
 ) -> None:
     flush = redis.Redis(unix_socket_path=str(redis_server.socket))
@@ -44,6 +50,22 @@ def test_a_real_shaped_county_wall_draws_and_paints_every_cell(
         assert probe["drawn"] == probe["cells"] == len(leaves) and probe["painted"] == probe["sized"], probe
         page.wait_for_timeout(1500)
         page.screenshot(path=str(artifacts / "board-real-shapes-1920.png"))
+        context.close()
+        # A link to one town (its scope from the link, not the query) frames the town, not the county.
+        town = min(tree.towns, key=lambda t: sum(1 for _ in tree.leaves(t)))  # small beside the county
+        kiosk = requests.post(f"{served.url}/api/v1/kiosk", json={"scope": town},
+                              headers=served.headers("commander"), timeout=10).json()["token"]
+        context = browser.new_context(viewport={"width": 1920, "height": 1080})
+        page = context.new_page()
+        page.goto(f"{served.url}/?token={kiosk}")
+        page.wait_for_selector("#grid-map[data-map-state=complete]", timeout=180_000)
+        page.wait_for_function("() => window.wartimeBoardKit.B && window.wartimeBoardKit.B.snap")
+        assert page.get_attribute("#grid-map", "data-polygons") == str(sum(1 for _ in tree.leaves(town)))
+        framed = page.evaluate("() => window.wartimeBoardKit.B.cfg.bounds")
+        assert framed == pytest.approx(list(GeoIndex.build(real).bounds(town, tree.leaves(town)) or ()))
+        fill = page.evaluate(FILL)
+        page.screenshot(path=str(artifacts / "board-real-shapes-town-1920.png"))
+        assert max(fill["w"], fill["h"]) > 0.8, fill  # the county's frame left the town a third of the panel
         context.close()
     finally:
         served.stop()

@@ -23,14 +23,15 @@ from streams.keys import CountyKeys
 from streams.locks import RedisLock
 from streams.server import Client
 
-__all__ = ["KEEP_S", "MAKE_WAIT_S", "MapParts"]
+__all__ = ["KEEP_S", "LOCAL_BYTES", "MAKE_WAIT_S", "MapParts"]
 
 KEEP_S = 7 * 86_400
 """A part unread for a week expires (an hour's wall reads it again and keeps it)."""
 MAKE_WAIT_S = 60.0
 """How long a process waits for another's making before it makes the part itself."""
 _POLL_S = 0.05
-_LOCAL_KEEP = 64
+LOCAL_BYTES = 64 * 1024 * 1024
+"""What a process keeps of the parts it served (a county's wall and its towns' fit many times over)."""
 
 _local: dict[str, bytes] = {}
 _local_lock = threading.Lock()
@@ -53,7 +54,7 @@ class MapParts:
             return hit
         data = self._shared(key, f"map:{digest}:{scope}:{kind}", make)
         with _local_lock:
-            if len(_local) >= _LOCAL_KEEP:
+            if sum(map(len, _local.values())) + len(data) > LOCAL_BYTES:
                 _local.clear()
             _local[key] = data
         return data

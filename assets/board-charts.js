@@ -125,10 +125,15 @@
     var parent = (W.B.live[op] || {})[s.view.counter] || 0;
     var sum = 0;
     s.children.forEach(function (c) { sum += W.B.kids[c.code] !== undefined ? W.B.kids[c.code] : 0; });
-    var ok = sum === parent;
+    sumLine(node, 'board.sum_check', sum, parent);
+  }
+
+  function sumLine(node, key, sum, parent) {
+    // "Σ children = scope ✓": the one line under the bars, for the counter and for households reached.
+    var s = W.B.snap, ok = sum === parent;
     node.className = 'b-sum ' + (ok ? 'b-sum-ok' : 'b-sum-bad');
     node.setAttribute('data-sum-ok', ok ? '1' : '0');
-    node.appendChild(W.el('span', 'b-sum-text', W.L('board.sum_check', {level: W.L(s.children_level || 'town'), parent: s.scope.name})));
+    node.appendChild(W.el('span', 'b-sum-text', W.L(key, {level: W.L(s.children_level || 'town'), parent: s.scope.name})));
     node.appendChild(W.el('span', 'b-sum-value', W.fmt(sum) + (ok ? ' = ' : ' ≠ ') + W.fmt(parent)));
     node.appendChild(W.el('span', 'b-sum-mark', ok ? '✓' : '✗'));
   }
@@ -226,6 +231,7 @@
   W.drawBars = drawBars;
   W.fitBars = fitBars;
   W.drawSum = drawSum;
+  W.sumLine = sumLine;
   W.mapTile = mapTile;
   W.drawCurve = drawCurve;
   W.curveTop = curveTop;

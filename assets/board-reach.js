@@ -113,18 +113,12 @@
 
   function drawReachSum(node) {
     // Σ of the children's reached households against the scope's, from the same read.
-    var hh = W.B.snap.households, s = W.B.snap;
+    var hh = W.B.snap.households;
     var kids = hh.children || [];
     if (!kids.length) { return; }
     var sum = 0;
     kids.forEach(function (c) { sum += Math.min(c.done, c.total); });
-    var parent = Math.min(hh.done, hh.total);
-    var ok = sum === parent;
-    node.className = 'b-sum ' + (ok ? 'b-sum-ok' : 'b-sum-bad');
-    node.setAttribute('data-sum-ok', ok ? '1' : '0');
-    node.appendChild(W.el('span', 'b-sum-text', W.L('board.hh.sum_check', {level: W.L(s.children_level || 'town'), parent: s.scope.name})));
-    node.appendChild(W.el('span', 'b-sum-value', W.fmt(sum) + (ok ? ' = ' : ' ≠ ') + W.fmt(parent)));
-    node.appendChild(W.el('span', 'b-sum-mark', ok ? '✓' : '✗'));
+    W.sumLine(node, 'board.hh.sum_check', sum, Math.min(hh.done, hh.total));  // assets/board-charts.js
   }
 
   function probe() {

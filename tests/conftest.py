@@ -215,6 +215,15 @@ def log_in(page: Any, url: str, user: str, password: str = PASSWORD) -> None:
     page.click("[data-action=login]")
 
 
+def screenshot(page: Any, path: Path) -> None:
+    """Keep a screenshot for a person to look at; a page busy drawing on a loaded machine gets longer.
+
+    Chromium takes it at its next frame; a wall repainting under a stream of reports on two shared
+    cores can miss Playwright's 30 s default. What a test checks is asserted, not photographed.
+    """
+    page.screenshot(path=str(path), timeout=120_000, animations="disabled")
+
+
 def eventually(check: Any, timeout: float = 10.0) -> None:
     """Wait (polling) until `check()` is true, failing after `timeout` seconds."""
     deadline = time.monotonic() + timeout

@@ -19,6 +19,7 @@ import requests
 
 from command.operations import ReportRequest
 from streams.position import decode, later
+from tests.conftest import screenshot
 from tests.dashboard.test_board import BOOT_S, CMD, Wall, _open, tab, wall
 
 __all__ = ["tab", "wall"]  # fixtures
@@ -104,7 +105,7 @@ def test_every_panel_shows_one_log_position_and_two_totals_never_differ(tab: Any
                 "() => document.querySelectorAll('.b-panel[data-stale]').length === 0", timeout=60_000
             )
         except Exception:
-            page.screenshot(path=str(artifacts / "board-one-instant-stale.png"))
+            screenshot(page, artifacts / "board-one-instant-stale.png")
             raise AssertionError(f"panels still stale: {page.evaluate(SAMPLE)}") from None
         op_scope, county = _api(wall, "TC01"), _api(wall, "TC")
         page.wait_for_function(
@@ -122,6 +123,6 @@ def test_every_panel_shows_one_log_position_and_two_totals_never_differ(tab: Any
         assert final["sum"] == "1" and final["curve"] == final["kpi"]
         live = ("board-panel-kpi", "board-panel-bars", "board-panel-feed")
         assert all(final["panels"][p]["at"] == final["at"] for p in live), final["panels"]
-        page.screenshot(path=str(artifacts / "board-one-instant.png"))
+        screenshot(page, artifacts / "board-one-instant.png")
     finally:
         page.close()

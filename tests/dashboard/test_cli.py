@@ -97,8 +97,8 @@ def test_every_option_of_every_command_has_help_choices_and_an_example() -> None
         text = cmd.format_help()
         assert "wartime " + name in text.split("example:")[1], name
     helps = {name: sub.choices[name].format_help() for name in ("demo", "generate", "switch", "serve")}
-    assert "{dongchang,pingnan,qingcao}" in helps["demo"] and "(default: pingnan)" in helps["demo"]
-    assert "{dongchang,pingnan,qingcao}" in helps["generate"]
+    assert "{dongchang,pingnan,pingnan-dense,qingcao}" in helps["demo"] and "(default: pingnan)" in helps["demo"]
+    assert "{dongchang,pingnan,pingnan-dense,qingcao}" in helps["generate"]
     assert "{epidemic,flood,fire,other}" in helps["switch"] and "{I,II,III,IV}" in helps["switch"]
     assert "(default: 8050)" in helps["serve"] and "(default: None)" not in helps["serve"]
 

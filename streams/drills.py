@@ -64,6 +64,7 @@ __all__ = [
     "ensure_running",
     "in_drill",
     "launch_at",
+    "stop_runners",
     "wall_ms",
 ]
 
@@ -455,7 +456,7 @@ def _id(entry_id: str) -> tuple[int, int]:
 
 
 
-_RUNNING: dict[str, threading.Thread] = {}
+_RUNNING: dict[str, tuple[threading.Thread, threading.Event]] = {}
 _RUN_LOCK = threading.Lock()
 LEASE_MS = 3_000
 """A runner renews its lease every step; a dead one's drill is taken over within this."""
@@ -464,26 +465,36 @@ LEASE_MS = 3_000
 def ensure_running(drills_: Drills, drill_id: str, interval_s: float = 0.25) -> bool:
     """Run the drill in a thread of this process unless one (here or elsewhere) runs it; True if here."""
     with _RUN_LOCK:
-        t = _RUNNING.get(drill_id)
-        if t is not None and t.is_alive():
+        running = _RUNNING.get(drill_id)
+        if running is not None and running[0].is_alive():
             return True
         if not drills_.get(drill_id).live:
             return False
         token = f"{os.getpid()}:{secrets.token_hex(4)}"
         if not drills_.client.set(drill_runner(drills_.county, drill_id), token, nx=True, px=LEASE_MS):
             return False
-        t = threading.Thread(target=_run, args=(drills_, drill_id, token, interval_s), daemon=True,
+        stop = threading.Event()
+        t = threading.Thread(target=_run, args=(drills_, drill_id, token, interval_s, stop), daemon=True,
                              name=f"wartime-{drill_id}")
-        _RUNNING[drill_id] = t
+        _RUNNING[drill_id] = (t, stop)
         t.start()
         return True
 
 
-def _run(drills_: Drills, drill_id: str, token: str, interval_s: float) -> None:
+def stop_runners(timeout_s: float = 10.0) -> None:
+    """Let this process's runners finish their step and hand their drills back (shutdown; another takes over)."""
+    with _RUN_LOCK:
+        running = list(_RUNNING.values())
+    for _, stop in running:
+        stop.set()
+    for t, _ in running:
+        t.join(timeout_s)
+
+
+def _run(drills_: Drills, drill_id: str, token: str, interval_s: float, stop: threading.Event) -> None:
     key = drill_runner(drills_.county, drill_id)
     client = drills_.client
     runner = DrillRunner(drills_, drill_id)
-    stop = threading.Event()
     try:
         while not stop.is_set():
             held = client.get(key)

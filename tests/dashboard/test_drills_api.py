@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from command.operations import ReportRequest
 from dashboard.api import Backend, create_api
 from dashboard.app import ROUTES
 from streams.county import County
+from streams.drills import stop_runners
 from streams.keys import DRILL_PREFIX
 from streams.projector import Projector
 from streams.server import connect
@@ -52,10 +54,11 @@ def county(redis_url: str) -> County:
 
 
 @pytest.fixture
-def app(county: County) -> Flask:
+def app(county: County) -> Iterator[Flask]:
     flask_app = Flask("test")
     flask_app.register_blueprint(create_api(Backend(county.client), ROUTES))
-    return flask_app
+    yield flask_app
+    stop_runners()  # a runner mid-step must not write into the next test's emptied Redis
 
 
 def live_dump(county: County) -> dict[bytes, Any]:

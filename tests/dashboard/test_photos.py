@@ -236,6 +236,16 @@ def test_a_matter_keeps_its_photo_and_serves_it_to_its_readers(served: Served, r
 # -- the phone ------------------------------------------------------------------------------
 
 
+def queued(page: Any, console: list[str]) -> None:
+    """Wait for the report to be in the phone's queue; if it is not, say what the page said instead."""
+    try:
+        page.wait_for_selector("[data-queue][data-value='1']", timeout=60_000)
+    except Exception:
+        said = page.evaluate("() => [document.getElementById('field-msg')?.textContent,"
+                             " document.querySelector('[data-queue]')?.outerHTML]")
+        pytest.fail(f"the report was not queued; the page said {said!r}; console {console[-20:]!r}")
+
+
 @pytest.mark.browser
 def test_a_phone_photo_is_resized_queued_offline_and_sent_once(
     served: Served, rc: redis.Redis, browser: Any, artifacts: Path, tmp_path: Path,
@@ -247,6 +257,9 @@ def test_a_phone_photo_is_resized_queued_offline_and_sent_once(
     posted: list[dict[str, Any]] = []
     page.on("request", lambda req: posted.append(req.post_data_json)
             if req.method == "POST" and req.url.endswith("/reports") else None)
+    console: list[str] = []
+    page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+    page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
     log_in(page, f"{served.url}/field", "leader")
     page.wait_for_selector("input[name=sampled]", timeout=20_000)
     page.click(f"[data-action=pick-grid][data-grid='{MICRO}']") if page.locator(
@@ -263,7 +276,7 @@ def test_a_phone_photo_is_resized_queued_offline_and_sent_once(
     ctx.set_offline(True)
     page.fill("input[name=sampled]", "3")
     page.click("[data-action=submit-report]")
-    page.wait_for_selector("[data-queue][data-value='1']")
+    queued(page, console)
     assert page.locator("li[data-state=queued] .field-report-thumb").count() == 1
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(artifacts / "field-photo-offline-390x844.png"))

@@ -295,6 +295,9 @@ feed, this keeps every update under 5 KB however many cells change at once."""
 
 
 RECHECK_S = 0.5
+FLUSH_HZ = 8.0
+"""Most flushes a second while changes keep coming: a report waits at most 125 ms for its frame
+(4 Hz gave report → wall p99 261 ms; bench/RESULTS.md, issue 13), each frame a few KB."""
 """How often the tokens behind open sockets are asked about again (a refusal closes within a second)."""
 
 
@@ -318,7 +321,7 @@ class LiveHub:
         self,
         redis_url: str,
         verify: Verify,
-        flush_hz: float = 4.0,
+        flush_hz: float = FLUSH_HZ,
         ping_s: float = 5.0,
         resync_s: float = 60.0,
         recheck: Recheck | None = None,

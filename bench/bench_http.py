@@ -348,12 +348,14 @@ WORKER_PARTS: list[tuple[str, str]] = [
 """Stack fragments → parts of a gunicorn worker's CPU (GIL-holding samples), inclusive."""
 
 PROJECTOR_PARTS: list[tuple[str, str]] = [
-    ("XREADGROUP (wait + parse entries)", "xreadgroup ("),
-    ("_apply_town (decode, fold, write)", "Projector._apply_town ("),
+    ("XREAD (waiting for news)", "Projector._wait ("),
+    ("a page of one stream (_pump)", "Projector._pump ("),
+    ("a page of every ready town (_pump_towns)", "Projector._pump_towns ("),
+    ("  fold (plan the writes)", "Projector._plan_town ("),
     ("  aggregate_reports", "aggregate_reports ("),
-    ("  APPLY script call (wait + send)", "Script.__call__ ("),
-    ("  publish totals", "_publish_totals ("),
-    ("XACK", "_ack ("),
+    ("  APPLY script calls (wait + send)", "Projector._apply_all ("),
+    ("  publish totals", "Projector._send ("),
+    ("backlog (drain)", "Projector.drain ("),
     ("leases (claim_streams)", "claim_streams ("),
     ("ControlView.refresh", "ControlView.refresh ("),
     ("redis-py, all calls (incl. waiting for replies)", "(redis/"),

@@ -60,6 +60,7 @@
     var reach = W.reachOn();  // assets/board-reach.js: reach per child, from the snapshot
     var r = reach ? {rows: W.reachBarRows(), byPct: true} : childRows();
     var palette = rules().palette;
+    var parts = reach ? {} : W.closedParts();
     var rowsKey = W.B.snap.scope.code + '|' + W.B.snap.view.map_op + '|' + (reach ? 'reach' : '');
     if (!W.B.barRows || W.B.barRows.key !== rowsKey) {
       W.clear(box);
@@ -82,6 +83,10 @@
       n.fill.style.width = width + '%';
       n.fill.style.background = palette[row.band] || '';
       n.li.setAttribute('data-child', row.code);
+      var closed = parts[row.code];  // its part of the operation ended: the figures are frozen
+      n.li.className = 'b-barrow' + (closed ? ' b-barrow-closed' : '');
+      n.track.setAttribute('data-label', closed ? W.L('board.closed') : '');
+      if (closed) { n.li.setAttribute('data-closed', '1'); } else { n.li.removeAttribute('data-closed'); }
       if (reach) {
         // data-value: households with a status; data-reach: their share (percent, rounded down).
         n.li.setAttribute('data-value', String(row.done));

@@ -25,13 +25,16 @@
     var g = {
       n: feats.length, pts: new Float64Array(nPts * 2), ring: new Int32Array(nRings + 1),
       feat: new Int32Array(feats.length + 1), id: new Int32Array(feats.length), box: new Float64Array(feats.length * 4),
-      kind: withKind ? [] : null, all: [Infinity, Infinity, -Infinity, -Infinity]
+      kind: withKind ? [] : null, code: withKind ? [] : null, all: [Infinity, Infinity, -Infinity, -Infinity]
     };
     var pi = 0, ri = 0;
     feats.forEach(function (f, k) {
       g.id[k] = typeof f.id === 'number' ? f.id : k;
       g.feat[k] = ri;
-      if (withKind) { g.kind.push(f.properties && f.properties.k === 'scope'); }
+      if (withKind) {
+        g.kind.push(f.properties && f.properties.k === 'scope');
+        g.code.push(f.properties ? f.properties.c : null);
+      }
       var x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
       polysOf(f.geometry).forEach(function (p) {
         p.forEach(function (r) {

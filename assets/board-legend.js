@@ -40,6 +40,9 @@
       box.appendChild(keys);
       if (!reach) {
         box.appendChild(W.el('div', 'b-legend-note b-legend-fresh', W.L('board.legend_fresh') + ' · ' + W.L('board.legend_stale')));
+        if (Object.keys(W.closedParts()).length) {  // assets/board-map.js: towns whose part has ended
+          box.appendChild(W.el('div', 'b-legend-note b-legend-closed', W.L('board.legend_closed')));
+        }
       }
     } else {
       sub.textContent = (s.mode.mode === 'wartime' ? W.L('board.no_ops') : W.L('board.map_peace')) + ' · ' +

@@ -39,6 +39,8 @@
   var SCOPE_EDGE = '#d7e9ff';
   var FADE_ALPHA = [0.95, 0.78, 0.55, 0.32];
   var PATH_CELLS = 160;
+  var CLOSED_HATCH = 'rgba(215, 233, 255, 0.55)';
+  var LABEL_FONT = '"Noto Sans SC", sans-serif';  // assets/board.css serves it (offline)
 
   // assets/board-geo.js
   var G = window.wartimeBoardGeo;
@@ -148,6 +150,55 @@
     }
   }
 
+  function closedParts() {
+    // Towns where the map's operation has ended (its part closed): code -> {name, at}.
+    var snap = W.B.snap, id = snap && snap.view ? snap.view.map_op : null;
+    var op = id && snap.ops ? snap.ops.filter(function (o) { return o.id === id; })[0] : null;
+    return op && op.closed_parts ? op.closed_parts : {};
+  }
+
+  function hatch(ctx, big) {
+    // Diagonal stripes over a town whose part is closed: its figures are frozen, whatever their colour.
+    var n = Math.round(12 * big), tile = document.createElement('canvas');
+    tile.width = tile.height = n;
+    var t = tile.getContext('2d');
+    t.strokeStyle = CLOSED_HATCH;
+    t.lineWidth = Math.max(1.5, 1.6 * big);
+    t.beginPath();
+    t.moveTo(0, n); t.lineTo(n, 0);
+    t.moveTo(-n / 2, n / 2); t.lineTo(n / 2, -n / 2);
+    t.moveTo(n / 2, n * 1.5); t.lineTo(n * 1.5, n / 2);
+    t.stroke();
+    return ctx.createPattern(tile, 'repeat');
+  }
+
+  function drawClosedParts(ctx, o, v, w2, h2, big) {
+    // Each closed town hatched and labelled 已结束 at its middle; returns how many.
+    var parts = closedParts(), n = 0;
+    if (!o.code) { return 0; }
+    for (var j = 0; j < o.n; j++) {
+      var part = parts[o.code[j]];
+      if (!part) { continue; }
+      ctx.beginPath();
+      tracePath(ctx, o, j, v, w2, h2);
+      ctx.fillStyle = hatch(ctx, big);
+      ctx.fill('evenodd');
+      var x = ((o.box[j * 4] + o.box[j * 4 + 2]) / 2 - v.cx) * v.s + w2;
+      var y = h2 - ((o.box[j * 4 + 1] + o.box[j * 4 + 3]) / 2 - v.cy) * v.s;
+      var text = W.L('board.closed');
+      ctx.font = '700 ' + Math.round(18 * big) + 'px ' + LABEL_FONT;
+      ctx.textAlign = 'center';
+      ctx.textBaseline = 'middle';
+      ctx.lineWidth = 4 * big;
+      ctx.strokeStyle = 'rgba(5, 11, 22, 0.85)';
+      ctx.strokeText(text, x, y);
+      ctx.fillStyle = '#eaf3ff';
+      ctx.fillText(text, x, y);
+      n++;
+    }
+    return n;
+  }
+
   function drawMap() {
     // Every cell, filled by band and fade (one path per colour), thin edges, bright edges on cells that
     // just reported, then the borders of the scope's children and of the scope. Returns the cells drawn.
@@ -202,6 +253,7 @@
       }
     }
     var o = geo.o;
+    var closed = drawClosedParts(ctx, o, v, w2, h2, big);
     [false, true].forEach(function (scope) {
       ctx.beginPath();
       for (var j = 0; j < o.n; j++) { if (o.kind[j] === scope) { tracePath(ctx, o, j, v, w2, h2); } }
@@ -210,6 +262,8 @@
       ctx.stroke();
     });
     M.drawn = drawn;
+    M.closed = closed;
+    if (M.marks && M.marks['data-closed-parts'] !== String(closed)) { M.marks['data-closed-parts'] = String(closed); markGraph(); }
     M.measure = reach ? 'reach' : 'counter';
     M.reachAt = reach ? W.copy(W.B.snap.at) : null;  // reach is the snapshot's, at its position
     M.drawnAt = W.copy(W.B.bandsAt);  // the canvas now shows the bands of this position
@@ -339,7 +393,8 @@
         W.mark('complete');
         W.releasePlotly();
         me.map.marks = {'data-polygons': String(me.map.drawn), 'data-map-state': 'complete',
-          'data-ready-ms': String(Math.round(performance.now())), 'data-map-measure': me.map.measure || 'counter'};
+          'data-ready-ms': String(Math.round(performance.now())), 'data-map-measure': me.map.measure || 'counter',
+          'data-closed-parts': String(me.map.closed || 0)};
         markGraph();
         W.B.dirty.bars = W.B.dirty.curve = W.B.dirty.sum = true;
         setTimeout(function () { if (W.B === me) { W.drawCharts(true); W.drawMarkers(); } }, 0);
@@ -350,7 +405,7 @@
   function clearMapMarks() {
     if (W.B) { W.B.map.marks = null; }
     var gm = W.$('grid-map');
-    if (gm) { ['data-map-state', 'data-polygons', 'data-ready-ms', 'data-map-measure'].forEach(function (k) { gm.removeAttribute(k); }); }
+    if (gm) { ['data-map-state', 'data-polygons', 'data-ready-ms', 'data-map-measure', 'data-closed-parts'].forEach(function (k) { gm.removeAttribute(k); }); }
   }
 
   function markGraph() {
@@ -366,11 +421,13 @@
       var me = W.B;
       W.B.map.watch = new MutationObserver(function () { if (W.B === me) { markGraph(); } });
       W.B.map.watch.observe(W.B.map.cv.parentNode, {childList: true, subtree: true, attributes: true,
-        attributeFilter: ['data-map-state', 'data-polygons', 'data-ready-ms', 'data-map-measure', 'id']});
+        attributeFilter: ['data-map-state', 'data-polygons', 'data-ready-ms', 'data-map-measure', 'data-closed-parts',
+                          'id']});
     }
   }
 
   W.fetchGeo = fetchGeo;
+  W.closedParts = closedParts;
   W.fetchGeoUrls = fetchGeoUrls;
   W.CELL_EDGE = CELL_EDGE;
   W.HOT_EDGE = HOT_EDGE;

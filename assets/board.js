@@ -195,6 +195,7 @@
     W.renderFeed();
     W.drawMarkers();
     W.refitToScope();
+    W.requestDraw();  // what the snapshot alone tells the map (a town's part closed) is drawn at once
     markInstant();
     if (first) {
       if (!snap.map.has_geometry) {

@@ -115,6 +115,8 @@ register({
     "board.legend_over": ("超出目标", "over target"),
     "board.legend_fresh": ("描边：最近上报", "outline: just reported"),
     "board.legend_stale": ("淡色：超过30分钟未上报", "faded: silent > 30 min"),
+    "board.legend_closed": ("斜纹：该镇已结束本任务，数据锁定",
+                            "hatched: the operation has ended in that town, figures frozen"),
     "board.cells": ("{n} 个末级网格", "{n} leaf grids"),
     "board.by_child": ("各{level}进度", "Progress by {level}"),
     "board.scope_facts": ("范围概况", "Scope at a glance"),
@@ -455,8 +457,8 @@ def _slowest(st: ControlState, view: BoardView, read: TownRead) -> dict[str, Any
     last = read.last.get(op.id, {})
     rows: list[dict[str, Any]] = []
     for g in _units(tree, view.scope):
-        if not tree.is_within(g, op.scope):
-            continue
+        if not tree.is_within(g, op.scope) or tree.town_of(g) in op.closed_parts:
+            continue  # a town whose part has ended is not behind: its figures are frozen
         target = op.targets.get(g, {}).get(counter, 0)
         done = totals.get(g, 0)
         sec = st.secretaries.get(g)

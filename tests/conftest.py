@@ -26,12 +26,17 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedR
     server.stop()
 
 
-@pytest.fixture
-def redis_url(redis_server: EmbeddedRedis) -> Iterator[str]:
-    """URL of the session's server, emptied before each test."""
+def empty(redis_server: EmbeddedRedis) -> None:
+    """Empty the session's server, data and scripts (a module's own county starts from nothing)."""
     client = redis.Redis(unix_socket_path=str(redis_server.socket))
     client.flushall()
     client.script_flush()
+
+
+@pytest.fixture
+def redis_url(redis_server: EmbeddedRedis) -> Iterator[str]:
+    """URL of the session's server, emptied before each test."""
+    empty(redis_server)
     yield redis_server.url
 
 

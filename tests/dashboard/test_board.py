@@ -38,7 +38,6 @@ from pathlib import Path  # noqa: E402
 from urllib.parse import urlparse  # noqa: E402
 
 import pytest  # noqa: E402
-import redis  # noqa: E402
 import requests  # noqa: E402
 
 from command.access import Actor, Role  # noqa: E402
@@ -46,7 +45,7 @@ from command.modes import SwitchRequest  # noqa: E402
 from command.operations import ReportRequest  # noqa: E402
 from streams.county import County  # noqa: E402
 from streams.server import EmbeddedRedis, connect  # noqa: E402
-from tests.conftest import PASSWORD, Served, eventually, make_tree, seed_county, start_server  # noqa: E402
+from tests.conftest import PASSWORD, Served, empty, eventually, make_tree, seed_county, start_server  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -74,9 +73,7 @@ class Wall:
 
 @pytest.fixture(scope="module")
 def wall(redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wall]:
-    flush = redis.Redis(unix_socket_path=str(redis_server.socket))
-    flush.flushall()
-    flush.script_flush()
+    empty(redis_server)
     tree = make_tree()
     seed_county(redis_server.url, tree, square_geometry(tree))
     county = County(connect(redis_server.url), "TC")
@@ -361,9 +358,7 @@ def test_the_pingnan_wall_at_1920_and_3840(
     from dashboard.simulator import FieldSimulator
 
     wall.served.stop()  # the little county's server must not work on the Redis we are about to refill
-    flush = redis.Redis(unix_socket_path=str(redis_server.socket))
-    flush.flushall()
-    flush.script_flush()
+    empty(redis_server)
     tree, geometry = generate("pingnan")
     seed_county(redis_server.url, tree, geometry)
     county = County(connect(redis_server.url), tree.root)

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 import requests
 
 from command.access import Actor, Role
@@ -16,7 +15,7 @@ from command.modes import SwitchRequest
 from command.operations import ReportRequest
 from streams.county import County
 from streams.server import EmbeddedRedis, connect
-from tests.conftest import Served, make_tree, screenshot, seed_county, start_server
+from tests.conftest import Served, empty, make_tree, screenshot, seed_county, start_server
 from tests.dashboard.test_board import BOOT_S, square_geometry
 
 pytestmark = pytest.mark.browser
@@ -26,9 +25,7 @@ CMD = Actor("test-commander", Role.COMMANDER, "TC")
 
 @pytest.fixture(scope="module")
 def served(redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    flush = redis.Redis(unix_socket_path=str(redis_server.socket))
-    flush.flushall()
-    flush.script_flush()
+    empty(redis_server)
     tree = make_tree()
     seed_county(redis_server.url, tree, square_geometry(tree))
     county = County(connect(redis_server.url), "TC")

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 import requests
 
 from command.access import Actor, Role
@@ -26,7 +25,7 @@ from command.modes import SwitchRequest
 from dashboard.components.bands import PALETTE, reach_band
 from streams.county import County
 from streams.server import EmbeddedRedis, connect
-from tests.conftest import Served, make_tree, seed_county, start_server
+from tests.conftest import Served, empty, make_tree, seed_county, start_server
 from tests.dashboard.test_board import square_geometry
 
 pytestmark = pytest.mark.browser
@@ -59,9 +58,7 @@ def roster() -> list[Household]:
 def reach_server(
     redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Served, str, str]]:
-    flush = redis.Redis(unix_socket_path=str(redis_server.socket))
-    flush.flushall()
-    flush.script_flush()
+    empty(redis_server)
     tree = make_tree()
     seed_county(redis_server.url, tree, square_geometry(tree))
     county = County(connect(redis_server.url), "TC")

@@ -6,14 +6,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 import requests
 
 from command.borders import natural_borders, ragged_outline
 from command.generate import generate
 from command.geoindex import GeoIndex
 from streams.server import EmbeddedRedis
-from tests.conftest import seed_county, start_server
+from tests.conftest import empty, seed_county, start_server
 
 pytestmark = pytest.mark.browser
 
@@ -29,9 +28,7 @@ FILL = """() => { const W = window.wartimeBoardKit, v = W.B.map.view, g = W.B.ge
 def test_a_real_shaped_county_wall_draws_and_paints_every_cell_and_a_towns_link_frames_the_town(
     browser: Any, redis_server: EmbeddedRedis, tmp_path: Path, artifacts: Path
 ) -> None:
-    flush = redis.Redis(unix_socket_path=str(redis_server.socket))
-    flush.flushall()
-    flush.script_flush()
+    empty(redis_server)
     tree, geometry = generate("qingcao", outline=ragged_outline((116.93, 31.12), (0.06, 0.05), seed=5))
     leaves = {g for g in tree.grids if not tree.children[g]}
     real = natural_borders(geometry, leaves, outline=tree.root)

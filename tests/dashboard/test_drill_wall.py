@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import redis
 import requests
 
 from command.access import Actor, Role
@@ -17,7 +16,7 @@ from command.modes import SwitchRequest
 from command.operations import ReportRequest
 from streams.county import County
 from streams.server import EmbeddedRedis, connect
-from tests.conftest import Served, make_tree, seed_county, start_server
+from tests.conftest import Served, empty, make_tree, seed_county, start_server
 from tests.dashboard.test_board import BOOT_S, square_geometry
 
 pytestmark = pytest.mark.browser
@@ -37,9 +36,7 @@ class Clock:
 @pytest.fixture(scope="module")
 def served(redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, str]]:
     """A county with a recorded operation of 30 minutes (reports every minute), and a kiosk link."""
-    flush = redis.Redis(unix_socket_path=str(redis_server.socket))
-    flush.flushall()
-    flush.script_flush()
+    empty(redis_server)
     tree = make_tree()
     seed_county(redis_server.url, tree, square_geometry(tree))
     clock = Clock((int(time.time() * 1000) - 2 * 3600_000) // MINUTE * MINUTE)

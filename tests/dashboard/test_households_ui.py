@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 import requests
 
 from command.access import Actor, Role
@@ -25,7 +24,7 @@ from command.modes import SwitchRequest
 from dashboard.auth import Accounts
 from streams.county import County
 from streams.server import EmbeddedRedis, connect
-from tests.conftest import PASSWORD, Served, make_tree, seed_county, start_server
+from tests.conftest import PASSWORD, Served, empty, make_tree, seed_county, start_server
 from tests.dashboard.test_board import square_geometry
 
 PHONE = {"width": 390, "height": 844}
@@ -55,9 +54,7 @@ def roster() -> list[Household]:
 def hh_server(
     redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Served, str, str]]:
-    flush = redis.Redis(unix_socket_path=str(redis_server.socket))
-    flush.flushall()
-    flush.script_flush()
+    empty(redis_server)
     tree = make_tree()
     seed_county(redis_server.url, tree, square_geometry(tree))
     county = County(connect(redis_server.url), "TC")

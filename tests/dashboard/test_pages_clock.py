@@ -19,7 +19,7 @@ import redis
 import requests
 
 from command.localtime import local_datetime, local_second
-from tests.conftest import PASSWORD, Served, make_tree, seed_county, start_server
+from tests.conftest import PASSWORD, Served, empty, make_tree, seed_county, start_server
 from tests.dashboard.test_board import square_geometry
 
 pytestmark = pytest.mark.browser
@@ -41,9 +41,7 @@ class County:
 @pytest.fixture(scope="module")
 def county(redis_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[County]:
     """The test county at war with one operation (deadline two days after its launch), and a kiosk link."""
-    flush = redis.Redis(unix_socket_path=str(redis_server.socket))
-    flush.flushall()
-    flush.script_flush()
+    empty(redis_server)
     tree = make_tree()
     seed_county(redis_server.url, tree, square_geometry(tree))
     s = start_server(redis_server.url, tmp_path_factory.mktemp("clock"))

@@ -324,7 +324,9 @@ def test_a_matter_is_recorded_with_a_photo_and_a_location_and_its_card_shows_it(
     page.wait_for_selector("#matters-photo-thumb:not([hidden])", timeout=10_000)
     assert "×1280" in page.inner_text("#matters-photo-info")  # portrait: the height is the longest side
     page.check("#matters-locate")
-    page.wait_for_function("document.getElementById('matters-where-text').textContent.indexOf('15') >= 0")
+    # A function, not an expression: Playwright's poll eval()s an expression string, and once in CI the
+    # page's CSP (no 'unsafe-eval') refused it (not reproduced on a CSP page here); a function is not eval'd.
+    page.wait_for_function("() => document.getElementById('matters-where-text').textContent.indexOf('15') >= 0")
     page.locator("#matters-capture").scroll_into_view_if_needed()
     page.screenshot(path=str(artifacts / "matters-photo-form-390x844.png"))
     page.click("[data-action=record-matter]")

@@ -433,14 +433,18 @@ class Projector:
                 n += self.drain(stream, pages=self.drain_pages)  # a backlog: overlap folding and writing
             return n
         except LeaseLost:
-            log.info("projector %s: lost %s to another member", self.consumer, stream)
-            self.owned.discard(stream)
-            self._forget(stream)
-            self._ready.discard(stream)
+            self._lost(stream)
             return 0
         except BaseException:
             self._forget(stream)
             raise
+
+    def _lost(self, stream: str) -> None:
+        """Another member holds the stream now: stop reading it (the next claim may win it back)."""
+        log.info("projector %s: lost %s to another member", self.consumer, stream)
+        self.owned.discard(stream)
+        self._forget(stream)
+        self._ready.discard(stream)
 
     def _pump_towns(self, streams: list[str], refused: list[redis.ResponseError]) -> int:
         """A page of each town in three round trips for all (read, write, publish), not three per town.
@@ -478,10 +482,7 @@ class Projector:
                     raise res
                 ok = self._outcome(plan, res)
             except LeaseLost:
-                log.info("projector %s: lost %s to another member", self.consumer, s)
-                self.owned.discard(s)
-                self._forget(s)
-                self._ready.discard(s)
+                self._lost(s)
                 continue
             except redis.ResponseError as exc:
                 self._forget(s)

@@ -36,6 +36,7 @@ import redis.cluster
 from command.errors import CommandRejected, InvalidReport, LogUnavailable, OperationClosed, ReportIdReused
 from command.events import Event, HouseholdsRegistered, HouseholdStatusSet, ProgressReported, Recorded, decode, encode
 from streams.keys import CountyKeys, TownKeys
+from streams.scripts import Call, run_each
 from streams.server import Client
 
 __all__ = ["APPEND_LUA", "FIELDS", "Appended", "EventLog", "Pending", "id_tuple"]
@@ -452,7 +453,6 @@ class EventLog:
             for i, r in enumerate(refused):
                 results[i] = r
             todo = [i for i in todo if refused[i] is None]  # type: ignore[assignment]
-        inline = self.claims is ClaimMode.INLINE
         groups: dict[CountyKeys | TownKeys, list[int]] = {}
         for i in todo:
             keys = self.keys_for(items[i].event)
@@ -461,64 +461,49 @@ class EventLog:
                 groups[keys] = [i]
             else:
                 got.append(i)
-        calls: list[tuple[list[str], list[Any]]] = []
-        for keys, idxs in groups.items():
-            argv: list[Any] = [len(idxs)]
-            script_keys = [keys.log, keys.idem, keys.closed, keys.totals]
-            claim_at: dict[str, int] = {}
-            town = keys.tag[1:-1]
-            for i in idxs:
-                item = items[i]
-                ev = item.event
-                f = encode(ev, actor=item.actor, at=item.at, key=item.key)
-                argv.extend(f.values())  # in FIELDS order
-                if type(ev) is ProgressReported or type(ev) is HouseholdStatusSet:
-                    # A household's status is claimed and keyed as a report is (one report_id space per
-                    # operation, DESIGN §7.1); it moves no running total.
-                    counts = ev.counts if type(ev) is ProgressReported else {}
-                    c = 0
-                    if inline and item.key:
-                        c = claim_at.get(ev.operation, 0)
-                        if not c:
-                            script_keys.append(self.county.claims(ev.operation))
-                            c = claim_at[ev.operation] = len(script_keys) - 4
-                    argv.extend((ev.operation, c, ev.report_id, f"{_digest(f['d'])}@{town}" if c else "",
-                                 len(counts)))
-                    base = f"{ev.operation}|{ev.grid}|"
-                    for counter, n in counts.items():
-                        argv.extend((base + counter, n))
-                else:
-                    argv.extend(_NOT_A_REPORT)
-            calls.append((script_keys, argv))
         try:
-            outs = self._run_scripts(calls)
+            outs = run_each(self.client, self._append, (self._call(keys, idxs, items) for keys, idxs in groups.items()))
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise LogUnavailable(f"event log unreachable: {exc}") from exc
-        except redis.ResponseError as exc:
-            raise LogUnavailable(f"event log refused the write: {exc}") from exc
         for idxs, out in zip(groups.values(), outs, strict=True):
+            if isinstance(out, redis.ResponseError):
+                raise LogUnavailable(f"event log refused the write: {out}") from out
             for i, got in zip(idxs, out, strict=True):
                 results[i] = _answer(items[i].event, got)
         if any(r is None for r in results):
             raise LogUnavailable("append not answered")
         return results  # type: ignore[return-value]
 
-    def _run_scripts(self, calls: Sequence[tuple[list[str], list[Any]]]) -> list[Any]:
-        """The append script once per stream; several streams go in one pipeline (one fsync for all)."""
-        if len(calls) == 1 or isinstance(self.client, redis.cluster.RedisCluster):
-            # A cluster client refuses scripts in pipelines; there each town's shard takes its own call.
-            return [self._append(keys=keys, args=argv) for keys, argv in calls]
-        pipe = self.client.pipeline(transaction=False)
-        for keys, argv in calls:
-            pipe.evalsha(self._append.sha, len(keys), *keys, *argv)
-        outs = list(pipe.execute(raise_on_error=False))
-        for n, out in enumerate(outs):
-            if isinstance(out, redis.exceptions.NoScriptError):  # a restarted Redis forgot the script
-                keys, argv = calls[n]
-                outs[n] = self._append(keys=keys, args=argv)  # loads it; this call never ran
-            elif isinstance(out, Exception):
-                raise out
-        return outs
+    def _call(self, keys: CountyKeys | TownKeys, idxs: list[int], items: Sequence[Pending]) -> Call:
+        """One stream's script call: KEYS and ARGV as APPEND_LUA reads them."""
+        inline = self.claims is ClaimMode.INLINE
+        argv: list[Any] = [len(idxs)]
+        script_keys = [keys.log, keys.idem, keys.closed, keys.totals]
+        claim_at: dict[str, int] = {}
+        town = keys.tag[1:-1]
+        for i in idxs:
+            item = items[i]
+            ev = item.event
+            f = encode(ev, actor=item.actor, at=item.at, key=item.key)
+            argv.extend(f.values())  # in FIELDS order
+            if type(ev) is ProgressReported or type(ev) is HouseholdStatusSet:
+                # A household's status is claimed and keyed as a report is (one report_id space per
+                # operation, DESIGN §7.1); it moves no running total.
+                counts = ev.counts if type(ev) is ProgressReported else {}
+                c = 0
+                if inline and item.key:
+                    c = claim_at.get(ev.operation, 0)
+                    if not c:
+                        script_keys.append(self.county.claims(ev.operation))
+                        c = claim_at[ev.operation] = len(script_keys) - 4
+                argv.extend((ev.operation, c, ev.report_id, f"{_digest(f['d'])}@{town}" if c else "",
+                             len(counts)))
+                base = f"{ev.operation}|{ev.grid}|"
+                for counter, n in counts.items():
+                    argv.extend((base + counter, n))
+            else:
+                argv.extend(_NOT_A_REPORT)
+        return script_keys, argv
 
     def close_for_reports(self, *operations: str) -> None:
         """Refuse further reports on operations in every town (see `close_for_reports`)."""

@@ -70,6 +70,7 @@ from streams.keys import GROUP, CountyKeys, TownKeys, field
 from streams.locks import RELEASE_LUA
 from streams.log import EventLog, close_for_reports, id_tuple
 from streams.readmodel import ControlView
+from streams.scripts import Call, run_each
 from streams.server import Client
 
 __all__ = [
@@ -463,13 +464,18 @@ class Projector:
                 pipe = self._raw.pipeline(transaction=False)
                 for s in streams:
                     pipe.execute_command("XRANGE", s, "(" + ckpts[s] if ckpts[s] else "-", "+", "COUNT", self.batch)
-                for s, raw in zip(streams, pipe.execute(), strict=True):
-                    page = self._page_of(raw) if raw else None
-                    if page is None or page.entries < self.batch:
-                        self._ready.discard(s)
-                    if page is not None:
-                        plans.append(self._plan_town(s, ckpts[s], page))
-                results = self._apply_all(plans)
+                pages = pipe.execute()
+
+                def planned() -> Iterator[_TownWrite]:  # each town's write sent as soon as it is folded
+                    for s, raw in zip(streams, pages, strict=True):
+                        page = self._page_of(raw) if raw else None
+                        if page is None or page.entries < self.batch:
+                            self._ready.discard(s)
+                        if page is not None:
+                            plans.append(self._plan_town(s, ckpts[s], page))
+                            yield plans[-1]
+
+                results = self._apply_all(planned())
         except BaseException:
             for s in streams:
                 self._forget(s)
@@ -502,20 +508,15 @@ class Projector:
             applied += self.drain(s, pages=self.drain_pages)
         return applied
 
-    def _apply_all(self, plans: Sequence[_TownWrite]) -> list[Any]:
-        """The apply script for every plan in one pipeline; each its own reply (or its own error)."""
-        for plan in plans:
-            self._ensure_group(plan.stream)
-        if not plans:
-            return []
-        pipe = self.client.pipeline(transaction=False)
-        for plan in plans:
-            pipe.evalsha(self._apply.sha, len(plan.keys), *plan.keys, *plan.args)
-        out = list(pipe.execute(raise_on_error=False))
-        for n, res in enumerate(out):
-            if isinstance(res, redis.exceptions.NoScriptError):  # a restarted Redis forgot the script
-                out[n] = self._apply(keys=plans[n].keys, args=plans[n].args)  # loads it; this call never ran
-        return out
+    def _apply_all(self, plans: Iterable[_TownWrite]) -> list[Any]:
+        """The apply script for every plan in one round trip; each its own reply (or its own error)."""
+
+        def calls() -> Iterator[Call]:
+            for plan in plans:
+                self._ensure_group(plan.stream)
+                yield plan.keys, plan.args
+
+        return run_each(self.client, self._apply, calls())
 
     def _page_of(self, raw: list[Any]) -> Page:
         """A page from XRANGE's raw reply (hiredis's lists of bytes)."""

@@ -13,16 +13,12 @@ Any role may read what lies in its scope; the report is for leadership (viewers)
 
 from __future__ import annotations
 
-import logging
-import os
-import secrets
-import threading
 from typing import Any
 
 from flask import Blueprint, Response, request
 
 from command.access import Role, require_read
-from command.errors import InvalidRequest, StateConflict
+from command.errors import InvalidRequest
 from command.households import may_see_personal
 from command.operations import operation_of
 from command.timetravel import operation_view
@@ -31,43 +27,8 @@ from dashboard.api import Backend, handler
 from dashboard.i18n import lang_of
 from dashboard.reports import FORMATS, filename, render_report, timeline_text
 from streams.history import history_for
-from streams.keys import CountyKeys
 
-__all__ = ["KEEP_EVERY_S", "register", "start_keeper"]
-
-
-log = logging.getLogger(__name__)
-KEEP_EVERY_S = 20.0
-_keeper_started = threading.Event()
-
-
-def _keep(backend: Backend, stop: threading.Event) -> None:
-    """Keep the report index and time-travel snapshots current, one worker at a time (a Redis lock)."""
-    me = secrets.token_hex(8)
-    while not stop.wait(KEEP_EVERY_S):
-        try:
-            try:
-                county = backend.county
-            except StateConflict:
-                continue  # no county loaded yet
-            lock = CountyKeys(county.code).lock_prefix + "history"
-            if not backend.client.set(lock, me, nx=True, px=int(KEEP_EVERY_S * 3000)):
-                continue
-            try:
-                history_for(county.client, county.code).advance()
-            finally:
-                if backend.client.get(lock) in (me, me.encode()):
-                    backend.client.delete(lock)
-        except Exception:  # a background cache keeper retries next round
-            log.warning("history keeper: round failed", exc_info=True)
-
-
-def start_keeper(backend: Backend) -> None:
-    """Start the keeper thread once per process (only in served workers: WARTIME_REDIS_URL is set)."""
-    if _keeper_started.is_set() or not os.environ.get("WARTIME_REDIS_URL"):
-        return
-    _keeper_started.set()
-    threading.Thread(target=_keep, args=(backend, threading.Event()), name="history-keeper", daemon=True).start()
+__all__ = ["register"]
 
 
 def _at(value: str | None) -> int:
@@ -78,7 +39,6 @@ def _at(value: str | None) -> int:
 
 def register(api: Blueprint, backend: Backend) -> None:
     """Add the review routes to the /api/v1 blueprint."""
-    start_keeper(backend)
 
     def _operation(op: str) -> Any:
         actor = backend.actor()

@@ -1,11 +1,17 @@
-"""The scheduler of `wartime serve`: alert rounds, the 08:00 daily briefing, contact rounds.
+"""The scheduler of `wartime serve`: alert rounds, the 08:00 daily briefing, contact rounds, history.
 
-APScheduler (3.x) fires three jobs:
+APScheduler (3.x) fires these jobs:
 
 * ``alerts`` — every `ALERT_EVERY_S` seconds, one alert round (`streams.alerting`);
 * ``briefing`` — daily at 08:00 Asia/Shanghai, the briefing of every open operation;
 * ``contact`` — daily at 08:05 Asia/Shanghai, this quarter's contact-round
-  reminders still owed to first small-grid leaders in peacetime.
+  reminders still owed to first small-grid leaders in peacetime;
+* ``matters`` — every minute, one alert per overdue residents' matter;
+* ``history`` — every `HISTORY_EVERY_S` seconds, the report index and the
+  time-travel snapshots brought up to the log (`streams.history`), so that a
+  review folds at most that much tail. It runs here rather than in a web
+  worker: a round folds every report since the last one, and a worker doing it
+  held its event loop up (bench/RESULTS.md, issue 13).
 
 Once per cluster. Every server process may run a scheduler; each run is named
 by its *slot* — the scheduled fire time it stands for (the previous fire time of
@@ -45,6 +51,7 @@ from command.localtime import LOCAL
 from dashboard.components.map import prepare_wall
 from streams.alerting import AlertEvaluator, issue_briefings, issue_contact_reminders
 from streams.county import County, now_ms
+from streams.history import history_for
 from streams.keys import CountyKeys
 from streams.locks import RedisLock
 from streams.readmodel import current_county
@@ -52,6 +59,7 @@ from streams.server import Client
 
 __all__ = [
     "ALERT_EVERY_S",
+    "HISTORY_EVERY_S",
     "RUNS_KEPT",
     "JobSpec",
     "Jobs",
@@ -67,6 +75,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 ALERT_EVERY_S = int(os.environ.get("WARTIME_ALERT_EVERY_S", "5"))
+HISTORY_EVERY_S = 20
 RUNS_KEPT = 500
 
 
@@ -98,13 +107,18 @@ def previous_fire(trigger: Any, now: datetime, lookback: timedelta = timedelta(d
 
 @dataclass(frozen=True)
 class JobSpec:
-    """A job: its trigger (None: every `every_s` seconds), its work, its lock's lifetime."""
+    """A job: its trigger (None: every `every_s` seconds), its work, its lock's lifetime, its lane.
+
+    Jobs of one lane run one at a time in a process (those of ``county`` share its `County`);
+    a job in a lane of its own, like a long history round, holds no alert round up.
+    """
 
     name: str
     trigger: Any
     every_s: int
     lock_ms: int
     work: Callable[[County, int, int], object]
+    lane: str = "county"
 
 
 def _briefing(county: County, now: int, slot: int) -> object:
@@ -119,6 +133,11 @@ def _matters(county: County, now: int, slot: int) -> object:
     from streams.matters import issue_overdue_alerts
 
     return issue_overdue_alerts(county, now)
+
+
+def _history(county: County, now: int, slot: int) -> object:
+    history_for(county.client, county.code).advance()
+    return None
 
 
 class Jobs:
@@ -140,6 +159,7 @@ class Jobs:
         self._county: County | None = None
         self._evaluator: AlertEvaluator | None = None
         self._mutex = threading.Lock()
+        self._lanes: dict[str, threading.Lock] = {}
         self.specs: dict[str, JobSpec] = {
             # A lease a few slots long: a worker that dies mid-round holds the cluster up briefly.
             "alerts": JobSpec("alerts", None, alert_every_s, max(10_000, 3000 * alert_every_s), self._alerts),
@@ -149,6 +169,7 @@ class Jobs:
             "contact": JobSpec("contact", CronTrigger(hour=8, minute=5, timezone=LOCAL), 0, 300_000, _contact),
             # Overdue residents' matters (peacetime): one alert per matter, cleared when handled.
             "matters": JobSpec("matters", None, 60, 60_000, _matters),
+            "history": JobSpec("history", None, HISTORY_EVERY_S, 3000 * HISTORY_EVERY_S, _history, lane="history"),
         }
 
     # -- plumbing --------------------------------------------------------------------
@@ -199,13 +220,16 @@ class Jobs:
 
     def run(self, name: str, now: int | None = None) -> bool:
         """Run a job for the slot `now` falls in, unless that slot was done already; True if it ran."""
+        spec = self.specs[name]
         with self._mutex:
+            lane = self._lanes.setdefault(spec.lane, threading.Lock())
+        with lane:
             t = self.clock() if now is None else now
             slot = self.slot(name, t)
-            county = self.county()
+            with self._mutex:
+                county = self.county()
             if slot is None or county is None:
                 return False
-            spec = self.specs[name]
             lock = job_lock(self.client, county.code)
             token = lock.acquire(name, spec.lock_ms)
             if token is None:
@@ -289,6 +313,6 @@ def run_scheduler(redis_url: str) -> None:
         log.exception("catch-up failed; the jobs will run at their next slots")
     sched = BlockingScheduler(timezone=LOCAL)
     jobs.schedule(sched)
-    log.info("scheduler %s: alerts every %d s, briefing 08:00, contact rounds 08:05 (Asia/Shanghai)",
-             jobs.worker, jobs.specs["alerts"].every_s)
+    log.info("scheduler %s: alerts every %d s, history every %d s, briefing 08:00, contact rounds 08:05 "
+             "(Asia/Shanghai)", jobs.worker, jobs.specs["alerts"].every_s, jobs.specs["history"].every_s)
     sched.start()

@@ -25,6 +25,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from dashboard.heap import freeze_long_lived
+
 __all__ = ["THREADS", "WORKER_CLASS", "Supervisor", "build", "port_free"]
 
 
@@ -37,6 +39,7 @@ def _projector_main(redis_url: str, consumer: str) -> None:
     from streams.server import connect
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s projector %(message)s")
+    freeze_long_lived()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     client = connect(redis_url)
@@ -80,6 +83,7 @@ def _live_main(redis_url: str, host: str, port: int) -> None:
     from streams.live import run_live
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s live %(message)s")
+    freeze_long_lived()
     verify, recheck = _verify_factory(redis_url)
     asyncio.run(run_live(redis_url, host, port, verify, recheck=recheck, band=band))
 
@@ -140,6 +144,7 @@ def _gunicorn_main(redis_url: str, host: str, port: int, workers: int, live_port
             self.cfg.set("worker_exit", _worker_exit)
 
         def load(self) -> Any:
+            freeze_long_lived()  # in each worker: gunicorn loads the app after the fork
             if WORKER_CLASS == "asgi":
                 from dashboard.asgi import application_from_env
 

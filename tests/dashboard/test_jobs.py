@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
+import msgspec
 import pytest
 import requests
 import xmlschema
@@ -21,8 +22,10 @@ from command.cap import CAP_NS
 from command.events import AlertRaised, BriefingIssued, UserLoggedIn
 from command.localtime import LOCAL as TZ
 from command.modes import SwitchRequest
-from dashboard.jobs import Jobs, job_lock, previous_fire, runs_key
+from command.operations import ReportRequest
+from dashboard.jobs import HISTORY_EVERY_S, Jobs, job_lock, previous_fire, runs_key
 from streams.county import County
+from streams.keys import TownKeys
 from streams.server import connect
 from tests.conftest import Served, make_tree, start_server
 
@@ -283,3 +286,33 @@ def test_two_server_workers_run_each_job_once_and_serve_alerts_cap_briefings_and
     # Logins are in the log (the silent-secretary rule reads them).
     logins = {r.event.username for r in county.log.read(county.keys.log) if isinstance(r.event, UserLoggedIn)}
     assert {"commander", "viewer", "leader", "town1"} <= logins
+
+
+def test_the_history_job_keeps_the_report_index_up_to_the_log_once_per_slot(redis_url: str) -> None:
+    county = _county(redis_url)
+    county.switch(BOSS, SwitchRequest("TC", "wartime"))
+    county.launch(BOSS, "mass_testing", "TC", "全员核酸检测", operation="op-h")
+    leaves = sorted(g for g in county.tree.grids if not county.tree.children[g] and county.tree.town_of(g))
+    for i in range(30):
+        county.report(BOSS, ReportRequest("op-h", f"r{i}", leaves[i % len(leaves)], {"sampled": 2}))
+    time.sleep(0.01)  # the index folds up to a millisecond before the server's clock
+    index_key = County(connect(redis_url), "TC").keys.report_index
+    now = county.clock()
+    a, b = (Jobs(connect(redis_url), clock=Clock(now)) for _ in range(2))
+    slot = now - now % (HISTORY_EVERY_S * 1000)
+    assert [a.run("history", slot + 1), b.run("history", slot + 2)] == [True, False]
+    index = msgspec.json.decode(county.client.get(index_key))
+    towns = {_town_log(county, g) for g in leaves}
+    assert {s: index["positions"].get(s) for s in towns} == {s: county.log.last_id(s) for s in towns}
+
+    county.report(BOSS, ReportRequest("op-h", "r-late", leaves[0], {"sampled": 5}))
+    time.sleep(0.01)
+    late = county.log.last_id(_town_log(county, leaves[0]))
+    assert b.run("history", slot + HISTORY_EVERY_S * 1000) is True
+    assert msgspec.json.decode(county.client.get(index_key))["positions"][_town_log(county, leaves[0])] == late
+
+
+def _town_log(county: County, grid: str) -> str:
+    town = county.tree.town_of(grid)
+    assert town is not None
+    return TownKeys(town).log

@@ -1,7 +1,9 @@
 """After-action report and time-travel figures for an operation of 1,000,000 reports over Pingnan.
 
-Setup: the generated Pingnan registry (with polygons), the county switched to
-wartime (385 secretaries installed, the other small grids vacant), one mass
+Setup: the generated Pingnan registry (with polygons) and its household roster
+(`command.household_roster.generate_households`, every household a fictitious
+one, none of them reached in this operation, so every one is listed as never
+reached), the county switched to wartime (385 secretaries installed, the other small grids vacant), one mass
 testing operation with a deadline; then `--reports` progress reports (default
 1,000,000) appended with `EventLog.append_many` in batches of 1,000 over every
 leaf grid, by each small grid's leader, with acting secretaries appointed, stall
@@ -34,9 +36,11 @@ from typing import Any
 from command.access import Actor, Role
 from command.alerts import acknowledge
 from command.events import AlertRaised, ProgressReported
+from command.household_roster import generate_households
 from command.modes import SwitchRequest
 from streams.county import County
 from streams.log import Pending
+from streams.projector import Projector
 from streams.server import connect
 
 OPERATION = "op-aar"
@@ -59,6 +63,10 @@ def seed(client: Any, reports: int, batch: int = 1000) -> tuple[County, int]:
     county = County(client, tree.root)
     boss = Actor("bench-commander", Role.COMMANDER, tree.root)
     county.load_registry(tree, geo, boss, source="bench")
+    roster = generate_households(tree)
+    county.load_households(roster, boss)
+    Projector(client, county.code, consumer="bench", publish=False).catch_up()
+    say(f"{len(roster):,} households loaded")
     county.switch(boss, SwitchRequest(tree.root, "wartime", "epidemic", "II", "benchmark"))
     county.launch(boss, "mass_testing", tree.root, "全员核酸检测（基准）", deadline=county.clock() + 15 * 60_000,
                   operation=OPERATION)

@@ -12,6 +12,7 @@ checks) clamp it with `readable_time` / `readable_count` instead of dying.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sized
 from typing import Annotated
 
@@ -166,12 +167,18 @@ def escape_controls(value: str) -> str:
     return "".join(ch.encode("unicode_escape").decode("ascii") if _is_unshowable(ch) else ch for ch in value)
 
 
+_STRIPPED = re.compile(
+    "[" + "".join(re.escape(ch) for ch in sorted(_CONTROL - _MULTILINE_OK)) + "\ud800-\udfff]"
+)
+"""What `strip_controls` drops, as one character class: a document of 50 MB is one regex pass."""
+
+
 def strip_controls(value: str) -> str:
     """`value` for an HTML or XML document: control characters (but tab and line breaks) and lone
     surrogates dropped — XML forbids them and browsers show them as garbage."""
     if value.isprintable():
         return value
-    return "".join(ch for ch in value if ch in _MULTILINE_OK or not _is_unshowable(ch))
+    return _STRIPPED.sub("", value)
 
 
 def readable_counts(counts: object) -> dict[str, int] | None:

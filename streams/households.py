@@ -357,7 +357,7 @@ class HouseholdView:
             matched.append((row, st))
         matched.sort(key=lambda rs: listing_key(rs[1], rs[0][5], rs[0][0]))
         page = matched[offset:offset + limit]
-        personal = self._personal(tree, {r[1] for r, _ in page})
+        personal = self.people(tree, {r[1] for r, _ in page})
         items: list[dict[str, Any]] = []
         unmasked = 0
         for row, st in page:
@@ -398,7 +398,11 @@ class HouseholdView:
                     out[code] = _s(v).split(" ", 1)[0]
         return out
 
-    def _personal(self, tree: GridTree, grids: Iterable[str]) -> dict[str, tuple[str, str]]:
+    def people(self, tree: GridTree, grids: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """household → (head, phone) in full, for every household of the micro `grids` (one round trip).
+
+        Personal data: a caller masks it, or shows it only to a role allowed it and audits that read.
+        """
         by_town: dict[str, list[str]] = {}
         for g in grids:
             t = tree.town_of(g)

@@ -19,9 +19,8 @@ from typing import Any
 
 import pandas as pd
 
-from command.access import Actor, Role
 from command.events import HouseholdsRegistered, HouseholdStatusSet, Recorded, decode
-from command.households import STATUSES, UNREACHED, mask_name, mask_phone
+from command.households import STATUSES, mask_name, mask_phone
 from command.report import Report
 from command.report_households import HouseholdsReport, households_report
 from dashboard import households_i18n  # noqa: F401 - registers the statuses' names
@@ -80,21 +79,15 @@ def _records(county: Any, towns: list[str], until: int) -> list[Recorded]:
     return list(heapq.merge(*(one(t) for t in towns), key=lambda r: id_tuple(r.id)))
 
 
-REPORTER = Actor("report", Role.COMMANDER, "")
-"""Reads the never-reached households' names and phones for the report, which masks them itself."""
+def _personal(county: Any, never: pd.DataFrame) -> dict[str, tuple[str, str]]:
+    """household → (head, phone) of the households never reached, unmasked (`attach` masks them).
 
-
-def _personal(county: Any, operation: str, never: pd.DataFrame) -> dict[str, tuple[str, str]]:
-    """household → (head, phone) of the households never reached (their grids' lists, unmasked)."""
-    view = HouseholdView(county.client)
+    One read of their micro grids' personal data: a listing per grid, as before, was 5,043 round
+    trips and 7 s for Pingnan.
+    """
     wanted = set(never["code"])
-    out: dict[str, tuple[str, str]] = {}
-    for leaf in sorted(set(never["micro_grid"])):
-        page = view.listing(county.tree, REPORTER, operation, leaf, status=UNREACHED, offset=0, limit=100_000)
-        for item in page.items:
-            if item["code"] in wanted:
-                out[str(item["code"])] = (str(item.get("head") or ""), str(item.get("phone") or ""))
-    return out
+    heads = HouseholdView(county.client).people(county.tree, set(never["micro_grid"]))
+    return {code: heads[code] for code in sorted(wanted) if code in heads}
 
 
 def attach(county: Any, report: Report, *, personal: bool = False) -> Report:
@@ -106,7 +99,7 @@ def attach(county: Any, report: Report, *, personal: bool = False) -> Report:
     recs = _records(county, towns, end)
     hh = households_report(recs, tree, report.operation, scope, report.launched_at, end, tuple(STATUSES))
     if hh is not None:
-        heads = _personal(county, report.operation, hh.never) if len(hh.never) else {}
+        heads = _personal(county, hh.never) if len(hh.never) else {}
         hh.people = {c: (mask_name(h), mask_phone(p)) for c, (h, p) in heads.items()}
         hh.people_full = heads if personal else None
     report.households = hh

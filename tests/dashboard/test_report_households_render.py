@@ -12,7 +12,7 @@ import requests
 
 from command.households import HouseholdStatusRequest
 from command.modes import SwitchRequest
-from dashboard.reports import render_report
+from dashboard.reports import html_writer, render_report
 from streams.county import County
 from streams.keys import CountyKeys
 from streams.projector import Projector
@@ -100,3 +100,19 @@ def test_the_api_writes_names_in_full_only_in_a_commanders_xlsx(served: Served) 
 def served_audit(served: Served) -> list[str]:
     client = connect(served.redis_url)
     return [str(f.get(b"detail", b"").decode()) for _, f in client.xrange(CountyKeys("TC").audit)]
+
+
+def test_the_html_lists_a_long_table_up_to_its_ceiling_and_the_xlsx_all_of_it(
+    county: County, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(html_writer, "HTML_MAX_ROWS", 5)
+    html = render_report(county, OP, "html", "zh-CN").decode()
+    listed = html[html.index('data-table="hh_never"'):]
+    listed = listed[:listed.index("</table>")]
+    assert listed.count("<tr>") == 1 + 5  # the header and the first five, vulnerable first
+    assert "王*兰" in listed
+    assert "此处仅列前 5 行，共 12 行；完整表格见 XLSX" in html
+    english = render_report(county, OP, "html", "en").decode()
+    assert "This file lists the first 5 of 12 rows; the XLSX carries them all." in english
+    wb = openpyxl.load_workbook(io.BytesIO(render_report(county, OP, "xlsx", "zh-CN")))
+    assert len(list(wb["未覆盖住户"].iter_rows(values_only=True))) == 1 + 12

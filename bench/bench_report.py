@@ -1,11 +1,11 @@
 """After-action report and time-travel figures for an operation of 1,000,000 reports over Pingnan.
 
 Setup: the generated Pingnan registry (with polygons) and its household roster
-(`command.household_roster.generate_households`, every household a fictitious
-one, none of them reached in this operation, so every one is listed as never
-reached), the county switched to wartime (385 secretaries installed, the other small grids vacant), one mass
-testing operation with a deadline; then `--reports` progress reports (default
-1,000,000) appended with `EventLog.append_many` in batches of 1,000 over every
+(`command.household_roster.generate_households`: fictitious households, none of
+them reached in this operation, so every one is listed as never reached), the
+county switched to wartime (385 secretaries installed, the other small grids
+vacant), one mass testing operation with a deadline; then `--reports` progress
+reports (default 1,000,000) appended with `EventLog.append_many` in batches of 1,000 over every
 leaf grid, by each small grid's leader, with acting secretaries appointed, stall
 alerts raised and acknowledged and a few corrections along the way; the
 operation is closed at the end.

@@ -296,7 +296,7 @@ def test_the_history_job_keeps_the_report_index_up_to_the_log_once_per_slot(redi
     for i in range(30):
         county.report(BOSS, ReportRequest("op-h", f"r{i}", leaves[i % len(leaves)], {"sampled": 2}))
     time.sleep(0.01)  # the index folds up to a millisecond before the server's clock
-    index_key = County(connect(redis_url), "TC").keys.report_index
+    index_key = county.keys.report_index
     now = county.clock()
     a, b = (Jobs(connect(redis_url), clock=Clock(now)) for _ in range(2))
     slot = now - now % (HISTORY_EVERY_S * 1000)
